@@ -1,0 +1,191 @@
+"""Case + scenarios -> per scenario x year x party expected payment, actual payment, cost change,
+direct scheme costs, booked benefits and quality scores. numpy only: no solver, no loops over
+scenarios."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gainshare.economics.scenarios import ScenarioSet, sample
+from gainshare.schema.case import Case, Contract
+
+
+@dataclass(frozen=True)
+class LeverChoice:
+    """Values of the optional integer levers (override the case's own figures)."""
+
+    teams: dict[str, int] = field(default_factory=dict)  # scheme id -> teams
+    closures: dict[str, int] = field(default_factory=dict)  # contract id -> steps closed
+    release_year: dict[str, int] = field(default_factory=dict)  # contract id -> first year
+
+
+@dataclass(frozen=True)
+class Economics:
+    """Arrays are (scenario, year, party) unless said otherwise; money in pounds."""
+
+    party_ids: list[str]
+    is_provider: np.ndarray  # (P,) bool
+    is_commissioner: np.ndarray  # (P,) bool
+    year_labels: list[str]
+    scenario_names: list[str]
+    weights: np.ndarray  # (S,)
+    exp_pay: np.ndarray  # expected payments received as provider (E)
+    act_pay: np.ndarray  # actual payments received as provider (A)
+    exp_spend: np.ndarray  # expected payments made as commissioner
+    act_spend: np.ndarray  # actual payments made as commissioner
+    cost_change: np.ndarray  # provider cost change incl. scheme running costs it bears
+    direct_cost: np.ndarray  # scheme running costs paid directly by a commissioner
+    benefit: np.ndarray  # benefits booked to a commissioner (e.g. social care)
+    quality: np.ndarray  # quality score 0..100, NaN where the case gives none
+    contract_ids: list[str] = field(default_factory=list)
+    units_exp: np.ndarray | None = None  # (S, Y, K)
+    units_act: np.ndarray | None = None  # (S, Y, K)
+    steps_released: np.ndarray | None = None  # (S, Y, K)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.exp_pay.shape
+
+    @property
+    def pool_contribution(self) -> np.ndarray:
+        """Each commissioner's spend saved less scheme costs it pays directly."""
+        return self.exp_spend - self.act_spend - self.direct_cost
+
+    @property
+    def total_cost_change(self) -> np.ndarray:
+        """Real resource change per party: provider costs, direct costs, less benefits."""
+        return self.cost_change + self.direct_cost - self.benefit
+
+    @property
+    def revenue_change(self) -> np.ndarray:
+        return self.act_pay - self.exp_pay
+
+    @property
+    def stranded_fixed_cost(self) -> np.ndarray:
+        """Revenue lost minus cost avoided, where positive (providers)."""
+        lost = np.maximum(-self.revenue_change, 0.0)
+        avoided = np.maximum(-self.cost_change, 0.0)
+        return np.maximum(lost - avoided, 0.0) * self.is_provider
+
+    @property
+    def unfunded_activity(self) -> np.ndarray:
+        """Cost added minus revenue added, where positive (providers)."""
+        added_cost = np.maximum(self.cost_change, 0.0)
+        added_rev = np.maximum(self.revenue_change, 0.0)
+        return np.maximum(added_cost - added_rev, 0.0) * self.is_provider
+
+    def index(self, pid: str) -> int:
+        return self.party_ids.index(pid)
+
+
+def _payment(c: Contract, units: np.ndarray, plan: np.ndarray) -> np.ndarray:
+    """Payment under the contract's rule for `units` given planned units `plan` (S, Y)."""
+    if c.rule == "activity":
+        return c.price * units
+    if c.rule == "capitation":
+        return np.full_like(units, c.population * c.per_head)
+    fixed = c.price * plan if c.fixed_payment is None else np.full_like(plan, c.fixed_payment)
+    if c.rule == "block":
+        if c.volume_band is None:
+            return fixed + 0.0 * units
+        b = c.volume_band
+        above = np.maximum(units - b.upper * plan, 0.0)
+        below = np.maximum(b.lower * plan - units, 0.0)
+        return fixed + b.rate * c.price * (above - below)
+    above = np.maximum(units - plan, 0.0)
+    below = np.maximum(plan - units, 0.0)
+    return fixed + c.price * (c.marginal_rate_above * above - c.marginal_rate_below * below)
+
+
+def _scheme_flows(case, sc, teams_of):
+    """Per scheme: referrals, avoided and newly escalated patients, running cost (S, Y)."""
+    flows = {}
+    for s in case.schemes:
+        v = f"schemes.{s.id}"
+        teams = teams_of.get(s.id, s.teams)
+        referrals = teams * sc[f"{v}.referrals_per_team"] * sc[f"{v}.ramp_up"]
+        tgt, esc = sc[f"{v}.targeting"], sc[f"{v}.escalation"]
+        avoided = referrals * tgt * (1.0 - esc)
+        new_escalated = referrals * (1.0 - tgt) * esc
+        st = s.staffing
+        filled, prem = sc[f"{v}.staffing.filled"], sc[f"{v}.staffing.agency_premium"]
+        staff = st.posts_per_team * st.cost_per_post * (1.0 + (1.0 - filled) * prem)
+        cost = teams * (s.fixed_cost + staff) + sc[f"{v}.cost_per_patient"] * referrals
+        flows[s.id] = (referrals, avoided, new_escalated, cost)
+    return flows
+
+
+def compute(
+    case: Case, scenarios: ScenarioSet | None = None, levers: LeverChoice | None = None
+) -> Economics:
+    """Economics of every party in every scenario and year."""
+    sc = scenarios if scenarios is not None else sample(case)
+    lv = levers or LeverChoice()
+    S, Y, P = sc.count, case.horizon.years, len(case.parties)
+    pidx = {pid: i for i, pid in enumerate(case.party_ids)}
+    kidx = {c.id: k for k, c in enumerate(case.contracts)}
+    K = len(case.contracts)
+    z = lambda: np.zeros((S, Y, P))  # noqa: E731
+    E, A, ES, AS, dC, D, B = z(), z(), z(), z(), z(), z(), z()
+    Q = np.full((S, Y, P), np.nan)
+    u_exp = np.stack([sc[f"contracts.{c.id}.expected_units"] for c in case.contracts], axis=2)
+    dv = np.stack([sc[f"contracts.{c.id}.demand_variation"] for c in case.contracts], axis=2)
+    u_act = u_exp * dv
+    flows = _scheme_flows(case, sc, lv.teams)
+    for s in case.schemes:
+        referrals, avoided, new_esc, cost = flows[s.id]
+        for sh in s.moves_from:
+            u_act[:, :, kidx[sh.contract]] += (new_esc - avoided) * sh.units_per_patient
+        for sh in s.moves_to:
+            u_act[:, :, kidx[sh.contract]] += referrals * sh.units_per_patient
+        if s.paid_directly_by is not None:
+            D[:, :, pidx[s.paid_directly_by]] += cost
+        else:
+            dC[:, :, pidx[s.provider]] += cost
+        for b in s.benefits:
+            B[:, :, pidx[b.party]] += sc[f"schemes.{s.id}.benefits.{b.party}"] * avoided
+    u_act = np.maximum(u_act, 0.0)
+    released = np.zeros((S, Y, K))
+    years = np.arange(1, Y + 1)[None, :]
+    for k, c in enumerate(case.contracts):
+        ue, ua = u_exp[:, :, k], u_act[:, :, k]
+        pe, pa = _payment(c, ue, ue), _payment(c, ua, ue)
+        i_p, i_c = pidx[c.provider], pidx[c.commissioner]
+        E[:, :, i_p] += pe
+        A[:, :, i_p] += pa
+        ES[:, :, i_c] += pe
+        AS[:, :, i_c] += pa
+        dC[:, :, i_p] += sc[f"contracts.{c.id}.variable_cost"] * (ua - ue)
+        st = c.costs.stepped
+        if st is not None:
+            freed = np.maximum(ue - ua, 0.0) * c.bed_days_per_unit
+            possible = np.floor(freed / st.capacity_per_step + 1e-9)
+            planned = lv.closures.get(c.id, st.closures)
+            first = lv.release_year.get(c.id, st.first_release_year)
+            rel = np.minimum(possible, planned) * (years >= first)
+            released[:, :, k] = rel
+            dC[:, :, i_p] -= rel * st.cost_per_step
+    for pid in case.quality_scores:
+        Q[:, :, pidx[pid]] = sc[f"quality.{pid}"]
+    return Economics(
+        party_ids=case.party_ids,
+        is_provider=np.array([p.is_provider for p in case.parties]),
+        is_commissioner=np.array([p.is_commissioner for p in case.parties]),
+        year_labels=case.horizon.labels(),
+        scenario_names=sc.names,
+        weights=sc.weights,
+        exp_pay=E,
+        act_pay=A,
+        exp_spend=ES,
+        act_spend=AS,
+        cost_change=dC,
+        direct_cost=D,
+        benefit=B,
+        quality=Q,
+        contract_ids=[c.id for c in case.contracts],
+        units_exp=u_exp,
+        units_act=u_act,
+        steps_released=released,
+    )

@@ -1,0 +1,107 @@
+"""Readable terminal output (rich) for the CLI. Presentation only: numbers come from the
+result documents."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from gainshare.schema.case import Case
+
+
+def console(stderr: bool = False) -> Console:
+    """A console that is wide enough for the tables when output goes to a file or pipe."""
+    c = Console(stderr=stderr)
+    if not c.is_terminal:
+        c = Console(stderr=stderr, width=max(c.width, 132))
+    return c
+
+
+def money(v: float, currency: str = "GBP") -> str:
+    sign = "-" if v < 0 else ""
+    sym = {"GBP": "£", "USD": "$", "EUR": "€"}.get(currency, currency + " ")
+    a = abs(v)
+    if a >= 1e6:
+        return f"{sign}{sym}{a / 1e6:,.2f}m"
+    if a >= 1e4:
+        return f"{sign}{sym}{a / 1e3:,.0f}k"
+    return f"{sign}{sym}{a:,.0f}"
+
+
+def print_validation(doc: dict, show_parameters: bool) -> None:
+    out = console()
+    err = console(stderr=True)
+    for w in doc["warnings"]:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    out.print(
+        f"ok: {doc['case']}: {doc['parties']} parties ({doc['commissioners']} commissioning, "
+        f"{doc['providers']} providing), {doc['contracts']} contracts, {doc['schemes']} schemes, "
+        f"{doc['scenarios']} scenarios, {doc['years']} years",
+        highlight=False,
+    )
+    if show_parameters:
+        t = Table(title="Uncertain parameters")
+        for col in ("path", "what", "low", "high"):
+            t.add_column(col)
+        for p in doc["uncertain_parameters"]:
+            t.add_row(p["path"], p["label"], f"{p['low']:,.4g}", f"{p['high']:,.4g}")
+        out.print(t)
+
+
+def party_table(doc: dict, case: Case, title: str) -> Table:
+    cur = doc.get("currency", "GBP")
+    t = Table(title=title, title_justify="left")
+    for col, j in [
+        ("Party", "left"), ("Role", "left"), ("Revenue change", "right"),
+        ("Cost change", "right"), ("Transfer / retained", "right"), ("Expected net", "right"),
+        ("Worst year", "right"), ("P(kept whole)", "right"), ("Stranded fixed cost", "right"),
+        ("Unfunded activity", "right"), ("Requirement", "left"),
+    ]:  # fmt: skip
+        t.add_column(col, justify=j)
+    for pid, d in doc["by_party"].items():
+        req = d["requirement"]
+        met = "[green]met[/]" if req["met"] else "[red]NOT MET[/]"
+        req_txt = "none" if req["mode"] == "none" else f"{req['mode']} {met}"
+        t.add_row(
+            pid, d["role"],
+            money(d["expected_revenue_change"], cur), money(d["expected_cost_change"], cur),
+            money(d["expected_transfer"] + d["expected_retained"], cur),
+            money(d["expected_net"], cur), money(d["worst_net"], cur),
+            f"{100 * d['prob_whole']:.1f}%",
+            money(d["stranded_fixed_cost_expected"], cur),
+            money(d["unfunded_activity_expected"], cur), req_txt,
+        )  # fmt: skip
+    return t
+
+
+def print_check(result, case: Case) -> None:
+    doc = result.document
+    cur = doc["currency"]
+    out = console()
+    out.print(
+        f"[bold]{doc['case']}[/] - agreement [bold]{doc['agreement']}[/]: "
+        f"{doc['scenarios']} scenarios x {doc['years']} years ({', '.join(doc['year_labels'])})",
+        highlight=False,
+    )
+    out.print(party_table(doc, case, "Each party over the whole agreement (expected totals)"))
+    ss, pool = doc["system_savings"], doc["pool"]
+    out.print(
+        f"System savings: expected {money(ss['expected'], cur)} "
+        f"(worst {money(ss['worst'], cur)}, best {money(ss['best'], cur)}); "
+        f"pool: expected {money(pool['expected'], cur)}.",
+        highlight=False,
+    )
+    if doc["all_kept_whole"]:
+        out.print("[green]Every party's keep-whole requirement is met.[/]")
+        return
+    out.print(
+        f"[red]{doc['violations_total']:,} party-years fall short of being kept whole[/]; "
+        "the worst:"
+    )
+    t = Table()
+    for col in ("Party", "Scenario", "Year", "Shortfall"):
+        t.add_column(col)
+    for v in doc["violations"][:10]:
+        t.add_row(case.party(v["party"]).name, v["scenario"], v["year_label"],
+                  money(v["shortfall"], cur))  # fmt: skip
+    out.print(t)

@@ -1,0 +1,428 @@
+"""The case file: parties, contracts and their costs, care-model schemes with the five
+challenges as uncertain parameters, horizon, uncertainty, levers and requirements."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from gainshare.schema.common import (
+    Count,
+    Identifier,
+    Money,
+    Param,
+    Share,
+    Strict,
+    param_bounds,
+    param_field,
+)
+
+PartyKind = Literal[
+    "acute",
+    "community",
+    "mental_health",
+    "primary_care",
+    "social_care",
+    "local_authority",
+    "ambulance",
+    "commissioner",
+    "other",
+]
+
+
+class Party(Strict):
+    id: Identifier = Field(description="Short id used everywhere else in the case")
+    name: str = Field(min_length=1, description="Organisation name as it appears in reports")
+    role: Literal["commissioner", "provider", "both"] = Field(
+        description="commissioner pays for care; provider delivers it; both (e.g. a local "
+        "authority that commissions social care and provides reablement)"
+    )
+    kind: PartyKind = Field(default="other", description="Type of organisation")
+
+    @property
+    def is_provider(self) -> bool:
+        return self.role in ("provider", "both")
+
+    @property
+    def is_commissioner(self) -> bool:
+        return self.role in ("commissioner", "both")
+
+
+class VolumeBand(Strict):
+    """Block contract band: outside [lower, upper] x planned units the excess is paid or
+    recovered at price x rate."""
+
+    lower: Share = Field(description="Lower edge as a fraction of planned units, e.g. 0.9")
+    upper: float = Field(ge=1, le=10, description="Upper edge as a multiple of planned units")
+    rate: Share = Field(default=1.0, description="Fraction of price paid per unit outside band")
+
+
+class SteppedCost(Strict):
+    """Semi-fixed cost released a whole step at a time, e.g. a ward."""
+
+    capacity_per_step: float = Field(
+        gt=0,
+        description="Capacity of one step in capacity units (bed days when bed_days_per_unit "
+        "is set), e.g. a 25-bed ward at 85% occupancy = 7,756 bed days a year",
+    )
+    cost_per_step: Money = Field(description="Pounds a year saved when one step closes")
+    closures: int = Field(
+        default=0, ge=0, le=50, description="Steps the provider plans to close (whole number)"
+    )
+    first_release_year: int = Field(
+        default=1, ge=1, le=10, description="First year (1 = first) a closed step saves money"
+    )
+
+
+class Costs(Strict):
+    variable_per_unit: Param = param_field("Cost of one more unit, pounds", default=0.0)
+    fixed: Money = Field(default=0.0, description="Fixed cost a year, pounds; does not change")
+    stepped: SteppedCost | None = Field(default=None, description="Semi-fixed cost, if any")
+
+
+class Contract(Strict):
+    """A commissioner pays a provider for one service line under an underlying payment rule."""
+
+    id: Identifier = Field(description="Short id of the contract / service line")
+    name: str = Field(default="", description="Service line as it appears in reports")
+    commissioner: Identifier = Field(description="Party id of the payer")
+    provider: Identifier = Field(description="Party id of the provider")
+    unit: str = Field(default="unit", description="Activity unit, e.g. 'spell', 'contact'")
+    rule: Literal["activity", "block", "blended", "capitation"] = Field(
+        description="Underlying payment rule"
+    )
+    expected_units: Param = param_field("Activity expected without the scheme, units a year")
+    demand_variation: Param = param_field(
+        "Multiplier on expected units for demand the scheme does not control", default=1.0
+    )
+    price: Money = Field(default=0.0, description="Pounds per unit (tariff or local price)")
+    fixed_payment: Money | None = Field(
+        default=None,
+        description="block/blended: fixed annual sum, pounds (default price x expected units)",
+    )
+    volume_band: VolumeBand | None = Field(default=None, description="block: renegotiation band")
+    marginal_rate_above: Share = Field(
+        default=0.0, description="blended: fraction of price paid per unit above plan"
+    )
+    marginal_rate_below: Share = Field(
+        default=0.0, description="blended: fraction of price recovered per unit below plan"
+    )
+    population: Count = Field(default=0.0, description="capitation: people covered")
+    per_head: Money = Field(default=0.0, description="capitation: pounds per person a year")
+    bed_days_per_unit: float = Field(
+        default=1.0, gt=0, description="Capacity units (e.g. bed days) used per activity unit"
+    )
+    costs: Costs = Field(default_factory=Costs, description="Provider's costs of this line")
+
+    @model_validator(mode="after")
+    def _rule_fields(self) -> Contract:
+        if self.rule == "capitation" and (self.population <= 0 or self.per_head <= 0):
+            raise ValueError("capitation needs population > 0 and per_head > 0: set both")
+        if self.rule == "activity" and self.price <= 0:
+            raise ValueError("activity payment needs price > 0: set the tariff per unit")
+        if self.volume_band is not None and self.rule != "block":
+            raise ValueError("volume_band applies to block contracts only: remove it")
+        if self.rule != "blended" and (self.marginal_rate_above or self.marginal_rate_below):
+            raise ValueError("marginal rates apply to blended contracts only: remove them")
+        return self
+
+
+class ActivityShift(Strict):
+    contract: Identifier = Field(description="Contract whose activity changes")
+    units_per_patient: float = Field(
+        default=1.0, gt=0, description="Units of that contract per patient, e.g. 1 spell"
+    )
+
+
+class Staffing(Strict):
+    """Challenge 3: recruiting and motivating the right staff."""
+
+    posts_per_team: float = Field(default=0.0, ge=0, description="Posts (WTE) in one team")
+    cost_per_post: Money = Field(default=0.0, description="Substantive cost of a post a year")
+    filled: Param = param_field("Fraction of posts filled substantively (0..1)", default=1.0)
+    agency_premium: Param = param_field(
+        "Extra cost of covering a vacant post with agency/locum staff, fraction of post cost",
+        default=0.0,
+    )
+
+
+class Benefit(Strict):
+    """Challenge 5: a benefit that lands outside the health budget, e.g. social care."""
+
+    party: Identifier = Field(description="Commissioner the benefit is booked to")
+    per_patient_avoided: Param = param_field(
+        "Pounds saved per acute patient avoided (e.g. care placements avoided)"
+    )
+
+
+class Scheme(Strict):
+    """A care-model change moving activity out of hospital (SPEC section 2)."""
+
+    id: Identifier
+    name: str = Field(default="", description="Scheme name as it appears in reports")
+    provider: Identifier = Field(description="Party that runs the scheme and bears its costs")
+    paid_directly_by: Identifier | None = Field(
+        default=None,
+        description="Commissioner that pays the running cost directly (out of the pool); "
+        "omit when the provider absorbs it",
+    )
+    teams: int = Field(default=1, ge=0, le=100, description="Teams running the scheme")
+    referrals_per_team: Param = param_field("Patients referred a year per team at full scale")
+    ramp_up: Param = param_field(
+        "Challenge 4 (credibility and scale): fraction of full referrals reached", default=1.0
+    )
+    targeting: Param = param_field(
+        "Challenge 1: fraction of referred patients who would otherwise be acute inpatients"
+    )
+    escalation: Param = param_field(
+        "Challenge 2: fraction of referred patients escalated back to the acute hospital",
+        default=0.0,
+    )
+    moves_from: list[ActivityShift] = Field(
+        min_length=1, description="Acute activity avoided per targeted, non-escalated patient"
+    )
+    moves_to: list[ActivityShift] = Field(
+        default_factory=list, description="Activity added elsewhere per referred patient"
+    )
+    fixed_cost: Money = Field(default=0.0, description="Non-staff running cost a year per team, pounds")
+    cost_per_patient: Param = param_field("Running cost per referred patient", default=0.0)
+    staffing: Staffing = Field(default_factory=Staffing, description="Team staffing")
+    benefits: list[Benefit] = Field(default_factory=list, description="Benefits outside health")
+
+
+class Horizon(Strict):
+    years: int = Field(ge=1, le=10, description="Length of the agreement in years (1-10)")
+    first_year: int = Field(
+        default=2026, ge=2000, le=2100, description="Calendar year the first financial year starts"
+    )
+
+    def labels(self) -> list[str]:
+        return [f"{y}/{(y + 1) % 100:02d}" for y in range(self.first_year, self.first_year + self.years)]
+
+
+class NamedScenario(Strict):
+    name: Identifier = Field(description="e.g. pessimistic, central, optimistic")
+    weight: Share = Field(description="Probability of this scenario")
+    values: dict[str, float | list[float]] = Field(
+        default_factory=dict,
+        description="Parameter path -> value (or one per year); unnamed parameters take "
+        "their central value. Paths as listed by `gainshare validate --parameters`",
+    )
+
+
+MAX_SCENARIOS = 1_000_000
+MAX_CELLS = 60_000_000  # scenarios x years x parties held in memory at once
+
+
+class Uncertainty(Strict):
+    scenarios: int = Field(
+        default=500, ge=0, description="Monte Carlo scenarios to draw (0 = named scenarios only)"
+    )
+    seed: int = Field(default=20260401, ge=0, description="Random seed: same seed, same scenarios")
+    named: list[NamedScenario] = Field(default_factory=list, description="Named scenarios")
+
+    @field_validator("scenarios")
+    @classmethod
+    def _limit(cls, v: int) -> int:
+        if v > MAX_SCENARIOS:
+            raise ValueError(
+                f"{v:,} scenarios is beyond the limit of {MAX_SCENARIOS:,}: use fewer scenarios"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _weights(self) -> Uncertainty:
+        total = sum(n.weight for n in self.named)
+        if self.scenarios == 0:
+            if not self.named:
+                raise ValueError("no scenarios: set scenarios > 0 or add named scenarios")
+            if abs(total - 1) > 1e-9:
+                raise ValueError(
+                    f"named scenario weights sum to {total:.6g}; with no Monte Carlo "
+                    "scenarios they must sum to 1"
+                )
+        elif total >= 1 - 1e-12 and self.named:
+            raise ValueError(
+                f"named scenario weights sum to {total:.6g}: keep them below 1 so the Monte "
+                "Carlo scenarios share the rest, or set scenarios: 0"
+            )
+        names = [n.name for n in self.named]
+        if len(set(names)) != len(names):
+            raise ValueError("named scenarios repeat a name: give each a different name")
+        return self
+
+
+class KeepWhole(Strict):
+    """How strictly a party must be kept whole (net position >= -tolerance)."""
+
+    mode: Literal["robust", "chance", "cvar", "none"] = Field(
+        default="robust",
+        description="robust: every scenario; chance: at least beta of scenarios; cvar: "
+        "expected shortfall in the worst 1-beta tail at most tolerance; none: not required",
+    )
+    beta: Share = Field(default=0.95, description="Confidence level for chance and cvar")
+    tolerance: Money = Field(
+        default=0.0, description="Pounds a year the party accepts to be worse off"
+    )
+
+
+class Case(Strict):
+    """A local care economy and its proposed care-model change."""
+
+    name: str = Field(min_length=1, description="Title of the case")
+    description: str = Field(default="", description="What the case is, with sources")
+    currency: str = Field(default="GBP", pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    horizon: Horizon
+    parties: list[Party] = Field(min_length=2, description="Organisations in the agreement")
+    contracts: list[Contract] = Field(min_length=1, description="Underlying contracts")
+    schemes: list[Scheme] = Field(default_factory=list, description="Care-model changes")
+    quality_scores: dict[Identifier, Param] = Field(
+        default_factory=dict,
+        description="Provider id -> quality/outcome score 0..100 used by a quality gateway",
+    )
+    uncertainty: Uncertainty = Field(default_factory=Uncertainty)
+    keep_whole: dict[Identifier, KeepWhole] = Field(
+        default_factory=dict,
+        description="Party id -> keep-whole requirement (default: providers robust, tolerance 0)",
+    )
+    requirements: dict | None = Field(
+        default=None, description="Design requirements (see the design documentation)"
+    )
+    levers: dict | None = Field(default=None, description="Optional decisions for design")
+
+    # ---- convenience
+    def party(self, pid: str) -> Party:
+        return next(p for p in self.parties if p.id == pid)
+
+    @property
+    def party_ids(self) -> list[str]:
+        return [p.id for p in self.parties]
+
+    @property
+    def provider_ids(self) -> list[str]:
+        return [p.id for p in self.parties if p.is_provider]
+
+    @property
+    def commissioner_ids(self) -> list[str]:
+        return [p.id for p in self.parties if p.is_commissioner]
+
+    def keep_whole_for(self, pid: str) -> KeepWhole:
+        if pid in self.keep_whole:
+            return self.keep_whole[pid]
+        return KeepWhole(mode="robust" if self.party(pid).is_provider else "none")
+
+    def scenario_count(self) -> int:
+        return self.uncertainty.scenarios + len(self.uncertainty.named)
+
+    @model_validator(mode="after")
+    def _references(self) -> Case:
+        check_references(self)
+        return self
+
+
+def _unique(items, what: str) -> None:
+    seen = set()
+    for i, it in enumerate(items):
+        if it.id in seen:
+            raise ValueError(f"{what}[{i}].id '{it.id}' is used twice: give each a unique id")
+        seen.add(it.id)
+
+
+def _need(pid: str | None, ids, where: str, role: str | None = None, case=None) -> None:
+    if pid is None:
+        return
+    if pid not in ids:
+        raise ValueError(f"{where} names party '{pid}', which is not in parties: add it or fix it")
+    if role and case is not None:
+        party = case.party(pid)
+        ok = party.is_commissioner if role == "commissioner" else party.is_provider
+        if not ok:
+            raise ValueError(f"{where} '{pid}' is not a {role}: change its role or the reference")
+
+
+def _check_years(value: Param, years: int, where: str) -> None:
+    if isinstance(value, list) and len(value) != years:
+        raise ValueError(
+            f"{where} has {len(value)} yearly values but the horizon is {years} years: "
+            f"give one value, or exactly {years}"
+        )
+
+
+def _check_share_param(value: Param, where: str) -> None:
+    lo, hi = param_bounds(value)
+    if lo < 0 or hi > 1:
+        raise ValueError(f"{where} can take values outside 0..1 ({lo:g} to {hi:g}): it is a share")
+
+
+def _check_money_param(value: Param, where: str) -> None:
+    lo, _ = param_bounds(value)
+    if lo < 0:
+        raise ValueError(f"{where} can be negative ({lo:g}): costs must be zero or more")
+
+
+def check_references(case: Case) -> None:
+    """Cross-field checks: ids exist, roles fit, yearly lists match the horizon, shares in 0..1."""
+    ids = set(case.party_ids)
+    years = case.horizon.years
+    _unique(case.parties, "parties")
+    _unique(case.contracts, "contracts")
+    _unique(case.schemes, "schemes")
+    if not case.commissioner_ids:
+        raise ValueError("parties has no commissioner: at least one party needs role commissioner")
+    if not case.provider_ids:
+        raise ValueError("parties has no provider: at least one party needs role provider")
+    cids = {c.id for c in case.contracts}
+    for i, c in enumerate(case.contracts):
+        _need(c.commissioner, ids, f"contracts[{i}].commissioner", "commissioner", case)
+        _need(c.provider, ids, f"contracts[{i}].provider", "provider", case)
+        _check_years(c.expected_units, years, f"contracts[{i}].expected_units")
+        _check_years(c.demand_variation, years, f"contracts[{i}].demand_variation")
+        _check_years(c.costs.variable_per_unit, years, f"contracts[{i}].costs.variable_per_unit")
+        _check_money_param(c.costs.variable_per_unit, f"contracts[{i}].costs.variable_per_unit")
+        _check_money_param(c.expected_units, f"contracts[{i}].expected_units")
+        _check_money_param(c.demand_variation, f"contracts[{i}].demand_variation")
+        st = c.costs.stepped
+        if st is not None and st.first_release_year > years:
+            raise ValueError(
+                f"contracts[{i}].costs.stepped.first_release_year {st.first_release_year} is "
+                f"after the {years}-year horizon: use a year from 1 to {years}"
+            )
+    for i, s in enumerate(case.schemes):
+        w = f"schemes[{i}]"
+        _need(s.provider, ids, f"{w}.provider", "provider", case)
+        _need(s.paid_directly_by, ids, f"{w}.paid_directly_by", "commissioner", case)
+        for name in ("referrals_per_team", "ramp_up", "targeting", "escalation", "cost_per_patient"):
+            _check_years(getattr(s, name), years, f"{w}.{name}")
+        for name in ("ramp_up", "targeting", "escalation"):
+            _check_share_param(getattr(s, name), f"{w}.{name}")
+        _check_share_param(s.staffing.filled, f"{w}.staffing.filled")
+        _check_money_param(s.referrals_per_team, f"{w}.referrals_per_team")
+        _check_money_param(s.cost_per_patient, f"{w}.cost_per_patient")
+        _check_money_param(s.staffing.agency_premium, f"{w}.staffing.agency_premium")
+        for j, sh in enumerate(s.moves_from + s.moves_to):
+            where = f"{w}.moves_from[{j}]" if j < len(s.moves_from) else (
+                f"{w}.moves_to[{j - len(s.moves_from)}]"
+            )
+            if sh.contract not in cids:
+                raise ValueError(
+                    f"{where}.contract '{sh.contract}' is not in contracts: add it or fix it"
+                )
+        for j, b in enumerate(s.benefits):
+            _need(b.party, ids, f"{w}.benefits[{j}].party", "commissioner", case)
+            _check_money_param(b.per_patient_avoided, f"{w}.benefits[{j}].per_patient_avoided")
+    for pid, q in case.quality_scores.items():
+        _need(pid, ids, f"quality_scores.{pid}", "provider", case)
+        lo, hi = param_bounds(q)
+        if lo < 0 or hi > 100:
+            raise ValueError(f"quality_scores.{pid} can leave 0..100 ({lo:g} to {hi:g}): fix it")
+        _check_years(q, years, f"quality_scores.{pid}")
+    for pid in case.keep_whole:
+        _need(pid, ids, f"keep_whole.{pid}")
+    if case.scenario_count() * years * len(case.parties) > MAX_CELLS:
+        most = MAX_CELLS // (years * len(case.parties))
+        raise ValueError(
+            f"uncertainty.scenarios: {case.scenario_count():,} scenarios x {years} years x "
+            f"{len(case.parties)} parties is beyond the memory limit of {MAX_CELLS:,} cells: "
+            f"use at most {most:,} scenarios"
+        )

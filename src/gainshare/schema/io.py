@@ -1,0 +1,266 @@
+"""Reading case and agreement files safely, and turning every problem into one line that names
+the file, the field path, what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from gainshare.schema.agreement import Agreement
+from gainshare.schema.case import Case
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+class InputError(Exception):
+    """Bad input: one line per problem, each naming file, field and fix."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _vocabulary() -> set[str]:
+    from gainshare.schema import agreement, case, common
+
+    words: set[str] = set()
+    for mod in (case, agreement, common):
+        for obj in vars(mod).values():
+            if isinstance(obj, type) and issubclass(obj, BaseModel):
+                words.update(obj.model_fields)
+    return words
+
+
+def _loc_to_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("fixed", "uniform", "triangular", "normal", "discrete", "float"):
+            continue  # union branch names, not fields
+        elif isinstance(part, str) and (part.startswith("list[") or part.startswith("function")):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _message(err: dict) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        key = str(err["loc"][-1])
+        near = difflib.get_close_matches(key, sorted(_vocabulary()), n=1, cutoff=0.7)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        return f"unknown key '{key}': remove it or fix the spelling{hint}"
+    if kind == "missing":
+        return "is required but missing: add it"
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = ctx.get("ge", ctx.get("gt"))
+        word = "at least" if kind == "greater_than_equal" else "above"
+        return f"is {err.get('input')!r}: it must be {word} {bound}; fix the value or its sign"
+    if kind in ("less_than_equal", "less_than"):
+        bound = ctx.get("le", ctx.get("lt"))
+        return f"is {err.get('input')!r}: it must be at most {bound}; fix the value"
+    if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
+        return f"is {err.get('input')!r}, not a number: write a plain number"
+    if kind == "literal_error":
+        return f"is {err.get('input')!r}: use one of {ctx.get('expected')}"
+    if kind == "union_tag_invalid":
+        return (
+            f"distribution '{ctx.get('tag')}' is unknown: use one of fixed, uniform, "
+            "triangular, normal, discrete"
+        )
+    if kind == "union_tag_not_found":
+        return "a distribution needs 'dist': one of fixed, uniform, triangular, normal, discrete"
+    if kind == "string_pattern_mismatch":
+        return f"is {err.get('input')!r}: ids start with a letter and use letters, digits, _ or -"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind in ("model_type", "dict_type"):
+        return "should be a mapping of keys to values: check the indentation"
+    if kind == "list_type":
+        return "should be a list: write it as '- item' lines or [a, b]"
+    if kind == "too_short":
+        return "is empty or too short: add at least one entry"
+    if kind == "finite_number":
+        return "is not a finite number: write a plain number"
+    return err["msg"]
+
+
+def format_validation(file: str, exc: ValidationError) -> list[str]:
+    """One line per error: FILE: PATH: what is wrong and how to fix it."""
+    lines, seen = [], set()
+    errors = exc.errors()
+    # Keep the most specific error per path; union attempts produce noisy duplicates.
+    for err in errors:
+        path = _loc_to_path(err["loc"])
+        msg = _message(err)
+        if msg.startswith(path + " ") or msg.startswith(path + "."):
+            line = f"{file}: {msg}"
+        else:
+            line = f"{file}: {path}: {msg}"
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
+    return lines
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON file into a mapping, refusing anything unsafe or malformed."""
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise InputError([f"{name}: file not found: check the path"])
+    if p.is_dir():
+        raise InputError([f"{name}: is a folder, not a file: give the path of a .yaml file"])
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise InputError(
+            [f"{name}: file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit: split it"]
+        )
+    raw = p.read_bytes()
+    if not raw.strip():
+        raise InputError([f"{name}: file is empty: write the case as YAML (see cases/)"])
+    if b"\x00" in raw:
+        raise InputError([f"{name}: is a binary file, not YAML or JSON text: check the file"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(
+            [f"{name}: byte {e.start} is not UTF-8 text: save the file as UTF-8"]
+        ) from None
+    return parse_text(text, name, json_first=p.suffix.lower() == ".json")
+
+
+def parse_text(text: str, name: str, json_first: bool = False) -> dict[str, Any]:
+    try:
+        data = json.loads(text) if json_first else yaml.safe_load(text)
+    except json.JSONDecodeError as e:
+        raise InputError([f"{name}: line {e.lineno}: malformed JSON ({e.msg}): fix it"]) from None
+    except yaml.constructor.ConstructorError as e:
+        mark = e.problem_mark
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise InputError(
+            [
+                f"{name}: {where}YAML tag not allowed ({e.problem}): cases are plain data, "
+                "remove the tag"
+            ]
+        ) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(e, "problem", None) or "not valid YAML"
+        raise InputError(
+            [f"{name}: {where}malformed YAML ({problem}): check indentation and colons"]
+        ) from None
+    if data is None:
+        raise InputError([f"{name}: file has no content: write the case as YAML (see cases/)"])
+    if not isinstance(data, dict):
+        raise InputError(
+            [f"{name}: top level is a {type(data).__name__}, not a mapping of keys: see cases/"]
+        )
+    return data
+
+
+def case_from_mapping(data: dict, name: str = "case") -> Case:
+    try:
+        return Case.model_validate(data)
+    except ValidationError as e:
+        raise InputError(format_validation(name, e)) from None
+
+
+def agreement_from_mapping(data: dict, name: str = "agreement", case: Case | None = None):
+    try:
+        agreement = Agreement.model_validate(data)
+    except ValidationError as e:
+        raise InputError(format_validation(name, e)) from None
+    if case is not None:
+        problems = [f"{name}: {p}" for p in agreement_problems(agreement, case)]
+        if problems:
+            raise InputError(problems)
+    return agreement
+
+
+def load_case(path: str | Path) -> Case:
+    """Read and validate a case file (YAML, JSON or an Excel workbook)."""
+    if str(path).lower().endswith(".xlsx"):
+        from gainshare.report.excel_case import read_case_workbook
+
+        return read_case_workbook(path)
+    return case_from_mapping(read_mapping(path), str(path))
+
+
+def load_agreement(path: str | Path, case: Case | None = None) -> Agreement:
+    """Read and validate an agreement file; with a case, check it names the case's parties."""
+    return agreement_from_mapping(read_mapping(path), str(path), case)
+
+
+def agreement_problems(agreement: Agreement, case: Case) -> list[str]:
+    """Problems that only show against a case: unknown parties, roles, horizon."""
+    out: list[str] = []
+    ids, prov, comm = set(case.party_ids), set(case.provider_ids), set(case.commissioner_ids)
+    for y in agreement.year_overrides:
+        if not 1 <= y <= case.horizon.years:
+            out.append(
+                f"year_overrides.{y}: the case runs {case.horizon.years} years: use a year "
+                f"from 1 to {case.horizon.years}"
+            )
+    blocks = [("terms", agreement.terms)] + [
+        (f"year_overrides.{y}", ov) for y, ov in agreement.year_overrides.items()
+    ]
+    for where, t in blocks:
+        for kind in ("gain_tiers", "loss_tiers"):
+            for k, tier in enumerate(getattr(t, kind) or []):
+                for pid in tier.shares:
+                    if pid not in ids:
+                        out.append(
+                            f"{where}.{kind}[{k}].shares.{pid}: no party '{pid}' in the case: "
+                            "fix the id or add the party"
+                        )
+        for kind in ("caps", "collars", "gateway"):
+            for pid in getattr(t, kind) or {}:
+                if pid not in prov:
+                    what = "not a party in the case" if pid not in ids else "not a provider"
+                    out.append(
+                        f"{where}.{kind}.{pid}: '{pid}' is {what}: {kind} apply to providers only"
+                    )
+        for pid in t.commissioner_split or {}:
+            if pid not in comm:
+                out.append(
+                    f"{where}.commissioner_split.{pid}: '{pid}' is not a commissioner in the case"
+                )
+        for pid, gw in (t.gateway or {}).items():
+            if pid in prov and pid not in case.quality_scores:
+                out.append(
+                    f"{where}.gateway.{pid}: the case has no quality_scores for '{pid}': add "
+                    "them to the case or remove the gateway"
+                )
+            del gw
+    return out
+
+
+def case_warnings(case: Case) -> list[str]:
+    """Figures that parse but look like a units slip (e.g. a ward costing 2 instead of 2m)."""
+    out = []
+    for i, c in enumerate(case.contracts):
+        st = c.costs.stepped
+        if st is not None and st.cost_per_step < 10_000:
+            out.append(
+                f"contracts[{i}].costs.stepped.cost_per_step is {st.cost_per_step:,.2f}: a ward "
+                "or team usually costs hundreds of thousands of pounds a year; check the units"
+            )
+        if c.rule in ("activity", "blended") and 0 < c.price < 10:
+            out.append(
+                f"contracts[{i}].price is {c.price:,.2f} per {c.unit}: check it is in pounds"
+            )
+        if c.rule == "block" and c.fixed_payment is not None and 0 < c.fixed_payment < 10_000:
+            out.append(
+                f"contracts[{i}].fixed_payment is {c.fixed_payment:,.2f} a year: check the units"
+            )
+    return out
