@@ -17,6 +17,7 @@ from gainshare.schema.common import (
     param_bounds,
     param_field,
 )
+from gainshare.schema.requirements import MAX_STRUCTURES, Levers, Requirements
 
 PartyKind = Literal[
     "acute",
@@ -185,7 +186,9 @@ class Scheme(Strict):
     moves_to: list[ActivityShift] = Field(
         default_factory=list, description="Activity added elsewhere per referred patient"
     )
-    fixed_cost: Money = Field(default=0.0, description="Non-staff running cost a year per team, pounds")
+    fixed_cost: Money = Field(
+        default=0.0, description="Non-staff running cost a year per team, pounds"
+    )
     cost_per_patient: Param = param_field("Running cost per referred patient", default=0.0)
     staffing: Staffing = Field(default_factory=Staffing, description="Team staffing")
     benefits: list[Benefit] = Field(default_factory=list, description="Benefits outside health")
@@ -198,7 +201,9 @@ class Horizon(Strict):
     )
 
     def labels(self) -> list[str]:
-        return [f"{y}/{(y + 1) % 100:02d}" for y in range(self.first_year, self.first_year + self.years)]
+        return [
+            f"{y}/{(y + 1) % 100:02d}" for y in range(self.first_year, self.first_year + self.years)
+        ]
 
 
 class NamedScenario(Strict):
@@ -286,10 +291,11 @@ class Case(Strict):
         default_factory=dict,
         description="Party id -> keep-whole requirement (default: providers robust, tolerance 0)",
     )
-    requirements: dict | None = Field(
-        default=None, description="Design requirements (see the design documentation)"
+    requirements: Requirements = Field(
+        default_factory=Requirements,
+        description="What design must achieve and may choose (see models/design.md)",
     )
-    levers: dict | None = Field(default=None, description="Optional decisions for design")
+    levers: Levers | None = Field(default=None, description="Optional integer decisions")
 
     # ---- convenience
     def party(self, pid: str) -> Party:
@@ -392,7 +398,13 @@ def check_references(case: Case) -> None:
         w = f"schemes[{i}]"
         _need(s.provider, ids, f"{w}.provider", "provider", case)
         _need(s.paid_directly_by, ids, f"{w}.paid_directly_by", "commissioner", case)
-        for name in ("referrals_per_team", "ramp_up", "targeting", "escalation", "cost_per_patient"):
+        for name in (
+            "referrals_per_team",
+            "ramp_up",
+            "targeting",
+            "escalation",
+            "cost_per_patient",
+        ):
             _check_years(getattr(s, name), years, f"{w}.{name}")
         for name in ("ramp_up", "targeting", "escalation"):
             _check_share_param(getattr(s, name), f"{w}.{name}")
@@ -401,8 +413,10 @@ def check_references(case: Case) -> None:
         _check_money_param(s.cost_per_patient, f"{w}.cost_per_patient")
         _check_money_param(s.staffing.agency_premium, f"{w}.staffing.agency_premium")
         for j, sh in enumerate(s.moves_from + s.moves_to):
-            where = f"{w}.moves_from[{j}]" if j < len(s.moves_from) else (
-                f"{w}.moves_to[{j - len(s.moves_from)}]"
+            where = (
+                f"{w}.moves_from[{j}]"
+                if j < len(s.moves_from)
+                else (f"{w}.moves_to[{j - len(s.moves_from)}]")
             )
             if sh.contract not in cids:
                 raise ValueError(
@@ -419,10 +433,73 @@ def check_references(case: Case) -> None:
         _check_years(q, years, f"quality_scores.{pid}")
     for pid in case.keep_whole:
         _need(pid, ids, f"keep_whole.{pid}")
+    _check_requirements(case)
+    _check_levers(case)
     if case.scenario_count() * years * len(case.parties) > MAX_CELLS:
         most = MAX_CELLS // (years * len(case.parties))
         raise ValueError(
             f"uncertainty.scenarios: {case.scenario_count():,} scenarios x {years} years x "
             f"{len(case.parties)} parties is beyond the memory limit of {MAX_CELLS:,} cells: "
             f"use at most {most:,} scenarios"
+        )
+
+
+def _check_requirements(case: Case) -> None:
+    r = case.requirements
+    ids, prov, comm = set(case.party_ids), set(case.provider_ids), set(case.commissioner_ids)
+    for name in ("reference_split", "share_bounds", "loss_share_bounds", "fixed_gain_shares",
+                 "fixed_loss_shares"):  # fmt: skip
+        for pid in getattr(r, name) or {}:
+            _need(pid, ids, f"requirements.{name}.{pid}")
+    for name in ("driver_min_gain_share", "caps", "collars", "gateway"):
+        for pid in getattr(r, name):
+            _need(pid, ids, f"requirements.{name}.{pid}")
+            if pid not in prov:
+                raise ValueError(f"requirements.{name}.{pid}: '{pid}' is not a provider")
+    for pid in r.commissioner_split or {}:
+        if pid not in comm:
+            raise ValueError(
+                f"requirements.commissioner_split.{pid}: '{pid}' is not a commissioner"
+            )
+    for pid in r.gateway:
+        if pid not in case.quality_scores:
+            raise ValueError(
+                f"requirements.gateway.{pid}: the case has no quality_scores for '{pid}': add them"
+            )
+    total_fixed = sum(r.fixed_gain_shares.values())
+    if total_fixed > 1 + 1e-9:
+        raise ValueError(
+            f"requirements.fixed_gain_shares sum to {100 * total_fixed:.4g}%: over 100%"
+        )
+
+
+def _check_levers(case: Case) -> None:
+    lv = case.levers
+    if lv is None:
+        return
+    sids = {s.id for s in case.schemes}
+    stepped = {c.id for c in case.contracts if c.costs.stepped is not None}
+    for sid, opts in lv.teams.items():
+        if sid not in sids:
+            raise ValueError(f"levers.teams.{sid}: no scheme '{sid}' in the case: fix the id")
+        if not opts or any(o < 0 for o in opts):
+            raise ValueError(f"levers.teams.{sid}: give one or more team counts, each 0 or more")
+    for name in ("closures", "release_year"):
+        for cid, opts in getattr(lv, name).items():
+            if cid not in stepped:
+                raise ValueError(
+                    f"levers.{name}.{cid}: contract '{cid}' has no stepped cost to close: "
+                    "add costs.stepped to it or fix the id"
+                )
+            if not opts or any(o < 0 for o in opts):
+                raise ValueError(f"levers.{name}.{cid}: give one or more whole numbers >= 0")
+            if name == "release_year" and any(not 1 <= o <= case.horizon.years for o in opts):
+                raise ValueError(
+                    f"levers.release_year.{cid}: years must be 1 to {case.horizon.years}"
+                )
+    n = lv.combinations() * max(len(case.requirements.corridor_options), 1)
+    if n > MAX_STRUCTURES:
+        raise ValueError(
+            f"levers: {n} combinations of levers and corridor options is over the limit of "
+            f"{MAX_STRUCTURES}: offer fewer options"
         )

@@ -264,3 +264,19 @@ def case_warnings(case: Case) -> list[str]:
                 f"contracts[{i}].fixed_payment is {c.fixed_payment:,.2f} a year: check the units"
             )
     return out
+
+
+def agreement_to_dict(agreement: Agreement) -> dict:
+    """Plain data of an agreement, as written to its YAML file (defaults left out)."""
+    return agreement.model_dump(mode="json", exclude_none=True, exclude_defaults=True) | {
+        "terms": agreement.terms.model_dump(mode="json", exclude_none=True)
+    }
+
+
+def write_agreement(agreement: Agreement, path: str | Path) -> None:
+    """Write an agreement file atomically (nothing half-written)."""
+    p = Path(path)
+    text = yaml.safe_dump(agreement_to_dict(agreement), sort_keys=False, allow_unicode=True)
+    tmp = p.with_name(f".{p.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(p)

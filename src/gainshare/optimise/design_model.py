@@ -1,0 +1,644 @@
+"""The design model (models/design.md is its written formulation, component by component).
+
+Decision: tier shares of gains and losses per provider (commissioners keep the rest), caps and
+collars where the requirements ask for them, one structure (corridor option x lever values)
+when there is a choice. Transfers are linear in the shares because the shareable amount of each
+scenario and year is data once the structure is chosen; caps and collars are exact min/max with
+one binary per scenario, year and provider, big-M from the data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
+
+from gainshare.optimise.data import DesignData
+from gainshare.optimise.rows import prune_implied
+
+BIG_M_PAD = 1.01  # big-M values are the data's own bounds plus 1%
+
+
+@dataclass
+class Cols:
+    """A linear form over model variables: shared columns (same variables on every row) plus
+    optional per-row terms."""
+
+    vars: list = field(default_factory=list)
+    A: np.ndarray | None = None  # (rows, len(vars))
+    const: np.ndarray | None = None  # (rows,)
+    own: list[list[tuple]] | None = None  # per row: [(var, coef), ...]
+
+    def __add__(self, other: Cols) -> Cols:
+        n = self.rows or other.rows
+        A = np.concatenate([self._A(n), other._A(n)], axis=1)
+        own = None
+        if self.own is not None or other.own is not None:
+            own = [(self.own[i] if self.own else []) + (other.own[i] if other.own else [])
+                   for i in range(n)]  # fmt: skip
+        return Cols(self.vars + other.vars, A, self._c(n) + other._c(n), own)
+
+    def scaled(self, f: np.ndarray | float) -> Cols:
+        f = np.asarray(f, dtype=float)
+        fr = f if f.ndim else np.full(self.rows, float(f))
+        own = None
+        if self.own is not None:
+            own = [[(v, c * fr[i]) for v, c in row] for i, row in enumerate(self.own)]
+        return Cols(self.vars, self._A(self.rows) * fr[:, None], self._c(self.rows) * fr, own)
+
+    @property
+    def rows(self) -> int:
+        for a in (self.A, self.const):
+            if a is not None:
+                return a.shape[0]
+        return len(self.own) if self.own is not None else 0
+
+    def _A(self, n: int) -> np.ndarray:
+        return self.A if self.A is not None else np.zeros((n, len(self.vars)))
+
+    def _c(self, n: int) -> np.ndarray:
+        return self.const if self.const is not None else np.zeros(n)
+
+
+# ------------------------------------------------------------------ linear forms
+
+
+def _share_var(m, d: DesignData, kind: str, t: int, k: int, p: int, yt: int):
+    if len(d.structures) == 1:
+        return (m.gain_share if kind == "gain" else m.loss_share)[k, p, yt]
+    return (m.gain_link if kind == "gain" else m.loss_link)[t, k, p, yt]
+
+
+def raw_gain(m, d: DesignData, p: int, y: int) -> Cols:
+    """Gain share of provider p in year y before its cap, one row per scenario."""
+    T, S, _, _ = d.dims
+    yt = d.term_year(y)
+    vs, cols = [], []
+    for t in range(T):
+        for k in range(d.n_gain_tiers):
+            vs.append(_share_var(m, d, "gain", t, k, p, yt))
+            cols.append(d.gain_portion[t, :, y, k] * d.quality[:, y, p])
+    return Cols(vs, np.stack(cols, axis=1), np.zeros(S))
+
+
+def raw_loss(m, d: DesignData, p: int, y: int) -> Cols:
+    """Loss share of provider p in year y (negative) before its collar."""
+    T, S, _, _ = d.dims
+    yt = d.term_year(y)
+    vs, cols = [], []
+    for t in range(T):
+        for k in range(d.n_loss_tiers):
+            vs.append(_share_var(m, d, "loss", t, k, p, yt))
+            cols.append(-d.loss_portion[t, :, y, k])
+    return Cols(vs, np.stack(cols, axis=1), np.zeros(S))
+
+
+def transfer(m, d: DesignData, p: int, y: int) -> Cols:
+    """t_p for every scenario of year y: capped gain part plus collared loss part."""
+    S = d.dims[1]
+    if p in m._capped:
+        gain = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.gain_transfer[s, y, p], 1.0)]
+                                                          for s in range(S)])  # fmt: skip
+    else:
+        gain = raw_gain(m, d, p, y)
+    if p in m._collared:
+        loss = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.loss_transfer[s, y, p], 1.0)]
+                                                          for s in range(S)])  # fmt: skip
+    else:
+        loss = raw_loss(m, d, p, y)
+    return gain + loss
+
+
+def structure_value(m, d: DesignData, values: np.ndarray) -> Cols:
+    """A (T, S) quantity of the chosen structure: constant, or sum over select[t]."""
+    if len(d.structures) == 1:
+        return Cols([], np.zeros((values.shape[1], 0)), values[0].copy())
+    return Cols([m.select[t] for t in range(values.shape[0])], values.T.copy(), None)
+
+
+def retained(m, d: DesignData, y: int) -> Cols:
+    """R = G - sum of transfers, one row per scenario of year y."""
+    out = structure_value(m, d, d.pool[:, :, y])
+    for p in d.providers:
+        out = out + transfer(m, d, p, y).scaled(-1.0)
+    return out
+
+
+def net(m, d: DesignData, p: int, y: int) -> Cols:
+    """Net position of party p in year y, one row per scenario."""
+    out = structure_value(m, d, d.base_net[:, :, y, p])
+    if p in d.providers:
+        out = out + transfer(m, d, p, y)
+    if p in d.commissioners:
+        out = out + retained(m, d, y).scaled(d.split[:, y, p])
+    return out
+
+
+# ------------------------------------------------------------------ constraint helpers
+
+
+def add_rows(m, name: str, form: Cols, lower, labels: list[tuple], prune: bool = False):
+    """Add rows `form >= lower` (lower: array, or array + a mutable Param) as component `name`.
+
+    Rows without variables are checked against the data and reported instead of added."""
+    lower_c, lower_p = lower if isinstance(lower, tuple) else (lower, None)
+    rhs = np.asarray(lower_c, dtype=float) - form._c(form.rows)
+    A = form._A(form.rows)
+    idx = np.arange(form.rows)
+    if prune and form.own is None:
+        idx = prune_implied(A, rhs)
+    con = pyo.Constraint(pyo.Any)
+    m.add_component(name, con)
+    for i in idx:
+        nz = np.nonzero(A[i])[0]
+        vs = [form.vars[j] for j in nz]
+        cs = [float(A[i, j]) for j in nz]
+        if form.own is not None:
+            for v, c in form.own[i]:
+                vs.append(v)
+                cs.append(float(c))
+        label = labels[i]
+        if not vs:
+            slack = -rhs[i] if lower_p is None else None
+            if slack is not None and slack < -1e-9:
+                m._trivial.append((name, label, float(slack)))
+            continue
+        expr = LinearExpression(constant=0.0, linear_coefs=cs, linear_vars=vs)
+        bound = float(rhs[i]) if lower_p is None else float(rhs[i]) + lower_p
+        con[label] = expr >= bound
+    return con
+
+
+# ------------------------------------------------------------------ variables
+
+
+def add_share_variables(m, d: DesignData) -> None:
+    T, _, _, _ = d.dims
+    Kg, Kl, YT = range(d.n_gain_tiers), range(d.n_loss_tiers), range(d.term_years)
+    prov = d.providers
+    m.gain_share = pyo.Var(Kg, prov, YT, bounds=(0.0, 1.0))
+    m.loss_share = pyo.Var(Kl, prov, YT, bounds=(0.0, 1.0))
+    step = d.step()
+    if step is not None:
+        n = round(1 / step)
+        m.gain_share_steps = pyo.Var(Kg, prov, YT, domain=pyo.Integers, bounds=(0, n))
+        m.loss_share_steps = pyo.Var(Kl, prov, YT, domain=pyo.Integers, bounds=(0, n))
+        m.gain_share_rounding = pyo.Constraint(
+            Kg, prov, YT, rule=lambda m, k, p, y: m.gain_share[k, p, y] == step * m.gain_share_steps[k, p, y]
+        )  # fmt: skip
+        m.loss_share_rounding = pyo.Constraint(
+            Kl, prov, YT, rule=lambda m, k, p, y: m.loss_share[k, p, y] == step * m.loss_share_steps[k, p, y]
+        )  # fmt: skip
+    if T > 1:
+        add_structure_choice(m, d)
+
+
+def add_structure_choice(m, d: DesignData) -> None:
+    """select[t] picks one structure; gain_link = select x gain_share, exactly (select binary)."""
+    T = len(d.structures)
+    Kg, Kl, YT, prov = (
+        range(d.n_gain_tiers),
+        range(d.n_loss_tiers),
+        range(d.term_years),
+        d.providers,
+    )
+    m.select = pyo.Var(range(T), domain=pyo.Binary)
+    m.select_one = pyo.Constraint(expr=sum(m.select[t] for t in range(T)) == 1)
+    for kind, K in (("gain", Kg), ("loss", Kl)):
+        share = getattr(m, f"{kind}_share")
+        link = pyo.Var(range(T), K, prov, YT, bounds=(0.0, 1.0))
+        m.add_component(f"{kind}_link", link)
+        m.add_component(
+            f"{kind}_link_select",
+            pyo.Constraint(
+                range(T), K, prov, YT, rule=lambda m, t, k, p, y: link[t, k, p, y] <= m.select[t]
+            ),
+        )
+        m.add_component(
+            f"{kind}_link_share",
+            pyo.Constraint(
+                range(T), K, prov, YT, rule=lambda m, t, k, p, y: link[t, k, p, y] <= share[k, p, y]
+            ),
+        )
+        m.add_component(
+            f"{kind}_link_lower",
+            pyo.Constraint(
+                range(T),
+                K,
+                prov,
+                YT,
+                rule=lambda m, t, k, p, y: link[t, k, p, y] >= share[k, p, y] - (1 - m.select[t]),
+            ),
+        )
+    # fmt: skip
+
+
+# ------------------------------------------------------------------ share rules
+
+
+def add_share_sums(m, d: DesignData) -> None:
+    """Providers' shares of a tier leave a non-negative remainder for the commissioners."""
+    prov = d.providers
+    m.share_sum = pyo.Constraint(
+        range(d.n_gain_tiers), range(d.term_years),
+        rule=lambda m, k, y: sum(m.gain_share[k, p, y] for p in prov) <= 1,
+    )  # fmt: skip
+    m.loss_share_sum = pyo.Constraint(
+        range(d.n_loss_tiers), range(d.term_years),
+        rule=lambda m, k, y: sum(m.loss_share[k, p, y] for p in prov) <= 1,
+    )  # fmt: skip
+    if d.req.symmetric:
+        m.symmetric_shares = pyo.Constraint(
+            range(d.n_gain_tiers), prov, range(d.term_years),
+            rule=lambda m, k, p, y: m.loss_share[k, p, y] == m.gain_share[k, p, y],
+        )  # fmt: skip
+
+
+def commissioners_share(m, d: DesignData, kind: str, k: int, yt: int):
+    share = m.gain_share if kind == "gain" else m.loss_share
+    return 1 - sum(share[k, p, yt] for p in d.providers)
+
+
+def party_share(m, d: DesignData, kind: str, k: int, p: int, yt: int):
+    """A party's share of a tier: its variable, or for a commissioner its part of the rest."""
+    if p in d.providers:
+        return (m.gain_share if kind == "gain" else m.loss_share)[k, p, yt]
+    only_comm = [c for c in d.commissioners if c not in d.providers]
+    frac = float(np.mean(d.split[:, 0, p])) if len(only_comm) > 1 else 1.0
+    return frac * commissioners_share(m, d, kind, k, yt)
+
+
+def add_share_bounds(m, d: DesignData) -> None:
+    """Requirement bounds on shares (named rows, so their shadow prices can be reported)."""
+    req = d.req
+    m.share_min = pyo.Param(pyo.Any, mutable=True, initialize={})
+    m.share_max = pyo.Param(pyo.Any, mutable=True, initialize={})
+    m.share_bound_lower = pyo.Constraint(pyo.Any)
+    m.share_bound_upper = pyo.Constraint(pyo.Any)
+    idx = {pid: j for j, pid in enumerate(d.party_ids)}
+    for kind, bounds, K in (
+        ("gain", req.share_bounds, d.n_gain_tiers),
+        ("loss", req.loss_share_bounds, d.n_loss_tiers),
+    ):
+        lows = {pid: b.min for pid, b in bounds.items()}
+        highs = {pid: b.max for pid, b in bounds.items()}
+        if kind == "gain":
+            for pid, v in req.driver_min_gain_share.items():
+                lows[pid] = max(lows.get(pid, 0.0), v)
+        fixed = req.fixed_gain_shares if kind == "gain" else req.fixed_loss_shares
+        for pid, v in fixed.items():
+            lows[pid], highs[pid] = v, v
+        for pid in set(lows) | set(highs):
+            p = idx[pid]
+            for k in range(K):
+                for yt in range(d.term_years):
+                    key = (kind, pid, k, yt)
+                    expr = party_share(m, d, kind, k, p, yt)
+                    if lows.get(pid, 0.0) > 0:
+                        m.share_min[key] = lows[pid]
+                        m.share_bound_lower[key] = expr >= m.share_min[key]
+                    if highs.get(pid, 1.0) < 1:
+                        m.share_max[key] = highs[pid]
+                        m.share_bound_upper[key] = expr <= m.share_max[key]
+
+
+# ------------------------------------------------------------------ caps and collars
+
+
+def _limit_bounds(d: DesignData, rule, p: int, y: int, top: float) -> tuple[np.ndarray, np.ndarray]:
+    """(S,) smallest and largest effective cap/collar in scaled pounds for provider p, year y."""
+    S = d.dims[1]
+    basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p] * d.scale
+    if not rule.decide:
+        v = rule.value * basis / (d.scale if rule.basis == "amount" else d.scale)
+        return v, v
+    lo = rule.min * basis / d.scale
+    hi = np.full(S, top) if rule.max is None else rule.max * basis / d.scale
+    return lo, np.maximum(hi, lo)
+
+
+def add_limit_variables(m, d: DesignData) -> None:
+    """cap[p, yt] and collar[p, yt]: pounds (scaled) or fractions of expected payment."""
+    YT = range(d.term_years)
+    capped = [p for p in d.providers if d.cap_rule(d.party_ids[p]) is not None]
+    collared = [p for p in d.providers if d.collar_rule(d.party_ids[p]) is not None]
+    m._capped, m._collared = set(capped), set(collared)
+    m.cap = pyo.Var(capped, YT, bounds=(0, None))
+    m.collar = pyo.Var(collared, YT, bounds=(0, None))
+    for name, group, getter in (("cap", capped, d.cap_rule), ("collar", collared, d.collar_rule)):
+        var = getattr(m, name)
+        for p in group:
+            rule = getter(d.party_ids[p])
+            div = d.scale if rule.basis == "amount" else 1.0
+            for yt in YT:
+                if not rule.decide:
+                    var[p, yt].fix(rule.value / div)
+                else:
+                    var[p, yt].setlb(rule.min / div)
+                    if rule.max is not None:
+                        var[p, yt].setub(rule.max / div)
+
+
+def _effective(m, d, name: str, p: int, y: int) -> Cols:
+    """Effective cap/collar in every scenario of year y as a linear form."""
+    S = d.dims[1]
+    rule = (d.cap_rule if name == "cap" else d.collar_rule)(d.party_ids[p])
+    var = getattr(m, name)[p, d.term_year(y)]
+    coef = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
+    return Cols([var], coef[:, None], np.zeros(S))
+
+
+def add_binding_order(m, d: DesignData, name: str, binds, coefs: np.ndarray, basis: np.ndarray,
+                      y: int, p: int) -> None:  # fmt: skip
+    """Valid inequalities for a cap (collar) that binds on the largest gains (losses).
+
+    When every column of the raw share, divided by the limit's basis, rises with one ordering
+    of the scenarios, the raw share rises in that order for any shares >= 0; so if the limit
+    binds in a scenario it binds in every later one. Checked on the data; added only if true.
+    Scenarios with nothing to share never bind."""
+    S = coefs.shape[0]
+    ratio = coefs / np.where(basis > 0, basis, 1.0)[:, None]
+    empty = coefs.sum(axis=1) <= 0
+    for s in np.nonzero(empty)[0]:
+        binds[int(s), y, p].fix(0)
+    if len(d.structures) > 1 or S < 2:
+        return
+    order = np.lexsort(tuple(ratio[:, k] for k in range(ratio.shape[1] - 1, -1, -1)))
+    ordered = ratio[order]
+    if not (np.diff(ordered, axis=0) >= -1e-12).all():
+        return
+    live = [int(s) for s in order if not empty[s]]
+    con = pyo.Constraint(range(len(live) - 1), rule=lambda m, i: binds[live[i], y, p]
+                         <= binds[live[i + 1], y, p])  # fmt: skip
+    m.add_component(name, con)
+
+
+def add_caps(m, d: DesignData) -> None:
+    """gain_transfer = min(raw gain share, cap), exactly, with cap_binds binary."""
+    _, S, Y, _ = d.dims
+    capped = sorted(m._capped)
+    m.gain_transfer = pyo.Var(range(S), range(Y), capped, bounds=(0, None))
+    m.cap_binds = pyo.Var(range(S), range(Y), capped, domain=pyo.Binary)
+    for p in capped:
+        rule = d.cap_rule(d.party_ids[p])
+        for y in range(Y):
+            a = raw_gain(m, d, p, y)
+            amax = a.A.sum(axis=1)  # shares <= 1
+            c_lo, c_hi = _limit_bounds(d, rule, p, y, float(amax.max(initial=0.0)))
+            t = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.gain_transfer[s, y, p], 1.0)]
+                                                         for s in range(S)])  # fmt: skip
+            b = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.cap_binds[s, y, p], 1.0)]
+                                                         for s in range(S)])  # fmt: skip
+            cap = _effective(m, d, "cap", p, y)
+            lab = [(s, y, p) for s in range(S)]
+            m1 = np.maximum(amax - c_lo, 0.0) * BIG_M_PAD
+            m2 = np.maximum(c_hi, 0.0) * BIG_M_PAD
+            add_rows(m, f"cap_upper_{y}_{p}", cap + t.scaled(-1.0), np.zeros(S), lab)
+            add_rows(m, f"cap_share_upper_{y}_{p}", a + t.scaled(-1.0), np.zeros(S), lab)
+            add_rows(m, f"cap_lower_share_{y}_{p}", t + a.scaled(-1.0) + b.scaled(m1),
+                     np.zeros(S), lab)  # fmt: skip
+            add_rows(m, f"cap_lower_cap_{y}_{p}", t + cap.scaled(-1.0) + b.scaled(-m2),
+                     -m2, lab)  # fmt: skip
+            basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
+            add_binding_order(m, d, f"cap_order_{y}_{p}", m.cap_binds, a.A, basis, y, p)
+
+
+def add_collars(m, d: DesignData) -> None:
+    """loss_transfer = max(raw loss share, -collar), exactly, with collar_binds binary."""
+    _, S, Y, _ = d.dims
+    collared = sorted(m._collared)
+    m.loss_transfer = pyo.Var(range(S), range(Y), collared, bounds=(None, 0))
+    m.collar_binds = pyo.Var(range(S), range(Y), collared, domain=pyo.Binary)
+    for p in collared:
+        rule = d.collar_rule(d.party_ids[p])
+        for y in range(Y):
+            a = raw_loss(m, d, p, y)  # <= 0
+            amin = a.A.sum(axis=1)  # most negative with shares <= 1
+            c_lo, c_hi = _limit_bounds(d, rule, p, y, float(-amin.min(initial=0.0)))
+            t = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.loss_transfer[s, y, p], 1.0)]
+                                                         for s in range(S)])  # fmt: skip
+            b = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.collar_binds[s, y, p], 1.0)]
+                                                         for s in range(S)])  # fmt: skip
+            col = _effective(m, d, "collar", p, y)
+            lab = [(s, y, p) for s in range(S)]
+            m3 = np.maximum(-amin - c_lo, 0.0) * BIG_M_PAD
+            m4 = np.maximum(c_hi, 0.0) * BIG_M_PAD
+            add_rows(m, f"collar_lower_{y}_{p}", t + col, np.zeros(S), lab)
+            add_rows(m, f"collar_share_lower_{y}_{p}", t + a.scaled(-1.0), np.zeros(S), lab)
+            add_rows(m, f"collar_upper_share_{y}_{p}", a + b.scaled(m3) + t.scaled(-1.0),
+                     np.zeros(S), lab)  # fmt: skip
+            add_rows(m, f"collar_upper_collar_{y}_{p}", col.scaled(-1.0) + b.scaled(-m4)
+                     + t.scaled(-1.0), -m4, lab)  # fmt: skip
+            basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
+            add_binding_order(m, d, f"collar_order_{y}_{p}", m.collar_binds, -a.A, basis, y, p)
+
+
+# ------------------------------------------------------------------ keep whole
+
+
+def add_keep_whole(m, d: DesignData) -> None:
+    """Each party's keep-whole requirement: robust, chance or CVaR (SPEC section 4.2)."""
+    _, S, Y, P = d.dims
+    m.tolerance = pyo.Param(range(P), mutable=True, initialize=0.0)
+    m.chance_limit = pyo.Param(range(P), mutable=True, initialize=0.0)
+    m.cvar_inv_alpha = pyo.Param(range(P), mutable=True, initialize=20.0)
+    m.keep_whole = pyo.Block()
+    modes = {p: d.case.keep_whole_for(pid).mode for p, pid in enumerate(d.party_ids)}
+    chance = [p for p, mode in modes.items() if mode == "chance"]
+    cvar = [p for p, mode in modes.items() if mode == "cvar"]
+    if chance:
+        m.violated = pyo.Var(range(S), chance, domain=pyo.Binary)
+        m.chance_level = pyo.Constraint(chance)
+    if cvar:
+        m.cvar_eta = pyo.Var(cvar)
+        m.cvar_excess = pyo.Var(range(S), cvar, bounds=(0, None))
+        m.cvar_limit = pyo.Constraint(cvar)
+        m.cvar_floor = pyo.Constraint(range(S), cvar)
+    for p, pid in enumerate(d.party_ids):
+        kw = d.case.keep_whole_for(pid)
+        m.tolerance[p] = kw.tolerance / d.scale
+        if kw.mode == "robust":
+            _keep_whole_robust(m, d, p)
+        elif kw.mode == "chance":
+            _keep_whole_chance(m, d, p, kw.beta)
+        elif kw.mode == "cvar":
+            _keep_whole_cvar(m, d, p, kw.beta)
+
+
+def _keep_whole_robust(m, d: DesignData, p: int) -> None:
+    _, S, Y, _ = d.dims
+    for y in range(Y):
+        add_rows(m.keep_whole, f"robust_{p}_{y}", net(m, d, p, y), (np.zeros(S), -m.tolerance[p]),
+                 [(s, y, p) for s in range(S)], prune=True)  # fmt: skip
+
+
+def _net_floor(m, d: DesignData, p: int, y: int) -> np.ndarray:
+    """Smallest net party p can have in year y (every share at its worst), for big-M."""
+    f = net(m, d, p, y)
+    worst = f._c(f.rows) + np.minimum(f._A(f.rows), 0.0).sum(axis=1)
+    if f.own is not None:  # capped/collared transfers lie within [-total loss, total gain]
+        tot = d.loss_portion[:, :, y, :].sum(axis=2).max(axis=0)
+        worst = worst - tot
+    return worst
+
+
+def _keep_whole_chance(m, d: DesignData, p: int, beta: float) -> None:
+    _, S, Y, _ = d.dims
+    m.chance_limit[p] = 1.0 - beta
+    v = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.violated[s, p], 1.0)] for s in range(S)])
+    tol = float(pyo.value(m.tolerance[p]))
+    for y in range(Y):
+        big = np.maximum(-tol - _net_floor(m, d, p, y), 0.0) * BIG_M_PAD + 1e-6
+        add_rows(m.keep_whole, f"chance_{p}_{y}", net(m, d, p, y) + v.scaled(big),
+                 (np.zeros(S), -m.tolerance[p]), [(s, y, p) for s in range(S)])  # fmt: skip
+    m.chance_level[p] = (
+        sum(float(d.weights[s]) * m.violated[s, p] for s in range(S)) <= m.chance_limit[p]
+    )
+
+
+def _keep_whole_cvar(m, d: DesignData, p: int, beta: float) -> None:
+    """Rockafellar-Uryasev: eta + E[(shortfall - eta)+] / (1 - beta) <= tolerance."""
+    _, S, Y, _ = d.dims
+    m.cvar_inv_alpha[p] = 1.0 / max(1.0 - beta, 1e-9)
+    u = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.cvar_excess[s, p], 1.0)] for s in range(S)])
+    eta = Cols([m.cvar_eta[p]], np.ones((S, 1)), np.zeros(S))
+    for y in range(Y):
+        add_rows(m.keep_whole, f"cvar_{p}_{y}", net(m, d, p, y) + u + eta, np.zeros(S),
+                 [(s, y, p) for s in range(S)])  # fmt: skip
+    for s in range(S):
+        m.cvar_floor[s, p] = m.cvar_excess[s, p] + m.cvar_eta[p] >= 0
+    m.cvar_limit[p] = (
+        m.cvar_eta[p]
+        + m.cvar_inv_alpha[p] * sum(float(d.weights[s]) * m.cvar_excess[s, p] for s in range(S))
+        <= m.tolerance[p]
+    )
+
+
+# ------------------------------------------------------------------ commissioners and bounds
+
+
+def expected(form_by_year: list[Cols], w: np.ndarray):
+    """Expected horizon total of a per-year linear form, as one Pyomo expression."""
+    coefs: dict = {}
+    const = 0.0
+    for f in form_by_year:
+        A = f._A(f.rows)
+        agg = w @ A
+        for v, c in zip(f.vars, agg, strict=True):
+            if c != 0:
+                coefs[id(v)] = (v, coefs.get(id(v), (v, 0.0))[1] + float(c))
+        const += float(w @ f._c(f.rows))
+        if f.own is not None:
+            for s, row in enumerate(f.own):
+                for v, c in row:
+                    coefs[id(v)] = (v, coefs.get(id(v), (v, 0.0))[1] + float(w[s] * c))
+    vs = [v for v, _ in coefs.values()]
+    cs = [c for _, c in coefs.values()]
+    return LinearExpression(constant=const, linear_coefs=cs, linear_vars=vs)
+
+
+def add_commissioner_bounds(m, d: DesignData) -> None:
+    """Commissioners' expected retained savings and worst year, when required."""
+    _, S, Y, _ = d.dims
+    req = d.req
+    m.retained_expected = pyo.Expression(expr=expected([retained(m, d, y) for y in range(Y)],
+                                                       d.weights))  # fmt: skip
+    m.commissioners_min = pyo.Param(mutable=True, initialize=-1e30)
+    m.commissioners_worst = pyo.Param(mutable=True, initialize=-1e30)
+    if req.commissioners_min_expected is not None:
+        m.commissioners_min = req.commissioners_min_expected / d.scale
+        m.commissioners_floor = pyo.Constraint(expr=m.retained_expected >= m.commissioners_min)
+    if req.commissioners_worst_year is not None:
+        m.commissioners_worst = req.commissioners_worst_year / d.scale
+        m.commissioners_worst_year = pyo.Block()
+        for y in range(Y):
+            add_rows(m.commissioners_worst_year, f"year_{y}", retained(m, d, y),
+                     (np.zeros(S), m.commissioners_worst), [(s, y) for s in range(S)],
+                     prune=True)  # fmt: skip
+
+
+def add_margin(m, d: DesignData) -> None:
+    """worst provider margin: margin <= every provider's net in every scenario and year (always
+    built, so the objective can switch to it and frontiers can bound it)."""
+    _, S, Y, _ = d.dims
+    req = d.req
+    m.margin = pyo.Var()
+    m.margin_min = pyo.Param(mutable=True, initialize=-1e30)
+    if req.worst_margin_min is not None:
+        m.margin_min = req.worst_margin_min / d.scale
+        m.margin_floor_min = pyo.Constraint(expr=m.margin >= m.margin_min)
+    m.margin_floor = pyo.Block()
+    mv = Cols([m.margin], -np.ones((S, 1)), np.zeros(S))
+    for p in d.providers:
+        for y in range(Y):
+            add_rows(m.margin_floor, f"p{p}_y{y}", net(m, d, p, y) + mv, np.zeros(S),
+                     [(s, y, p) for s in range(S)], prune=True)  # fmt: skip
+
+
+def add_savings_bound(m, d: DesignData) -> None:
+    T, S, Y, _ = d.dims
+    forms = [structure_value(m, d, d.savings[:, :, y]) for y in range(Y)]
+    m.savings_expected = pyo.Expression(expr=expected(forms, d.weights))
+    if d.req.system_savings_min is not None:
+        m.savings_min = pyo.Param(mutable=True, initialize=d.req.system_savings_min / d.scale)
+        m.savings_floor = pyo.Constraint(expr=m.savings_expected >= m.savings_min)
+
+
+def add_fair_distance(m, d: DesignData) -> None:
+    """L1 distance of gain shares to the reference split (mean over tiers and term years)."""
+    ref = d.req.reference_split
+    if ref is None:
+        P = len(d.party_ids)
+        ref = {pid: 1.0 / P for pid in d.party_ids}
+    parties = d.providers + [c for c in d.commissioners if c not in d.providers]
+    K, YT = range(d.n_gain_tiers), range(d.term_years)
+    m.fair_gap = pyo.Var(K, parties, YT, bounds=(0, None))
+    m.fair_gap_above = pyo.Constraint(K, parties, YT, rule=lambda m, k, p, y: m.fair_gap[k, p, y]
+                                      >= party_share(m, d, "gain", k, p, y) - ref.get(d.party_ids[p], 0.0))  # fmt: skip
+    m.fair_gap_below = pyo.Constraint(K, parties, YT, rule=lambda m, k, p, y: m.fair_gap[k, p, y]
+                                      >= ref.get(d.party_ids[p], 0.0) - party_share(m, d, "gain", k, p, y))  # fmt: skip
+    n = d.n_gain_tiers * d.term_years
+    m.fair_distance = pyo.Expression(expr=sum(m.fair_gap.values()) / n)
+    if d.req.fair_distance_max is not None:
+        m.fair_distance_limit = pyo.Param(mutable=True, initialize=d.req.fair_distance_max)
+        m.fair_distance_max = pyo.Constraint(expr=m.fair_distance <= m.fair_distance_limit)
+
+
+TIE_BREAK = 1e-6  # weight of the tie-break, in model money per unit of L1 share distance
+
+
+def add_objective(m, d: DesignData) -> None:
+    """Primary objective plus a tiny deterministic tie-break (closeness to the reference)."""
+    name = d.req.objective
+    primary = {
+        "commissioners": lambda: m.retained_expected,
+        "system_savings": lambda: m.savings_expected,
+        "worst_margin": lambda: m.margin,
+        "fair_reference": lambda: -m.fair_distance,
+    }[name]()
+    tie = (
+        m.retained_expected * TIE_BREAK
+        if name == "fair_reference"
+        else -TIE_BREAK * m.fair_distance
+    )
+    m.objective = pyo.Objective(expr=primary + tie, sense=pyo.maximize)
+
+
+def build_design_model(d: DesignData) -> pyo.ConcreteModel:
+    """The design model: variables, then each constraint family, then the objective."""
+    m = pyo.ConcreteModel(name="gainshare_design")
+    m._trivial = []
+    add_share_variables(m, d)
+    add_limit_variables(m, d)
+    add_share_sums(m, d)
+    add_share_bounds(m, d)
+    add_caps(m, d)
+    add_collars(m, d)
+    add_keep_whole(m, d)
+    add_commissioner_bounds(m, d)
+    add_margin(m, d)
+    add_savings_bound(m, d)
+    add_fair_distance(m, d)
+    add_objective(m, d)
+    return m

@@ -1,0 +1,324 @@
+"""`design`: search agreement terms with the Pyomo model and HiGHS, then re-settle the answer
+with the solver-free settlement code before anyone sees it.
+
+`Designer(case)` builds the model once and keeps a persistent HiGHS instance; requirement
+what-ifs change mutable Params and re-solve without rebuilding."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.results import TerminationCondition
+from pyomo.contrib.solver.solvers.highs import Highs
+
+from gainshare.optimise.data import DesignData, build_data
+from gainshare.optimise.design_model import build_design_model, net
+from gainshare.optimise.extract import agreement_from_solution, evaluate
+from gainshare.optimise.shadow import binding_requirements
+from gainshare.schema.agreement import Agreement
+from gainshare.schema.case import Case
+from gainshare.schema.requirements import OBJECTIVES
+from gainshare.settle.check import CheckResult, check
+
+VERIFY_TOLERANCE = 0.01  # pounds: a re-settlement differing by more than a penny is an error
+OBJECTIVE_WORDS = {
+    "commissioners": "commissioners' expected retained savings",
+    "system_savings": "expected system savings",
+    "worst_margin": "worst provider margin",
+    "fair_reference": "L1 distance of gain shares to the reference split",
+}
+
+
+@dataclass(frozen=True)
+class DesignResult:
+    """Outcome of a design solve. `agreement` and `check` are None unless a verified answer
+    exists (status optimal or time_limit)."""
+
+    status: str  # optimal | time_limit | infeasible | error
+    objective_name: str
+    objective_value: float | None
+    bound: float | None
+    gap: float | None
+    agreement: Agreement | None
+    check: CheckResult | None
+    levers: dict | None
+    binding: list[dict]
+    timings: dict
+    message: str = ""
+    trivial: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.agreement is not None
+
+    @property
+    def document(self) -> dict:
+        from gainshare.schema.io import agreement_to_dict
+
+        return {
+            "command": "design",
+            "status": self.status,
+            "message": self.message,
+            "objective": {
+                "name": self.objective_name,
+                "description": OBJECTIVE_WORDS[self.objective_name],
+                "value": _r(self.objective_value),
+            },
+            "bound": _r(self.bound),
+            "gap": self.gap,
+            "levers": self.levers,
+            "agreement": agreement_to_dict(self.agreement) if self.agreement else None,
+            "check": self.check.document if self.check else None,
+            "binding": self.binding,
+            "timings": self.timings,
+            "unreachable": self.trivial,
+        }
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(float(v), 2)
+
+
+class Designer:
+    """A design model built once for a case; re-solve after requirement changes."""
+
+    def __init__(self, case: Case, scenarios=None):
+        t0 = time.perf_counter()
+        self.case = case
+        self.data: DesignData = build_data(case, scenarios)
+        t1 = time.perf_counter()
+        self.model = build_design_model(self.data)
+        t2 = time.perf_counter()
+        self._opt: Highs | None = None
+        self._timings = {"data_s": t1 - t0, "build_s": t2 - t1}
+        self._objective = case.requirements.objective
+
+    # ------------------------------------------------------------ what-if changes
+
+    def set_tolerance(self, party: str, pounds: float) -> None:
+        """Change a party's keep-whole tolerance (pounds a year it accepts to be worse off)."""
+        p = self.data.party_ids.index(party)
+        self.model.tolerance[p] = pounds / self.data.scale
+        self._params_changed = True
+
+    def set_commissioners_min(self, pounds: float | None) -> None:
+        """Require commissioners' expected retained savings of at least `pounds` (None: drop)."""
+        m = self.model
+        if not hasattr(m, "commissioners_floor"):
+            m.commissioners_floor = pyo.Constraint(expr=m.retained_expected >= m.commissioners_min)
+            if self._opt is not None:
+                self._opt.add_constraints([m.commissioners_floor])
+        m.commissioners_min = -1e30 if pounds is None else pounds / self.data.scale
+        self._params_changed = True
+
+    def set_margin_min(self, pounds: float | None) -> None:
+        """Require every provider's net in every scenario and year to be at least `pounds`."""
+        m = self.model
+        if not hasattr(m, "margin_floor_min"):
+            m.margin_floor_min = pyo.Constraint(expr=m.margin >= m.margin_min)
+            if self._opt is not None:
+                self._opt.add_constraints([m.margin_floor_min])
+        m.margin_min = -1e30 if pounds is None else pounds / self.data.scale
+        self._params_changed = True
+
+    def set_objective(self, name: str) -> None:
+        """Switch the primary objective without rebuilding the constraints."""
+        if name not in OBJECTIVES:
+            raise ValueError(f"unknown objective '{name}': use one of {', '.join(OBJECTIVES)}")
+        if name == "fair_reference" and self.case.requirements.reference_split is None:
+            raise ValueError("objective fair_reference needs requirements.reference_split")
+        if name == self._objective:
+            return
+        m = self.model
+        _ensure_margin(self)
+        m.del_component(m.objective)
+        from gainshare.optimise.design_model import TIE_BREAK
+
+        primary = {
+            "commissioners": m.retained_expected, "system_savings": m.savings_expected,
+            "worst_margin": m.margin, "fair_reference": -m.fair_distance,
+        }[name]  # fmt: skip
+        tie = (m.retained_expected * TIE_BREAK if name == "fair_reference"
+               else -TIE_BREAK * m.fair_distance)  # fmt: skip
+        m.objective = pyo.Objective(expr=primary + tie, sense=pyo.maximize)
+        if self._opt is not None:
+            self._opt.set_objective(m.objective)
+        self._objective = name
+
+    # ------------------------------------------------------------ solve
+
+    def _solver(self) -> Highs:
+        if self._opt is None:
+            opt = Highs()
+            au = opt.config.auto_updates
+            for flag in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
+                         "check_for_new_or_removed_params", "check_for_new_objective",
+                         "update_constraints", "update_vars", "update_named_expressions",
+                         "update_objective", "update_parameters"):  # fmt: skip
+                if flag in au:
+                    setattr(au, flag, False)
+            t = time.perf_counter()
+            opt.set_instance(self.model)
+            self._timings["load_s"] = time.perf_counter() - t
+            self._opt = opt
+            self._params_changed = False
+        elif getattr(self, "_params_changed", False):
+            self._opt.update_parameters()
+            self._params_changed = False
+        return self._opt
+
+    def solve(self, time_limit: float | None = None) -> DesignResult:
+        """Solve, verify by re-settlement, and report binding requirements."""
+        t0 = time.perf_counter()
+        name = self._objective
+        if self.model._trivial:
+            return self._unreachable(name, t0)
+        opt = self._solver()
+        req = self.case.requirements
+        res = opt.solve(
+            self.model,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+            time_limit=time_limit if time_limit is not None else req.time_limit,
+            rel_gap=req.mip_gap,
+            solver_options={
+                "random_seed": 0,
+                "threads": 1,
+                "mip_feasibility_tolerance": 1e-9,
+                "primal_feasibility_tolerance": 1e-9,
+                "solve_relaxation": False,
+            },  # fmt: skip
+        )
+        t1 = time.perf_counter()
+        highs_s = float(res.timing_info.highs_time)
+        tc = res.termination_condition
+        has_sol = res.incumbent_objective is not None
+        timings = self._timing(t0, t1, highs_s)
+        if tc in (
+            TerminationCondition.provenInfeasible,
+            TerminationCondition.infeasibleOrUnbounded,
+        ):
+            return self._failed("infeasible", name, timings,
+                                "No agreement meets every requirement: run `gainshare explain` "
+                                "to see which requirements conflict.")  # fmt: skip
+        if tc == TerminationCondition.maxTimeLimit and has_sol:
+            status = "time_limit"
+        elif tc == TerminationCondition.convergenceCriteriaSatisfied:
+            status = "optimal"
+        elif tc == TerminationCondition.maxTimeLimit:
+            return self._failed("time_limit", name, timings,
+                                "The time limit passed before any agreement was found: allow "
+                                "more time or relax the requirements.")  # fmt: skip
+        else:
+            return self._failed("error", name, timings, f"The solver stopped: {tc.name}.")
+        res.solution_loader.load_vars()
+        return self._verified(status, name, res, t0, timings)
+
+    def _timing(self, t0: float, t1: float, highs_s: float) -> dict:
+        out = {k: round(v, 4) for k, v in self._timings.items()}
+        out.update(solve_s=round(t1 - t0, 4), highs_s=round(highs_s, 4))
+        return out
+
+    def _failed(self, status: str, name: str, timings: dict, message: str) -> DesignResult:
+        timings["total_s"] = round(sum(v for k, v in timings.items() if k != "highs_s"), 4)
+        return DesignResult(status, name, None, None, None, None, None, None, [], timings, message)
+
+    def _unreachable(self, name: str, t0: float) -> DesignResult:
+        d = self.data
+        rows = []
+        for fam, label, slack in self.model._trivial[:20]:
+            s, y = label[0], label[1]
+            who = d.party_ids[label[2]] if len(label) > 2 else "commissioners"
+            rows.append({"requirement": fam, "party": who, "scenario": d.scenarios.names[s],
+                         "year": y + 1, "shortfall": round(-slack * d.scale, 2)})  # fmt: skip
+        msg = (
+            f"{len(self.model._trivial)} scenario-years leave a party short with nothing to share "
+            "(inside the corridor, or no pool): no sharing terms can keep it whole there. Widen "
+            "the tolerance, use chance or CVaR keep-whole, or narrow the corridor."
+        )
+        timings = self._timing(t0, time.perf_counter(), 0.0)
+        res = self._failed("infeasible", name, timings, msg)
+        return DesignResult(**{**res.__dict__, "trivial": rows})
+
+    def _verified(self, status, name, res, t0, timings) -> DesignResult:
+        d, m = self.data, self.model
+        agreement, sel = agreement_from_solution(m, d)
+        econ = d.econs[sel]
+        t = time.perf_counter()
+        result = check(self.case, agreement, econ)
+        worst = self._mismatch(result)
+        timings["verify_s"] = round(time.perf_counter() - t, 4)
+        if worst > VERIFY_TOLERANCE:
+            return self._failed("error", name, timings,
+                                f"The optimiser's answer re-settles differently (by "
+                                f"£{worst:,.2f}); it is not shown. Please report this case.")  # fmt: skip
+        obj, bound, gap = self._objective_values(res, name, result)
+        t = time.perf_counter()
+        binding = binding_requirements(self, name)
+        timings["duals_s"] = round(time.perf_counter() - t, 4)
+        timings["total_s"] = round(time.perf_counter() - t0 + self._timings["data_s"]
+                                   + self._timings["build_s"], 4)  # fmt: skip
+        lev = d.structures[sel]
+        levers = None
+        if self.case.levers is not None:
+            levers = {"teams": lev.levers.teams, "closures": lev.levers.closures,
+                      "release_year": lev.levers.release_year, "label": lev.label}  # fmt: skip
+        msg = "" if status == "optimal" else (
+            f"Time limit reached: best agreement found, within {100 * (gap or 0):.2f}% of the "
+            "best possible.")  # fmt: skip
+        return DesignResult(status, name, obj, bound, gap, agreement, result, levers, binding,
+                            timings, msg)  # fmt: skip
+
+    def _mismatch(self, result: CheckResult) -> float:
+        """Largest difference (pounds) between the model's and the settlement's net positions."""
+        d, m = self.data, self.model
+        st = result.settlement
+        worst = 0.0
+        _, _, Y, _ = d.dims
+        for p in range(len(d.party_ids)):
+            for y in range(Y):
+                model_net = evaluate(net(m, d, p, y)) * d.scale
+                worst = max(worst, float(np.abs(model_net - st.net[:, y, p]).max()))
+        return worst
+
+    def _objective_values(self, res, name: str, result: CheckResult):
+        d, m = self.data, self.model
+        doc = result.document
+        if name == "commissioners":
+            value = doc["retained"]["expected"]
+        elif name == "system_savings":
+            value = doc["system_savings"]["expected"]
+        elif name == "worst_margin":
+            value = min(doc["by_party"][d.party_ids[p]]["worst_net"] for p in d.providers)
+        else:
+            value = float(pyo.value(m.fair_distance))
+        bound = res.objective_bound
+        scale = 1.0 if name == "fair_reference" else d.scale
+        sign = -1.0 if name == "fair_reference" else 1.0
+        b = None if bound is None else sign * bound * scale
+        inc = res.incumbent_objective
+        gap = None
+        if bound is not None and inc is not None:
+            gap = abs(bound - inc) / max(abs(inc), 1e-9)
+            gap = round(gap, 8)
+        return value, b, gap
+
+
+def _ensure_margin(designer: Designer) -> None:
+    if not hasattr(designer.model, "margin"):
+        raise ValueError("this model has no margin variable; rebuild with objective worst_margin")
+
+
+def design(
+    case: Case,
+    objective: str | None = None,
+    time_limit: float | None = None,
+) -> DesignResult:
+    """Design an agreement for `case` (SPEC section 4.2): build, solve, verify."""
+    if objective is not None and objective != case.requirements.objective:
+        req = case.requirements.model_copy(update={"objective": objective})
+        case = case.model_copy(update={"requirements": req})
+    return Designer(case).solve(time_limit=time_limit)
