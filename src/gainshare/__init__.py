@@ -3,6 +3,7 @@
 The Python API mirrors the command line: `load_case`, `load_agreement`, `check`, and (with the
 optimiser) `design` and `Designer`."""
 
+from gainshare.analysis import fairness
 from gainshare.economics.model import Economics, LeverChoice, compute
 from gainshare.economics.scenarios import sample
 from gainshare.schema.agreement import Agreement
@@ -21,6 +22,7 @@ __all__ = [
     "Settlement",
     "check",
     "compute",
+    "fairness",
     "load_agreement",
     "load_case",
     "sample",

@@ -110,6 +110,145 @@ def check(
     guarded(body)
 
 
+@app.command()
+def fair(case: CaseArg, as_json: JsonOpt = False) -> None:
+    """Fair reference splits of the coalition savings game: Shapley value, nucleolus,
+    proportional and equal-surplus."""
+
+    def body() -> int:
+        import gainshare
+        from gainshare.analysis.coalitions import fair_references, print_fair
+
+        doc = fair_references(gainshare.load_case(case))
+        if as_json:
+            emit_json(doc)
+        else:
+            print_fair(doc)
+        return 0
+
+    guarded(body)
+
+
+def _stress_values(values: str | None, span: str | None) -> list[float] | None:
+    """--values 0.3,0.5,0.7 or --range LOW:HIGH:STEPS as a list of numbers (None if neither)."""
+    import numpy as np
+
+    if values is not None and span is not None:
+        raise InputError(["--values and --range: give one of them, not both"])
+    try:
+        if values is not None:
+            return [float(v) for v in values.split(",") if v.strip()]
+        if span is not None:
+            lo, hi, steps = span.split(":")
+            n = int(steps)
+            if n < 2:
+                raise InputError([f"--range: {span}: STEPS must be 2 or more"])
+            return [float(v) for v in np.linspace(float(lo), float(hi), n)]
+    except ValueError:
+        if values is not None:
+            raise InputError(
+                ["--values: write numbers separated by commas, e.g. 0.3,0.5,0.7"]
+            ) from None
+        raise InputError(["--range: write LOW:HIGH:STEPS, e.g. 0.3:0.7:5"]) from None
+    return None
+
+
+@app.command()
+def sensitivity(
+    case: CaseArg,
+    agreement: Annotated[
+        Path | None, typer.Option("--agreement", "-a", help="Agreement file (.yaml)")
+    ] = None,
+    parameter: Annotated[
+        str | None, typer.Option("--parameter", help="Parameter path to stress (see validate)")
+    ] = None,
+    values: Annotated[
+        str | None, typer.Option("--values", help="Values to stress it at, e.g. 0.3,0.5,0.7")
+    ] = None,
+    span: Annotated[
+        str | None, typer.Option("--range", help="Values to stress it at as LOW:HIGH:STEPS")
+    ] = None,
+    party: Annotated[
+        list[str] | None, typer.Option("--party", help="Show only this party (repeatable)")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which uncertain parameters move each party's position most (tornado), and a stress test
+    of one parameter across a range."""
+
+    def body() -> int:
+        import gainshare
+        from gainshare.analysis.sensitivity import print_sensitivity
+        from gainshare.analysis.sensitivity import sensitivity as run
+
+        if agreement is None:
+            raise InputError(["--agreement: missing: pass the agreement file to test, e.g. "
+                              "--agreement cases/core.agreement.yaml"])  # fmt: skip
+        stress_at = _stress_values(values, span)
+        if (parameter is None) != (stress_at is None):
+            raise InputError(["--parameter: give it together with --values or --range"])
+        c = gainshare.load_case(case)
+        a = gainshare.load_agreement(agreement, c)
+        doc = run(c, a, parties=party or None, path=parameter, values=stress_at)
+        if as_json:
+            emit_json(doc)
+        else:
+            print_sensitivity(doc)
+        return 0
+
+    guarded(body)
+
+
+@app.command()
+def design(
+    case: CaseArg,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            "--objective",
+            help="commissioners | system_savings | worst_margin | fair_reference "
+            "(default: the case's requirements, else commissioners)",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the agreement to this YAML file")
+    ] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Solver time limit in seconds")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search agreement terms that meet the case's requirements; exit 1 if none can."""
+
+    def body() -> int:
+        import gainshare
+        from gainshare.optimise.designer import design as run
+        from gainshare.schema.io import write_agreement
+        from gainshare.schema.requirements import OBJECTIVES
+
+        if objective is not None and objective not in OBJECTIVES:
+            raise InputError(
+                [f"--objective: '{objective}' is not an objective: use one of {', '.join(OBJECTIVES)}"]
+            )
+        if time_limit is not None and time_limit <= 0:
+            raise InputError(["--time-limit: give a number of seconds above 0"])
+        if out is not None and not out.parent.exists():
+            raise InputError([f"--out: folder {out.parent} does not exist: create it first"])
+        c = gainshare.load_case(case)
+        result = run(c, objective=objective, time_limit=time_limit)
+        if out is not None and result.agreement is not None:
+            write_agreement(result.agreement, out)
+        if as_json:
+            emit_json(result.document)
+        else:
+            from gainshare.report.console import print_design
+
+            print_design(result, c, out)
+        return 0 if result.agreement is not None else 1
+
+    guarded(body)
+
+
 def main() -> None:
     app()
 

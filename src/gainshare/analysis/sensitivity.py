@@ -1,0 +1,275 @@
+"""Sensitivity of each party's position under an agreement (SPEC section 4.7).
+
+- `tornado`: each uncertain parameter in turn is fixed at its low and at its high bound (per
+  year, when the case gives one distribution a year) in every scenario, while every other
+  parameter keeps its own draws; the case is re-evaluated and the agreement re-settled. For
+  each party: expected net (horizon total) and probability of being kept whole at low and high,
+  and the swing between them. Parameters are listed by their largest swing over the parties.
+- `stress`: one parameter fixed in turn at each of a list of values, in every scenario.
+
+Both re-use `compute` and `settle`, vectorised over scenarios; they loop over parameters and
+values only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gainshare.economics.model import compute
+from gainshare.economics.scenarios import (
+    ParamSpec,
+    ScenarioSet,
+    parameters,
+    sample,
+    uncertain_parameters,
+)
+from gainshare.schema.agreement import Agreement
+from gainshare.schema.case import Case
+from gainshare.schema.common import param_bounds
+from gainshare.schema.io import InputError
+from gainshare.settle.check import PENNY
+from gainshare.settle.engine import settle
+
+SHARE_WORDS = ("targeting", "escalation", "ramp_up", "filled")
+MAX_STRESS_POINTS = 200
+
+
+def _bounds_by_year(spec: ParamSpec, years: int) -> tuple[np.ndarray, np.ndarray]:
+    items = spec.param if isinstance(spec.param, list) else [spec.param] * years
+    lo, hi = zip(*(param_bounds(it) for it in items), strict=True)
+    return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+
+
+def _with(sc: ScenarioSet, path: str, by_year: np.ndarray) -> ScenarioSet:
+    """The same scenarios with one parameter fixed at `by_year` (Y,) in every scenario."""
+    fixed = np.broadcast_to(by_year[None, :], sc[path].shape).copy()
+    return ScenarioSet(names=sc.names, weights=sc.weights, values={**sc.values, path: fixed})
+
+
+def _positions(case: Case, agreement: Agreement, sc: ScenarioSet, cols: list[int]) -> dict:
+    """Per chosen party: expected net (horizon total), worst yearly net, P(kept whole)."""
+    st = settle(compute(case, scenarios=sc), agreement)
+    w = st.econ.weights
+    out = {}
+    for j in cols:
+        pid = case.party_ids[j]
+        net = st.net[:, :, j]
+        whole = (net >= -case.keep_whole_for(pid).tolerance - PENNY).all(axis=1)
+        out[pid] = {
+            "expected_net": round(float(w @ net.sum(axis=1)), 2),
+            "worst_year": round(float(net.min()), 2),
+            "prob_whole": round(float(w[whole].sum()), 6),
+        }
+    return out
+
+
+def _columns(case: Case, parties: Sequence[str] | None) -> list[int]:
+    if parties is None:
+        return list(range(len(case.parties)))
+    unknown = [p for p in parties if p not in case.party_ids]
+    if unknown:
+        raise InputError(
+            [
+                f"--party: '{p}' is not a party of the case: use one of {', '.join(case.party_ids)}"
+                for p in unknown
+            ]
+        )
+    return [case.party_ids.index(p) for p in parties]
+
+
+def _number(values: np.ndarray) -> float | list[float]:
+    """One number when every year has the same value, else one per year."""
+    vals = [float(v) for v in values]
+    return vals[0] if all(v == vals[0] for v in vals) else vals
+
+
+def tornado(
+    case: Case,
+    agreement: Agreement,
+    parties: Sequence[str] | None = None,
+    scenarios: ScenarioSet | None = None,
+) -> list[dict]:
+    """One entry per uncertain parameter, largest swing first (see the module docstring)."""
+    cols = _columns(case, parties)
+    sc = scenarios if scenarios is not None else sample(case)
+    Y = case.horizon.years
+    rows = []
+    for spec in uncertain_parameters(case):
+        lo, hi = _bounds_by_year(spec, Y)
+        at_lo = _positions(case, agreement, _with(sc, spec.path, lo), cols)
+        at_hi = _positions(case, agreement, _with(sc, spec.path, hi), cols)
+        by_party = {}
+        for pid in at_lo:
+            a, b = at_lo[pid], at_hi[pid]
+            by_party[pid] = {
+                "expected_net_low": a["expected_net"],
+                "expected_net_high": b["expected_net"],
+                "prob_whole_low": a["prob_whole"],
+                "prob_whole_high": b["prob_whole"],
+                "swing": round(abs(b["expected_net"] - a["expected_net"]), 2),
+            }
+        rows.append(
+            {
+                "path": spec.path,
+                "label": spec.label,
+                "low": _number(lo),
+                "high": _number(hi),
+                "max_swing": max(d["swing"] for d in by_party.values()),
+                "by_party": by_party,
+            }
+        )
+    rows.sort(key=lambda r: -r["max_swing"])  # stable: ties keep the case's order
+    return rows
+
+
+def parameter_spec(case: Case, path: str) -> ParamSpec:
+    """The parameter at `path`, or an InputError naming the near matches."""
+    specs = {p.path: p for p in parameters(case)}
+    if path in specs:
+        return specs[path]
+    near = [p for p in specs if p.split(".")[-1] == path.split(".")[-1]][:3]
+    hint = f" (parameters of that kind: {', '.join(near)})" if near else ""
+    raise InputError(
+        [
+            f"--parameter: no parameter '{path}' in the case{hint}: use a path listed by "
+            "`gainshare validate CASE --parameters`"
+        ]
+    )
+
+
+def stress(
+    case: Case,
+    agreement: Agreement,
+    path: str,
+    values: Sequence[float],
+    parties: Sequence[str] | None = None,
+    scenarios: ScenarioSet | None = None,
+) -> list[dict]:
+    """Each party's expected net, worst year and P(kept whole) with parameter `path` fixed at
+    each of `values` in every scenario and year."""
+    spec = parameter_spec(case, path)
+    vals = [float(v) for v in values]
+    problems = []
+    if not vals:
+        problems.append("--values: no values given: give at least one")
+    if len(vals) > MAX_STRESS_POINTS:
+        problems.append(f"--values: {len(vals)} values is beyond {MAX_STRESS_POINTS}: use fewer")
+    if not all(np.isfinite(vals)):
+        problems.append("--values: every value must be a finite number")
+    elif any(w in path for w in SHARE_WORDS) and any(v < 0 or v > 1 for v in vals):
+        problems.append(f"--values: {path} is a share: use values from 0 to 1")
+    elif any(v < 0 for v in vals) and not path.startswith("quality."):
+        problems.append(f"--values: {path} cannot be negative: use values of 0 or more")
+    if problems:
+        raise InputError(problems)
+    cols = _columns(case, parties)
+    sc = scenarios if scenarios is not None else sample(case)
+    Y = case.horizon.years
+    return [
+        {
+            "path": spec.path,
+            "label": spec.label,
+            "value": v,
+            "by_party": _positions(case, agreement, _with(sc, spec.path, np.full(Y, v)), cols),
+        }
+        for v in vals
+    ]
+
+
+def sensitivity(
+    case: Case,
+    agreement: Agreement,
+    parties: Sequence[str] | None = None,
+    path: str | None = None,
+    values: Sequence[float] | None = None,
+) -> dict:
+    """The document of `gainshare sensitivity CASE --agreement A --json`."""
+    cols = _columns(case, parties)
+    sc = sample(case)
+    chosen = [case.party_ids[j] for j in cols]
+    doc = {
+        "command": "sensitivity",
+        "case": case.name,
+        "agreement": agreement.name,
+        "currency": case.currency,
+        "scenarios": sc.count,
+        "years": case.horizon.years,
+        "parties": chosen,
+        "base": _positions(case, agreement, sc, cols),
+        "tornado": tornado(case, agreement, chosen, sc),
+    }
+    if path is not None:
+        doc["stress"] = stress(case, agreement, path, values or [], chosen, sc)
+    return doc
+
+
+# ---------------------------------------------------------------- terminal output
+
+
+def print_sensitivity(doc: dict) -> None:
+    from rich.table import Table
+
+    from gainshare.report.console import console, money
+
+    cur = doc["currency"]
+    out = console()
+    out.print(
+        f"[bold]{doc['case']}[/] - agreement [bold]{doc['agreement']}[/]: {doc['scenarios']} "
+        f"scenarios x {doc['years']} years; each parameter fixed at its low and high bound, "
+        "the others keep their draws",
+        highlight=False,
+    )
+    t = Table(
+        title="Tornado: expected net (horizon total) with the parameter at low -> high; "
+        "probability of being kept whole where it moves",
+        title_justify="left",
+    )
+    t.add_column("Parameter")
+    t.add_column("Low -> high", justify="right")
+    for p in doc["parties"]:
+        t.add_column(p, justify="right")
+    base = ["[dim]as drawn[/]", ""] + [
+        f"{money(doc['base'][p]['expected_net'], cur)} "
+        f"({100 * doc['base'][p]['prob_whole']:.0f}% whole)"
+        for p in doc["parties"]
+    ]
+    t.add_row(*base)
+    for r in doc["tornado"]:
+        cells = []
+        for p in doc["parties"]:
+            d = r["by_party"][p]
+            cell = f"{money(d['expected_net_low'], cur)} -> {money(d['expected_net_high'], cur)}"
+            if d["prob_whole_low"] != d["prob_whole_high"]:
+                cell += (
+                    f"\n[dim]whole {100 * d['prob_whole_low']:.0f}% -> "
+                    f"{100 * d['prob_whole_high']:.0f}%[/]"
+                )
+            cells.append(cell)
+        t.add_row(r["label"], f"{_fmt(r['low'])} -> {_fmt(r['high'])}", *cells)
+    out.print(t)
+    if not doc["tornado"]:
+        out.print("The case has no uncertain parameters.")
+    if "stress" in doc and doc["stress"]:
+        first = doc["stress"][0]
+        s = Table(
+            title=f"Stress: {first['label']} ({first['path']}) fixed in every scenario",
+            title_justify="left",
+        )
+        s.add_column("Value", justify="right")
+        for p in doc["parties"]:
+            s.add_column(f"{p}: net / worst year / P(whole)", justify="right")
+        for pt in doc["stress"]:
+            cells = [
+                f"{money(d['expected_net'], cur)} / {money(d['worst_year'], cur)} / "
+                f"{100 * d['prob_whole']:.0f}%"
+                for d in (pt["by_party"][p] for p in doc["parties"])
+            ]
+            s.add_row(_fmt(pt["value"]), *cells)
+        out.print(s)
+
+
+def _fmt(x: float | list[float]) -> str:
+    if isinstance(x, list):
+        return "[" + ", ".join(f"{v:,.4g}" for v in x) + "]"
+    return f"{x:,.4g}"
