@@ -184,14 +184,25 @@ def add_share_variables(m, d: DesignData) -> None:
         n = round(1 / step)
         m.gain_share_steps = pyo.Var(Kg, prov, YT, domain=pyo.Integers, bounds=(0, n))
         m.loss_share_steps = pyo.Var(Kl, prov, YT, domain=pyo.Integers, bounds=(0, n))
-        m.gain_share_rounding = pyo.Constraint(
-            Kg, prov, YT, rule=lambda m, k, p, y: m.gain_share[k, p, y] == step * m.gain_share_steps[k, p, y]
-        )  # fmt: skip
-        m.loss_share_rounding = pyo.Constraint(
-            Kl, prov, YT, rule=lambda m, k, p, y: m.loss_share[k, p, y] == step * m.loss_share_steps[k, p, y]
-        )  # fmt: skip
+        for kind, K in (("gain", Kg), ("loss", Kl)):
+            share, steps = getattr(m, f"{kind}_share"), getattr(m, f"{kind}_share_steps")
+            m.add_component(f"{kind}_share_rounding", pyo.Constraint(
+                K, prov, YT, rule=_equal_scaled(share, steps, step)))  # fmt: skip
     if T > 1:
         add_structure_choice(m, d)
+
+
+def _equal_scaled(share, steps, step: float):
+    return lambda m, k, p, y: share[k, p, y] == step * steps[k, p, y]
+
+
+def _link_rules(link, share):
+    """The three rows that make link = select x share exact for a binary select."""
+    return (
+        lambda m, t, k, p, y: link[t, k, p, y] <= m.select[t],
+        lambda m, t, k, p, y: link[t, k, p, y] <= share[k, p, y],
+        lambda m, t, k, p, y: link[t, k, p, y] >= share[k, p, y] - (1 - m.select[t]),
+    )
 
 
 def add_structure_choice(m, d: DesignData) -> None:
@@ -209,29 +220,12 @@ def add_structure_choice(m, d: DesignData) -> None:
         share = getattr(m, f"{kind}_share")
         link = pyo.Var(range(T), K, prov, YT, bounds=(0.0, 1.0))
         m.add_component(f"{kind}_link", link)
-        m.add_component(
-            f"{kind}_link_select",
-            pyo.Constraint(
-                range(T), K, prov, YT, rule=lambda m, t, k, p, y: link[t, k, p, y] <= m.select[t]
-            ),
-        )
-        m.add_component(
-            f"{kind}_link_share",
-            pyo.Constraint(
-                range(T), K, prov, YT, rule=lambda m, t, k, p, y: link[t, k, p, y] <= share[k, p, y]
-            ),
-        )
-        m.add_component(
-            f"{kind}_link_lower",
-            pyo.Constraint(
-                range(T),
-                K,
-                prov,
-                YT,
-                rule=lambda m, t, k, p, y: link[t, k, p, y] >= share[k, p, y] - (1 - m.select[t]),
-            ),
-        )
-    # fmt: skip
+        for suffix, rule in zip(
+            ("select", "share", "lower"), _link_rules(link, share), strict=True
+        ):
+            m.add_component(
+                f"{kind}_link_{suffix}", pyo.Constraint(range(T), K, prov, YT, rule=rule)
+            )
 
 
 # ------------------------------------------------------------------ share rules
@@ -594,10 +588,16 @@ def add_fair_distance(m, d: DesignData) -> None:
     parties = d.providers + [c for c in d.commissioners if c not in d.providers]
     K, YT = range(d.n_gain_tiers), range(d.term_years)
     m.fair_gap = pyo.Var(K, parties, YT, bounds=(0, None))
-    m.fair_gap_above = pyo.Constraint(K, parties, YT, rule=lambda m, k, p, y: m.fair_gap[k, p, y]
-                                      >= party_share(m, d, "gain", k, p, y) - ref.get(d.party_ids[p], 0.0))  # fmt: skip
-    m.fair_gap_below = pyo.Constraint(K, parties, YT, rule=lambda m, k, p, y: m.fair_gap[k, p, y]
-                                      >= ref.get(d.party_ids[p], 0.0) - party_share(m, d, "gain", k, p, y))  # fmt: skip
+
+    def gap(sign: float):
+        def rule(m, k, p, y):
+            diff = party_share(m, d, "gain", k, p, y) - ref.get(d.party_ids[p], 0.0)
+            return m.fair_gap[k, p, y] >= sign * diff
+
+        return rule
+
+    m.fair_gap_above = pyo.Constraint(K, parties, YT, rule=gap(1.0))
+    m.fair_gap_below = pyo.Constraint(K, parties, YT, rule=gap(-1.0))
     n = d.n_gain_tiers * d.term_years
     m.fair_distance = pyo.Expression(expr=sum(m.fair_gap.values()) / n)
     if d.req.fair_distance_max is not None:

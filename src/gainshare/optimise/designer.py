@@ -254,7 +254,8 @@ class Designer:
         if worst > VERIFY_TOLERANCE:
             return self._failed("error", name, timings,
                                 f"The optimiser's answer re-settles differently (by "
-                                f"£{worst:,.2f}); it is not shown. Please report this case.")  # fmt: skip
+                                f"£{worst:,.2f}); it is not shown. Please report this case.",
+                                )  # fmt: skip
         obj, bound, gap = self._objective_values(res, name, result)
         t = time.perf_counter()
         binding = binding_requirements(self, name)
@@ -319,6 +320,15 @@ def design(
 ) -> DesignResult:
     """Design an agreement for `case` (SPEC section 4.2): build, solve, verify."""
     if objective is not None and objective != case.requirements.objective:
-        req = case.requirements.model_copy(update={"objective": objective})
+        from pydantic import ValidationError
+
+        from gainshare.schema.io import InputError, format_validation
+        from gainshare.schema.requirements import Requirements
+
+        data = case.requirements.model_dump() | {"objective": objective}
+        try:
+            req = Requirements.model_validate(data)
+        except ValidationError as e:
+            raise InputError(format_validation("--objective", e)) from None
         case = case.model_copy(update={"requirements": req})
     return Designer(case).solve(time_limit=time_limit)

@@ -33,7 +33,7 @@ def prune_implied(A: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> np.ndarra
     if n <= 1:
         return np.arange(n)
     order = np.lexsort((A.sum(axis=1), -b))  # b descending, then smaller rows first
-    As, bs = A[order], b[order]
+    As = A[order]
     keep: list[int] = []
     kept_A = np.zeros((0, A.shape[1]))
     for start in range(0, n, CHUNK):

@@ -105,3 +105,53 @@ def print_check(result, case: Case) -> None:
         t.add_row(case.party(v["party"]).name, v["scenario"], v["year_label"],
                   money(v["shortfall"], cur))  # fmt: skip
     out.print(t)
+
+
+def print_design(result, case: Case, out_path=None) -> None:
+    """The designed agreement in words, each party's position, and what binds."""
+    c = console()
+    head = {"optimal": "[green]Optimal agreement found[/]",
+            "time_limit": "[yellow]Time limit reached: best agreement found so far[/]",
+            "infeasible": "[red]No agreement meets every requirement[/]",
+            "error": "[red]The optimiser could not give a verified answer[/]"}[result.status]  # fmt: skip
+    c.print(f"[bold]{case.name}[/]: {head}", highlight=False)
+    if result.message:
+        c.print(result.message, highlight=False)
+    for row in result.trivial[:10]:
+        c.print(
+            f"  {row['party']} in scenario {row['scenario']}, year {row['year']}: short by "
+            f"{money(row['shortfall'], case.currency)} with nothing to share",
+            highlight=False,
+        )
+    if result.agreement is None:
+        return
+    from gainshare.report.termsheet import term_sheet
+
+    sheet = term_sheet(case, result.agreement, result.check)
+    c.print("\n[bold]The agreement in words[/]")
+    for i, clause in enumerate(sheet.clauses, start=1):
+        text = " ".join(clause.paragraphs).replace("**", "")
+        c.print(f"{i}. [bold]{clause.title}.[/] {text}", highlight=False)
+        for b in clause.bullets:
+            c.print(f"   - {b.replace('**', '')}", highlight=False)
+    doc = result.check.document
+    c.print(party_table(doc, case, "\nEach party under the designed agreement (expected totals)"))
+    obj = result.document["objective"]
+    value = obj["value"]
+    shown = f"{value:.4f}" if result.objective_name == "fair_reference" else money(
+        value, case.currency)  # fmt: skip
+    c.print(f"Objective: {obj['description']} = {shown}.", highlight=False)
+    if result.levers:
+        c.print(f"Levers chosen: {result.levers['label']}.", highlight=False)
+    if result.binding:
+        c.print("[bold]Requirements that bind[/] (shadow prices):")
+        for b in result.binding:
+            c.print(f"  - {b['requirement']}: {b['meaning']}", highlight=False)
+    t = result.timings
+    c.print(
+        f"Solved in {t.get('total_s', 0):.2f} s (HiGHS {t.get('highs_s', 0):.3f} s); re-settled "
+        "by the settlement code and matched to the penny.",
+        highlight=False,
+    )
+    if out_path is not None:
+        c.print(f"Agreement written to {out_path}", highlight=False)

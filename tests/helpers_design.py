@@ -1,0 +1,71 @@
+"""A tiny case whose design optimum can be worked out by hand.
+
+One commissioner (ccg), an acute trust paid 1,000 a spell (variable cost 400), a community
+trust on a 500,000 block (variable cost 50 a contact) that runs a scheme: 100 referrals a year,
+each avoided admission moves 1 spell out of hospital and every referral adds 2 community
+contacts; the scheme's team costs 20,000 a year. Two named scenarios of weight 0.5:
+targeting 1.0 (100 admissions avoided) and 0.8 (80 avoided).
+
+Per scenario (a: targeting 1, b: targeting 0.8):
+  acute: revenue -100,000 / -80,000, cost -40,000 / -32,000 -> net before sharing -60,000 / -48,000
+  community: cost +200 x 50 + 20,000 = +30,000 in both -> net before sharing -30,000
+  pool G = 100,000 / 80,000; system savings 10,000 / 2,000
+Keep-whole (robust, one gain tier): acute share >= 0.6 in both; community share >= 0.3 (a) and
+>= 0.375 (b). Maximising the commissioners' expected retained amount: acute 0.6, community
+0.375, ccg 0.025, expected retained 0.5 x 100,000 x 0.025 + 0.5 x 80,000 x 0.025 = 2,250.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from gainshare.schema.case import Case
+
+
+def tiny_dict() -> dict:
+    return {
+        "name": "Tiny hand-worked case",
+        "horizon": {"years": 1, "first_year": 2026},
+        "parties": [
+            {"id": "ccg", "name": "CCG", "role": "commissioner"},
+            {"id": "acute", "name": "Acute trust", "role": "provider", "kind": "acute"},
+            {"id": "community", "name": "Community trust", "role": "provider",
+             "kind": "community"},
+        ],
+        "contracts": [
+            {"id": "nel", "commissioner": "ccg", "provider": "acute", "rule": "activity",
+             "price": 1000, "expected_units": 1000, "costs": {"variable_per_unit": 400}},
+            {"id": "comm", "commissioner": "ccg", "provider": "community", "rule": "block",
+             "price": 100, "fixed_payment": 500000, "expected_units": 5000,
+             "costs": {"variable_per_unit": 50}},
+        ],
+        "schemes": [
+            {"id": "rr", "provider": "community", "referrals_per_team": 100,
+             "targeting": {"dist": "uniform", "low": 0.8, "high": 1.0},
+             "moves_from": [{"contract": "nel"}],
+             "moves_to": [{"contract": "comm", "units_per_patient": 2}],
+             "fixed_cost": 20000},
+        ],
+        "uncertainty": {
+            "scenarios": 0,
+            "named": [
+                {"name": "a", "weight": 0.5, "values": {"schemes.rr.targeting": 1.0}},
+                {"name": "b", "weight": 0.5, "values": {"schemes.rr.targeting": 0.8}},
+            ],
+        },
+    }  # fmt: skip
+
+
+def _merge(base: dict, upd: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in upd.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in ("keep_whole",):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def tiny_case(**overrides) -> Case:
+    """The tiny case with top-level sections replaced or merged (dicts merge, lists replace)."""
+    return Case.model_validate(_merge(tiny_dict(), overrides))
