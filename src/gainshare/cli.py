@@ -111,6 +111,67 @@ def check(
 
 
 @app.command()
+def report(
+    case: CaseArg,
+    agreement: Annotated[Path, typer.Option("--agreement", "-a", help="Agreement file (.yaml)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the report into")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the term sheet (Markdown, HTML), statements.xlsx and charts into a folder (exit 0
+    whether or not every party is kept whole: the term sheet says so)."""
+
+    def body() -> int:
+        import gainshare
+        from gainshare.report import check_out_dir, write_report
+
+        c = gainshare.load_case(case)
+        a = gainshare.load_agreement(agreement, c)
+        check_out_dir(out)
+        rep = write_report(c, a, out)
+        if as_json:
+            files = {k: str(p) for k, p in rep.files.items()}
+            doc = {"command": "report", "all_kept_whole": rep.all_kept_whole, "files": files}
+            emit_json(doc | {"notes": rep.notes})
+            return 0
+        for label, path in rep.files.items():
+            typer.echo(f"wrote {path}  ({label})")
+        for note in rep.notes:
+            typer.echo(f"note: {note}", err=True)
+        return 0
+
+    guarded(body)
+
+
+@app.command()
+def template(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Workbook to write (.xlsx)")],
+    case: Annotated[
+        Path | None, typer.Option("--case", help="Fill the workbook from this case file")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file")] = False,
+) -> None:
+    """Write an Excel case template: one sheet per table, with notes and data validation.
+    validate, check and design read the filled workbook."""
+
+    def body() -> int:
+        from gainshare.report.excel_case import template_problems, write_case_workbook
+
+        problems = template_problems(out, force)
+        if problems:
+            raise InputError(problems)
+        c = None
+        if case is not None:
+            import gainshare
+
+            c = gainshare.load_case(case)
+        write_case_workbook(c, out)
+        typer.echo(f"wrote {out}")
+        return 0
+
+    guarded(body)
+
+
+@app.command()
 def fair(case: CaseArg, as_json: JsonOpt = False) -> None:
     """Fair reference splits of the coalition savings game: Shapley value, nucleolus,
     proportional and equal-surplus."""
