@@ -262,8 +262,8 @@ def _settlement(wb: Workbook, result: CheckResult) -> tuple[int, int]:
         note = [None, sh.cell(
             f"Only the first {keep:,} of {S:,} scenarios are listed ({keep * Y * P:,} of "
             f"{total:,} rows); the Summary covers every scenario.", bold=True)]  # fmt: skip
+    sh.ws.freeze_panes = "A2"  # before the first row: a write-only sheet writes its view first
     sh.ws.append([sh.cell(h, bold=True, fill=True) for h in heads] + note)
-    sh.ws.freeze_panes = "A2"
     arrays = [getattr(pen, k) for _, k in SETTLEMENT_COLUMNS]
     cells = [sh._styled(MONEY) for _ in arrays]
     weight = sh._styled("0.000000")
@@ -284,8 +284,8 @@ def _pool(wb: Workbook, result: CheckResult) -> None:
     S, Y, _ = pen.net.shape
     keep = min(S, max(1, MAX_SETTLEMENT_ROWS // Y))
     sh = _Sheet(wb, "Pool", {"A": 14, "B": 12, "C": 10, **{c: 17 for c in "DEFG"}})
-    sh.header("Scenario", "Weight", "Year", "Pool", "Transfers", "Retained", "System savings")
     sh.ws.freeze_panes = "A2"
+    sh.header("Scenario", "Weight", "Year", "Pool", "Transfers", "Retained", "System savings")
     cols = [pen.pool, pen.transfer.sum(axis=2), pen.retained.sum(axis=2), pen.system_savings]
     cells = [sh._styled(MONEY) for _ in cols]
     for s in range(keep):

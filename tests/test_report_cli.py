@@ -1,0 +1,117 @@
+"""gainshare report: writes the term sheet, statements and charts, one line per file, exit 0
+whether or not parties are kept whole; on bad input exit 2 and nothing is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from test_report_termsheet import REPORT_AGREEMENT, REPORT_CASE
+from typer.testing import CliRunner
+
+import gainshare
+from gainshare.cli import app
+from gainshare.report import write_report
+
+runner = CliRunner()
+FILES = [
+    "term-sheet.md", "term-sheet.html", "statements.xlsx", "chart-net-positions.html",
+    "chart-waterfall.html", "chart-pool.html", "plotly.min.js",
+]  # fmt: skip
+
+
+@pytest.fixture()
+def inputs(tmp_path) -> tuple[Path, Path]:
+    case, agreement = tmp_path / "case.yaml", tmp_path / "agreement.yaml"
+    case.write_text(REPORT_CASE)
+    agreement.write_text(REPORT_AGREEMENT)
+    return case, agreement
+
+
+def test_report_writes_every_file_and_says_where(inputs, tmp_path):
+    case, agreement = inputs
+    out = tmp_path / "out" / "report"
+    res = runner.invoke(app, ["report", str(case), "-a", str(agreement), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    wrote = [line for line in res.output.splitlines() if line.startswith("wrote ")]
+    assert [line.split()[1] for line in wrote] == [str(out / f) for f in FILES]
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    html = (out / "term-sheet.html").read_text()
+    assert '<script src="plotly.min.js"></script>' in html
+    assert html.count('class="plotly-graph-div"') == 3
+    assert "<ol>" in html and "Caps and collars" in html
+    md = (out / "term-sheet.md").read_text()
+    assert "- [Net position of each party over the agreement (interactive)]" in md
+    assert "(chart-net-positions.html)" in md
+    chart = (out / "chart-waterfall.html").read_text()
+    assert '<script charset="utf-8" src="plotly.min.js"></script>' in chart
+    assert "cdn.plot.ly" not in chart + html  # works with no network
+    assert not list(tmp_path.rglob(".gainshare-report-*"))
+
+
+def test_report_exits_0_and_says_when_a_party_is_not_kept_whole(inputs, tmp_path):
+    case, agreement = inputs
+    c = gainshare.load_case(case)
+    result = gainshare.check(c, gainshare.load_agreement(agreement, c))
+    assert not result.all_kept_whole  # this proposal leaves someone short
+    out = tmp_path / "r"
+    res = runner.invoke(app, ["report", str(case), "-a", str(agreement), "-o", str(out), "--json"])
+    assert res.exit_code == 0
+    doc = json.loads(res.output)
+    assert doc["all_kept_whole"] is False
+    assert doc["files"]["statements (Excel)"] == str(out / "statements.xlsx")
+    md = (out / "term-sheet.md").read_text()
+    short = [pid for pid, d in result.document["by_party"].items() if not d["requirement"]["met"]]
+    for pid in short:
+        assert f"{c.party(pid).name} is NOT kept whole as required" in md
+
+
+def test_report_replaces_its_own_files_and_keeps_others(inputs, tmp_path):
+    case, agreement = inputs
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "minutes.docx").write_text("keep me")
+    (out / "term-sheet.md").write_text("old")
+    res = runner.invoke(app, ["report", str(case), "-a", str(agreement), "--out", str(out)])
+    assert res.exit_code == 0
+    assert (out / "minutes.docx").read_text() == "keep me"
+    assert (out / "term-sheet.md").read_text().startswith("# Term sheet: Northshire tiered")
+
+
+def test_bad_agreement_or_out_exits_2_and_writes_nothing(inputs, tmp_path):
+    case, agreement = inputs
+    bad = tmp_path / "bad.yaml"
+    data = yaml.safe_load(REPORT_AGREEMENT)
+    data["terms"]["caps"]["icb"] = {"amount": 5}
+    bad.write_text(yaml.safe_dump(data))
+    out = tmp_path / "r"
+    res = runner.invoke(app, ["report", str(case), "-a", str(bad), "--out", str(out)])
+    assert res.exit_code == 2
+    assert res.output == (
+        f"error: {bad}: terms.caps.icb: 'icb' is not a provider: caps apply to providers only\n"
+    )
+    assert not out.exists()
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    res = runner.invoke(app, ["report", str(case), "-a", str(agreement), "--out", str(blocker)])
+    assert res.exit_code == 2
+    assert res.output == f"error: {blocker}: exists and is not a folder: give a folder for --out\n"
+    assert blocker.read_text() == "x"
+
+
+def test_a_failure_while_rendering_leaves_nothing_behind(inputs, tmp_path, monkeypatch):
+    case, agreement = inputs
+    c = gainshare.load_case(case)
+    a = gainshare.load_agreement(agreement, c)
+
+    def broken(*args, **kw):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("gainshare.report.statements.write_statements", broken)
+    out = tmp_path / "r"
+    with pytest.raises(OSError, match="disk full"):
+        write_report(c, a, out)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agreement.yaml", "case.yaml"]
