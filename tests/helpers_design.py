@@ -29,22 +29,39 @@ def tiny_dict() -> dict:
         "parties": [
             {"id": "ccg", "name": "CCG", "role": "commissioner"},
             {"id": "acute", "name": "Acute trust", "role": "provider", "kind": "acute"},
-            {"id": "community", "name": "Community trust", "role": "provider",
-             "kind": "community"},
+            {"id": "community", "name": "Community trust", "role": "provider", "kind": "community"},
         ],
         "contracts": [
-            {"id": "nel", "commissioner": "ccg", "provider": "acute", "rule": "activity",
-             "price": 1000, "expected_units": 1000, "costs": {"variable_per_unit": 400}},
-            {"id": "comm", "commissioner": "ccg", "provider": "community", "rule": "block",
-             "price": 100, "fixed_payment": 500000, "expected_units": 5000,
-             "costs": {"variable_per_unit": 50}},
+            {
+                "id": "nel",
+                "commissioner": "ccg",
+                "provider": "acute",
+                "rule": "activity",
+                "price": 1000,
+                "expected_units": 1000,
+                "costs": {"variable_per_unit": 400},
+            },
+            {
+                "id": "comm",
+                "commissioner": "ccg",
+                "provider": "community",
+                "rule": "block",
+                "price": 100,
+                "fixed_payment": 500000,
+                "expected_units": 5000,
+                "costs": {"variable_per_unit": 50},
+            },
         ],
         "schemes": [
-            {"id": "rr", "provider": "community", "referrals_per_team": 100,
-             "targeting": {"dist": "uniform", "low": 0.8, "high": 1.0},
-             "moves_from": [{"contract": "nel"}],
-             "moves_to": [{"contract": "comm", "units_per_patient": 2}],
-             "fixed_cost": 20000},
+            {
+                "id": "rr",
+                "provider": "community",
+                "referrals_per_team": 100,
+                "targeting": {"dist": "uniform", "low": 0.8, "high": 1.0},
+                "moves_from": [{"contract": "nel"}],
+                "moves_to": [{"contract": "comm", "units_per_patient": 2}],
+                "fixed_cost": 20000,
+            },
         ],
         "uncertainty": {
             "scenarios": 0,
@@ -53,7 +70,7 @@ def tiny_dict() -> dict:
                 {"name": "b", "weight": 0.5, "values": {"schemes.rr.targeting": 0.8}},
             ],
         },
-    }  # fmt: skip
+    }
 
 
 def _merge(base: dict, upd: dict) -> dict:

@@ -43,9 +43,15 @@ def test_tiny_case_optimum_by_hand():
 
 def test_infeasible_when_providers_need_more_than_the_pool():
     # scenario b avoids only 50 admissions: community needs 0.6 and acute 0.6 -> 120% > 100%
-    c = tiny_case(uncertainty={"scenarios": 0, "named": [
-        {"name": "a", "weight": 0.5, "values": {"schemes.rr.targeting": 1.0}},
-        {"name": "b", "weight": 0.5, "values": {"schemes.rr.targeting": 0.5}}]})  # fmt: skip
+    c = tiny_case(
+        uncertainty={
+            "scenarios": 0,
+            "named": [
+                {"name": "a", "weight": 0.5, "values": {"schemes.rr.targeting": 1.0}},
+                {"name": "b", "weight": 0.5, "values": {"schemes.rr.targeting": 0.5}},
+            ],
+        }
+    )
     r = design(c)
     assert r.status == "infeasible"
     assert r.agreement is None and r.check is None
@@ -92,16 +98,19 @@ def test_grid_with_a_cap_finds_nothing_better():
         {"name": "b", "weight": 0.4, "values": {"schemes.rr.targeting": 0.9}},
         {"name": "c", "weight": 0.3, "values": {"schemes.rr.targeting": 0.8}},
     ]
-    c = tiny_case(uncertainty={"scenarios": 0, "named": named},
-                  requirements={"caps": {"community": {"decide": True}}})  # fmt: skip
+    c = tiny_case(
+        uncertainty={"scenarios": 0, "named": named},
+        requirements={"caps": {"community": {"decide": True}}},
+    )
     r = design(c)
     assert r.status == "optimal"
     c0 = tiny_case(uncertainty={"scenarios": 0, "named": named})
     ga = np.round(np.arange(0.55, 0.7001, 0.025), 6)
     gc = np.round(np.arange(0.3, 0.5001, 0.025), 6)
     caps = [None] + [float(v) for v in range(26000, 40001, 1000)]
-    ags = [_agreement(a, b, cap) for a, b, cap in itertools.product(ga, gc, caps)
-           if a + b <= 1 + 1e-12]  # fmt: skip
+    ags = [
+        _agreement(a, b, cap) for a, b, cap in itertools.product(ga, gc, caps) if a + b <= 1 + 1e-12
+    ]
     best = _settle_grid(c0, ags)
     assert best is not None and best <= r.objective_value + 0.01
     # the cap is worth having: the optimum beats the best uncapped agreement
@@ -117,8 +126,9 @@ def test_grid_with_a_cap_finds_nothing_better():
 
 
 def test_chance_keep_whole_allows_the_stated_share_of_scenarios():
-    c = tiny_case(keep_whole={"acute": {"mode": "robust"},
-                              "community": {"mode": "chance", "beta": 0.5}})  # fmt: skip
+    c = tiny_case(
+        keep_whole={"acute": {"mode": "robust"}, "community": {"mode": "chance", "beta": 0.5}}
+    )
     r = design(c)
     # community may fall short in one of the two scenarios: 0.3 suffices (scenario a)
     assert shares(r)["community"] == pytest.approx(0.3, abs=1e-9)
@@ -132,8 +142,12 @@ def test_chance_keep_whole_allows_the_stated_share_of_scenarios():
 )
 def test_cvar_keep_whole(tol, share, value):
     # CVaR at beta 0.5 of two equal scenarios is the worse one's shortfall: 30,000 - 80,000 x
-    c = tiny_case(keep_whole={"acute": {"mode": "robust"},
-                              "community": {"mode": "cvar", "beta": 0.5, "tolerance": tol}})  # fmt: skip
+    c = tiny_case(
+        keep_whole={
+            "acute": {"mode": "robust"},
+            "community": {"mode": "cvar", "beta": 0.5, "tolerance": tol},
+        }
+    )
     r = design(c)
     assert shares(r)["community"] == pytest.approx(share, abs=1e-9)
     assert r.objective_value == pytest.approx(value, abs=0.01)
@@ -159,9 +173,13 @@ def _lever_case(fixed_cost: float, cost_per_step: float | None = None) -> gainsh
     base = tiny_case().model_dump()
     contracts = [nel, base["contracts"][1]]
     scheme = base["schemes"][0] | {"fixed_cost": fixed_cost}
-    return tiny_case(contracts=contracts, schemes=[scheme], levers=levers,
-                     keep_whole={p: {"mode": "none"} for p in ("ccg", "acute", "community")},
-                     requirements={"objective": "system_savings"})  # fmt: skip
+    return tiny_case(
+        contracts=contracts,
+        schemes=[scheme],
+        levers=levers,
+        keep_whole={p: {"mode": "none"} for p in ("ccg", "acute", "community")},
+        requirements={"objective": "system_savings"},
+    )
 
 
 def test_levers_teams_chosen_exactly_when_they_pay():
@@ -212,11 +230,14 @@ def test_designer_resolve_equals_a_fresh_design():
     d.solve()
     d.set_tolerance("acute", 1000.0)
     resolved = d.solve()
-    fresh = design(tiny_case(keep_whole={"acute": {"tolerance": 1000.0},
-                                         "community": {"mode": "robust"}}))  # fmt: skip
+    fresh = design(
+        tiny_case(keep_whole={"acute": {"tolerance": 1000.0}, "community": {"mode": "robust"}})
+    )
     assert resolved.objective_value == pytest.approx(fresh.objective_value, abs=0.01)
-    assert agreement_to_dict(resolved.agreement)["terms"] == agreement_to_dict(
-        fresh.agreement)["terms"]  # fmt: skip
+    assert (
+        agreement_to_dict(resolved.agreement)["terms"]
+        == agreement_to_dict(fresh.agreement)["terms"]
+    )
 
 
 def test_determinism_same_json_apart_from_timings(root):
@@ -230,9 +251,16 @@ def test_time_limit_is_honoured_and_reported(root):
     c = gainshare.load_case(root / "cases" / "core.yaml")
     req = c.requirements.model_copy(update={"caps": c.requirements.caps} | {})
     big = gainshare.Case.model_validate(
-        c.model_dump() | {"requirements": req.model_dump() | {
-            "caps": {"acute": {"decide": True}},
-            "collars": {"acute": {"decide": True}}, "glide_path": True}})  # fmt: skip
+        c.model_dump()
+        | {
+            "requirements": req.model_dump()
+            | {
+                "caps": {"acute": {"decide": True}},
+                "collars": {"acute": {"decide": True}},
+                "glide_path": True,
+            }
+        }
+    )
     r = design(big, time_limit=0.05)
     assert r.status == "time_limit"
     assert r.timings["highs_s"] < 2.0
@@ -263,13 +291,30 @@ def test_every_example_case_can_be_designed(root):
 
 def test_cli_design_json_and_exit_codes(tmp_path, root):
     out = tmp_path / "a.yaml"
-    cmd = [sys.executable, "-m", "gainshare.cli", "design", str(root / "cases" / "core.yaml"),
-           "--json", "--out", str(out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "gainshare.cli",
+        "design",
+        str(root / "cases" / "core.yaml"),
+        "--json",
+        "--out",
+        str(out),
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
-    for key in ("command", "status", "objective", "bound", "gap", "agreement", "check",
-                "binding", "timings"):  # fmt: skip
+    for key in (
+        "command",
+        "status",
+        "objective",
+        "bound",
+        "gap",
+        "agreement",
+        "check",
+        "binding",
+        "timings",
+    ):
         assert key in doc
     assert set(doc["timings"]) >= {"total_s", "build_s", "solve_s", "highs_s"}
     assert doc["objective"]["name"] == "commissioners"

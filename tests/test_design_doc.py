@@ -30,17 +30,30 @@ def _documented(root) -> set[str]:
 def code_names() -> set[str]:
     """Build models that between them use every optional family."""
     variants = [
-        dict(requirements={"rounding": "5%", "symmetric": True, "glide_path": True,
-                           "share_bounds": {"acute": {"min": 0.1, "max": 0.9}},
-                           "commissioners_min_expected": 0, "commissioners_worst_year": -1e9,
-                           "worst_margin_min": -1e9, "system_savings_min": -1e9,
-                           "reference_split": {"ccg": 0.5, "acute": 0.25, "community": 0.25},
-                           "fair_distance_max": 2.0,
-                           "caps": {"acute": {}}, "collars": {"community": {}}}),
-        dict(requirements={"corridor_options": [{}, {"mode": "excess_only"}]},
-             keep_whole={"acute": {"mode": "chance", "beta": 0.8},
-                         "community": {"mode": "cvar", "beta": 0.8}}),
-    ]  # fmt: skip
+        dict(
+            requirements={
+                "rounding": "5%",
+                "symmetric": True,
+                "glide_path": True,
+                "share_bounds": {"acute": {"min": 0.1, "max": 0.9}},
+                "commissioners_min_expected": 0,
+                "commissioners_worst_year": -1e9,
+                "worst_margin_min": -1e9,
+                "system_savings_min": -1e9,
+                "reference_split": {"ccg": 0.5, "acute": 0.25, "community": 0.25},
+                "fair_distance_max": 2.0,
+                "caps": {"acute": {}},
+                "collars": {"community": {}},
+            }
+        ),
+        dict(
+            requirements={"corridor_options": [{}, {"mode": "excess_only"}]},
+            keep_whole={
+                "acute": {"mode": "chance", "beta": 0.8},
+                "community": {"mode": "cvar", "beta": 0.8},
+            },
+        ),
+    ]
     names: set[str] = set()
     for v in variants:
         names |= _families(Designer(tiny_case(**v)).model)

@@ -310,6 +310,86 @@ def design(
     guarded(body)
 
 
+@app.command()
+def explain(case: CaseArg, as_json: JsonOpt = False) -> None:
+    """Why no agreement meets the requirements, and the smallest relaxation that would; exit 1
+    when the case is infeasible."""
+
+    def body() -> int:
+        import gainshare
+        from gainshare.optimise.explain import explain as run
+
+        result = run(gainshare.load_case(case))
+        if as_json:
+            emit_json(result.document)
+        else:
+            from gainshare.report.console import print_explain
+
+            print_explain(result)
+        return 0 if result.status == "feasible" else 1
+
+    guarded(body)
+
+
+@app.command()
+def repair(
+    case: CaseArg,
+    proposal: Annotated[Path, typer.Option("--proposal", "-p", help="The room's proposal (.yaml)")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the repaired agreement here")
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", help="L1 weights, e.g. shares=1,caps=0.5,collars=0.5"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The nearest agreement to a proposal that meets every requirement, and what moved; exit 1
+    when none exists."""
+
+    def body() -> int:
+        import gainshare
+        from gainshare.optimise.repair import DEFAULT_WEIGHTS
+        from gainshare.optimise.repair import repair as run
+        from gainshare.schema.io import write_agreement
+
+        w = _parse_weights(weights, DEFAULT_WEIGHTS)
+        if out is not None and not out.parent.exists():
+            raise InputError([f"--out: folder {out.parent} does not exist: create it first"])
+        c = gainshare.load_case(case)
+        p = gainshare.load_agreement(proposal, c)
+        result = run(c, p, w)
+        if out is not None and result.agreement is not None:
+            write_agreement(result.agreement, out)
+        if as_json:
+            emit_json(result.document)
+        else:
+            from gainshare.report.console import print_repair
+
+            print_repair(result, c)
+        return 0 if result.agreement is not None else 1
+
+    guarded(body)
+
+
+def _parse_weights(text: str | None, known: dict[str, float]) -> dict[str, float]:
+    if not text:
+        return {}
+    out = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        key = key.strip()
+        if key not in known:
+            raise InputError([f"--weights: '{key}' is not a term kind: use {', '.join(known)}"])
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise InputError([f"--weights: '{part}' needs a number, e.g. {key}=0.5"]) from None
+        if out[key] < 0:
+            raise InputError([f"--weights: {key} must be zero or more"])
+    return out
+
+
 def main() -> None:
     app()
 

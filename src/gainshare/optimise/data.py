@@ -8,7 +8,7 @@ option and a value of each integer lever. Each structure's economics is computed
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -56,6 +56,8 @@ class DesignData:
     split: np.ndarray  # (S, Y, P) commissioners' split of the retained amount
     gain_edges: list[Limit]
     loss_edges: list[Limit]
+    elastic: frozenset[str] = frozenset()  # requirement kinds explain may relax
+    relax_weights: dict[str, float] = field(default_factory=dict)  # per model unit of slack
 
     @property
     def dims(self) -> tuple[int, int, int, int]:
@@ -101,9 +103,11 @@ def _structures(case: Case) -> list[Structure]:
         lev = LeverChoice(**choice)
         lever_txt = ", ".join(f"{k} {key}={o}" for k, key, o in combo)
         for i, cor in enumerate(corridors):
-            label = "; ".join(x for x in (lever_txt, f"corridor option {i + 1}") if x) if (
-                len(corridors) > 1
-            ) else lever_txt  # fmt: skip
+            label = (
+                "; ".join(x for x in (lever_txt, f"corridor option {i + 1}") if x)
+                if (len(corridors) > 1)
+                else lever_txt
+            )
             out.append(Structure(levers=lev, corridor=cor, label=label or "as in the case"))
     return out
 
@@ -146,11 +150,20 @@ def _quality(case: Case, econ: Economics) -> np.ndarray:
         j = econ.index(pid)
         modes[j], target[j], floor[j] = gw.mode, gw.target, gw.floor
     yt = YearTerms(
-        gain_threshold=np.zeros(S), loss_threshold=np.zeros(S), excess_only=False,
-        gain_edges=np.zeros((S, 0)), gain_shares=np.zeros((1, P)), loss_edges=np.zeros((S, 0)),
-        loss_shares=np.zeros((1, P)), cap=np.zeros((S, P)), collar=np.zeros((S, P)),
-        split=np.zeros((S, P)), gate_mode=modes, gate_target=target, gate_floor=floor,
-    )  # fmt: skip
+        gain_threshold=np.zeros(S),
+        loss_threshold=np.zeros(S),
+        excess_only=False,
+        gain_edges=np.zeros((S, 0)),
+        gain_shares=np.zeros((1, P)),
+        loss_edges=np.zeros((S, 0)),
+        loss_shares=np.zeros((1, P)),
+        cap=np.zeros((S, P)),
+        collar=np.zeros((S, P)),
+        split=np.zeros((S, P)),
+        gate_mode=modes,
+        gate_target=target,
+        gate_floor=floor,
+    )
     scores = np.nan_to_num(econ.quality, nan=100.0)
     return np.stack([quality_factor(scores[:, y, :], yt) for y in range(Y)], axis=1)
 
@@ -177,9 +190,11 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
         g = e.pool_contribution.sum(axis=2)
         c = st.corridor
         x = shareable_amount(
-            g, c.gain_threshold.resolve(spend), c.loss_threshold.resolve(spend),
+            g,
+            c.gain_threshold.resolve(spend),
+            c.loss_threshold.resolve(spend),
             c.mode == "excess_only",
-        )  # fmt: skip
+        )
         gp.append(_portions(np.maximum(x, 0.0), ge))
         lp.append(_portions(np.maximum(-x, 0.0), le))
         base.append(e.revenue_change * e.is_provider - e.cost_change + e.benefit)
@@ -189,14 +204,26 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
     scale = choose_scale(base_a, pool_a)
     P = len(case.parties)
     return DesignData(
-        case=case, req=req, scenarios=sc, structures=structures, econs=econs, scale=scale,
-        weights=sc.weights, party_ids=case.party_ids,
+        case=case,
+        req=req,
+        scenarios=sc,
+        structures=structures,
+        econs=econs,
+        scale=scale,
+        weights=sc.weights,
+        party_ids=case.party_ids,
         providers=[j for j in range(P) if e0.is_provider[j]],
         commissioners=[j for j in range(P) if e0.is_commissioner[j]],
         both=[j for j in range(P) if e0.is_provider[j] and e0.is_commissioner[j]],
         term_years=case.horizon.years if req.glide_path else 1,
-        gain_portion=np.stack(gp) / scale, loss_portion=np.stack(lp) / scale,
-        quality=_quality(case, e0), base_net=base_a / scale, pool=pool_a / scale,
-        savings=np.stack(sav) / scale, exp_pay=e0.exp_pay / scale, split=_split(case, e0),
-        gain_edges=list(req.gain_edges), loss_edges=list(req.loss_edges),
-    )  # fmt: skip
+        gain_portion=np.stack(gp) / scale,
+        loss_portion=np.stack(lp) / scale,
+        quality=_quality(case, e0),
+        base_net=base_a / scale,
+        pool=pool_a / scale,
+        savings=np.stack(sav) / scale,
+        exp_pay=e0.exp_pay / scale,
+        split=_split(case, e0),
+        gain_edges=list(req.gain_edges),
+        loss_edges=list(req.loss_edges),
+    )

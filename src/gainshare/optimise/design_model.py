@@ -35,8 +35,10 @@ class Cols:
         A = np.concatenate([self._A(n), other._A(n)], axis=1)
         own = None
         if self.own is not None or other.own is not None:
-            own = [(self.own[i] if self.own else []) + (other.own[i] if other.own else [])
-                   for i in range(n)]  # fmt: skip
+            own = [
+                (self.own[i] if self.own else []) + (other.own[i] if other.own else [])
+                for i in range(n)
+            ]
         return Cols(self.vars + other.vars, A, self._c(n) + other._c(n), own)
 
     def scaled(self, f: np.ndarray | float) -> Cols:
@@ -98,13 +100,15 @@ def transfer(m, d: DesignData, p: int, y: int) -> Cols:
     """t_p for every scenario of year y: capped gain part plus collared loss part."""
     S = d.dims[1]
     if p in m._capped:
-        gain = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.gain_transfer[s, y, p], 1.0)]
-                                                          for s in range(S)])  # fmt: skip
+        gain = Cols(
+            [], np.zeros((S, 0)), np.zeros(S), [[(m.gain_transfer[s, y, p], 1.0)] for s in range(S)]
+        )
     else:
         gain = raw_gain(m, d, p, y)
     if p in m._collared:
-        loss = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.loss_transfer[s, y, p], 1.0)]
-                                                          for s in range(S)])  # fmt: skip
+        loss = Cols(
+            [], np.zeros((S, 0)), np.zeros(S), [[(m.loss_transfer[s, y, p], 1.0)] for s in range(S)]
+        )
     else:
         loss = raw_loss(m, d, p, y)
     return gain + loss
@@ -170,6 +174,30 @@ def add_rows(m, name: str, form: Cols, lower, labels: list[tuple], prune: bool =
     return con
 
 
+# ------------------------------------------------------------------ relaxation (explain)
+
+
+def relax(m, d: DesignData, *key):
+    """Elastic slack of a requirement (explain), or 0 when the requirement is hard."""
+    if key[0] not in d.elastic:
+        return 0.0
+    if not hasattr(m, "relax"):
+        m.relax = pyo.Var(pyo.Any, dense=False, bounds=(0, None))
+    return m.relax[key]
+
+
+def relax_cols(m, d: DesignData, rows: int, *key) -> Cols | None:
+    """The slack as a column on every row of a family (None when the requirement is hard)."""
+    v = relax(m, d, *key)
+    if isinstance(v, float):
+        return None
+    return Cols([v], np.ones((rows, 1)), np.zeros(rows))
+
+
+def _plus(form: Cols, extra: Cols | None) -> Cols:
+    return form if extra is None else form + extra
+
+
 # ------------------------------------------------------------------ variables
 
 
@@ -186,8 +214,10 @@ def add_share_variables(m, d: DesignData) -> None:
         m.loss_share_steps = pyo.Var(Kl, prov, YT, domain=pyo.Integers, bounds=(0, n))
         for kind, K in (("gain", Kg), ("loss", Kl)):
             share, steps = getattr(m, f"{kind}_share"), getattr(m, f"{kind}_share_steps")
-            m.add_component(f"{kind}_share_rounding", pyo.Constraint(
-                K, prov, YT, rule=_equal_scaled(share, steps, step)))  # fmt: skip
+            m.add_component(
+                f"{kind}_share_rounding",
+                pyo.Constraint(K, prov, YT, rule=_equal_scaled(share, steps, step)),
+            )
     if T > 1:
         add_structure_choice(m, d)
 
@@ -235,18 +265,22 @@ def add_share_sums(m, d: DesignData) -> None:
     """Providers' shares of a tier leave a non-negative remainder for the commissioners."""
     prov = d.providers
     m.share_sum = pyo.Constraint(
-        range(d.n_gain_tiers), range(d.term_years),
+        range(d.n_gain_tiers),
+        range(d.term_years),
         rule=lambda m, k, y: sum(m.gain_share[k, p, y] for p in prov) <= 1,
-    )  # fmt: skip
+    )
     m.loss_share_sum = pyo.Constraint(
-        range(d.n_loss_tiers), range(d.term_years),
+        range(d.n_loss_tiers),
+        range(d.term_years),
         rule=lambda m, k, y: sum(m.loss_share[k, p, y] for p in prov) <= 1,
-    )  # fmt: skip
+    )
     if d.req.symmetric:
         m.symmetric_shares = pyo.Constraint(
-            range(d.n_gain_tiers), prov, range(d.term_years),
+            range(d.n_gain_tiers),
+            prov,
+            range(d.term_years),
             rule=lambda m, k, p, y: m.loss_share[k, p, y] == m.gain_share[k, p, y],
-        )  # fmt: skip
+        )
 
 
 def commissioners_share(m, d: DesignData, kind: str, k: int, yt: int):
@@ -291,29 +325,46 @@ def add_share_bounds(m, d: DesignData) -> None:
                     expr = party_share(m, d, kind, k, p, yt)
                     if lows.get(pid, 0.0) > 0:
                         m.share_min[key] = lows[pid]
-                        m.share_bound_lower[key] = expr >= m.share_min[key]
+                        slack = relax(m, d, "share_min", kind, pid)
+                        m.share_bound_lower[key] = expr + slack >= m.share_min[key]
                     if highs.get(pid, 1.0) < 1:
                         m.share_max[key] = highs[pid]
-                        m.share_bound_upper[key] = expr <= m.share_max[key]
+                        slack = relax(m, d, "share_max", kind, pid)
+                        m.share_bound_upper[key] = expr - slack <= m.share_max[key]
 
 
 # ------------------------------------------------------------------ caps and collars
 
 
-def _limit_bounds(d: DesignData, rule, p: int, y: int, top: float) -> tuple[np.ndarray, np.ndarray]:
-    """(S,) smallest and largest effective cap/collar in scaled pounds for provider p, year y."""
-    S = d.dims[1]
-    basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p] * d.scale
-    if not rule.decide:
-        v = rule.value * basis / (d.scale if rule.basis == "amount" else d.scale)
-        return v, v
-    lo = rule.min * basis / d.scale
-    hi = np.full(S, top) if rule.max is None else rule.max * basis / d.scale
+def limit_top(d: DesignData, name: str, p: int) -> float:
+    """Largest gain (cap) or loss (collar) share provider p could ever receive, in the rule's
+    units (scaled pounds, or a fraction of expected payment): a larger cap never binds."""
+    rule = (d.cap_rule if name == "cap" else d.collar_rule)(d.party_ids[p])
+    if name == "cap":
+        most = (d.gain_portion.sum(axis=3) * d.quality[None, :, :, p]).max(axis=0)
+    else:
+        most = d.loss_portion.sum(axis=3).max(axis=0)
+    if rule.basis == "share_of_expected":
+        basis = d.exp_pay[:, :, p]
+        most = np.where(basis > 0, most / np.where(basis > 0, basis, 1.0), 0.0)
+    return float(most.max(initial=0.0))
+
+
+def _limit_bounds(m, d: DesignData, name: str, p: int, y: int) -> tuple[np.ndarray, np.ndarray]:
+    """(S,) smallest and largest effective cap/collar in scaled pounds for provider p, year y,
+    from the variable's own bounds."""
+    var = getattr(m, name)[p, d.term_year(y)]
+    rule = (d.cap_rule if name == "cap" else d.collar_rule)(d.party_ids[p])
+    coef = np.ones(d.dims[1]) if rule.basis == "amount" else d.exp_pay[:, y, p]
+    lo = (var.value if var.fixed else var.lb) * coef
+    hi = (var.value if var.fixed else var.ub) * coef
     return lo, np.maximum(hi, lo)
 
 
 def add_limit_variables(m, d: DesignData) -> None:
-    """cap[p, yt] and collar[p, yt]: pounds (scaled) or fractions of expected payment."""
+    """cap[p, yt] and collar[p, yt]: pounds (scaled) or fractions of expected payment. Without
+    a stated maximum, the bound is the largest share the provider could ever meet (above it a
+    cap or collar never binds)."""
     YT = range(d.term_years)
     capped = [p for p in d.providers if d.cap_rule(d.party_ids[p]) is not None]
     collared = [p for p in d.providers if d.collar_rule(d.party_ids[p]) is not None]
@@ -325,13 +376,13 @@ def add_limit_variables(m, d: DesignData) -> None:
         for p in group:
             rule = getter(d.party_ids[p])
             div = d.scale if rule.basis == "amount" else 1.0
+            top = max(limit_top(d, name, p), rule.min / div)
             for yt in YT:
                 if not rule.decide:
                     var[p, yt].fix(rule.value / div)
                 else:
                     var[p, yt].setlb(rule.min / div)
-                    if rule.max is not None:
-                        var[p, yt].setub(rule.max / div)
+                    var[p, yt].setub(top if rule.max is None else rule.max / div)
 
 
 def _effective(m, d, name: str, p: int, y: int) -> Cols:
@@ -343,8 +394,9 @@ def _effective(m, d, name: str, p: int, y: int) -> Cols:
     return Cols([var], coef[:, None], np.zeros(S))
 
 
-def add_binding_order(m, d: DesignData, name: str, binds, coefs: np.ndarray, basis: np.ndarray,
-                      y: int, p: int) -> None:  # fmt: skip
+def add_binding_order(
+    m, d: DesignData, name: str, binds, coefs: np.ndarray, basis: np.ndarray, y: int, p: int
+) -> None:
     """Valid inequalities for a cap (collar) that binds on the largest gains (losses).
 
     When every column of the raw share, divided by the limit's basis, rises with one ordering
@@ -363,8 +415,9 @@ def add_binding_order(m, d: DesignData, name: str, binds, coefs: np.ndarray, bas
     if not (np.diff(ordered, axis=0) >= -1e-12).all():
         return
     live = [int(s) for s in order if not empty[s]]
-    con = pyo.Constraint(range(len(live) - 1), rule=lambda m, i: binds[live[i], y, p]
-                         <= binds[live[i + 1], y, p])  # fmt: skip
+    con = pyo.Constraint(
+        range(len(live) - 1), rule=lambda m, i: binds[live[i], y, p] <= binds[live[i + 1], y, p]
+    )
     m.add_component(name, con)
 
 
@@ -379,21 +432,26 @@ def add_caps(m, d: DesignData) -> None:
         for y in range(Y):
             a = raw_gain(m, d, p, y)
             amax = a.A.sum(axis=1)  # shares <= 1
-            c_lo, c_hi = _limit_bounds(d, rule, p, y, float(amax.max(initial=0.0)))
-            t = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.gain_transfer[s, y, p], 1.0)]
-                                                         for s in range(S)])  # fmt: skip
-            b = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.cap_binds[s, y, p], 1.0)]
-                                                         for s in range(S)])  # fmt: skip
+            c_lo, c_hi = _limit_bounds(m, d, "cap", p, y)
+            t = Cols(
+                [],
+                np.zeros((S, 0)),
+                np.zeros(S),
+                [[(m.gain_transfer[s, y, p], 1.0)] for s in range(S)],
+            )
+            b = Cols(
+                [], np.zeros((S, 0)), np.zeros(S), [[(m.cap_binds[s, y, p], 1.0)] for s in range(S)]
+            )
             cap = _effective(m, d, "cap", p, y)
             lab = [(s, y, p) for s in range(S)]
             m1 = np.maximum(amax - c_lo, 0.0) * BIG_M_PAD
             m2 = np.maximum(c_hi, 0.0) * BIG_M_PAD
             add_rows(m, f"cap_upper_{y}_{p}", cap + t.scaled(-1.0), np.zeros(S), lab)
             add_rows(m, f"cap_share_upper_{y}_{p}", a + t.scaled(-1.0), np.zeros(S), lab)
-            add_rows(m, f"cap_lower_share_{y}_{p}", t + a.scaled(-1.0) + b.scaled(m1),
-                     np.zeros(S), lab)  # fmt: skip
-            add_rows(m, f"cap_lower_cap_{y}_{p}", t + cap.scaled(-1.0) + b.scaled(-m2),
-                     -m2, lab)  # fmt: skip
+            add_rows(
+                m, f"cap_lower_share_{y}_{p}", t + a.scaled(-1.0) + b.scaled(m1), np.zeros(S), lab
+            )
+            add_rows(m, f"cap_lower_cap_{y}_{p}", t + cap.scaled(-1.0) + b.scaled(-m2), -m2, lab)
             basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
             add_binding_order(m, d, f"cap_order_{y}_{p}", m.cap_binds, a.A, basis, y, p)
 
@@ -409,21 +467,39 @@ def add_collars(m, d: DesignData) -> None:
         for y in range(Y):
             a = raw_loss(m, d, p, y)  # <= 0
             amin = a.A.sum(axis=1)  # most negative with shares <= 1
-            c_lo, c_hi = _limit_bounds(d, rule, p, y, float(-amin.min(initial=0.0)))
-            t = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.loss_transfer[s, y, p], 1.0)]
-                                                         for s in range(S)])  # fmt: skip
-            b = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.collar_binds[s, y, p], 1.0)]
-                                                         for s in range(S)])  # fmt: skip
+            c_lo, c_hi = _limit_bounds(m, d, "collar", p, y)
+            t = Cols(
+                [],
+                np.zeros((S, 0)),
+                np.zeros(S),
+                [[(m.loss_transfer[s, y, p], 1.0)] for s in range(S)],
+            )
+            b = Cols(
+                [],
+                np.zeros((S, 0)),
+                np.zeros(S),
+                [[(m.collar_binds[s, y, p], 1.0)] for s in range(S)],
+            )
             col = _effective(m, d, "collar", p, y)
             lab = [(s, y, p) for s in range(S)]
             m3 = np.maximum(-amin - c_lo, 0.0) * BIG_M_PAD
             m4 = np.maximum(c_hi, 0.0) * BIG_M_PAD
             add_rows(m, f"collar_lower_{y}_{p}", t + col, np.zeros(S), lab)
             add_rows(m, f"collar_share_lower_{y}_{p}", t + a.scaled(-1.0), np.zeros(S), lab)
-            add_rows(m, f"collar_upper_share_{y}_{p}", a + b.scaled(m3) + t.scaled(-1.0),
-                     np.zeros(S), lab)  # fmt: skip
-            add_rows(m, f"collar_upper_collar_{y}_{p}", col.scaled(-1.0) + b.scaled(-m4)
-                     + t.scaled(-1.0), -m4, lab)  # fmt: skip
+            add_rows(
+                m,
+                f"collar_upper_share_{y}_{p}",
+                a + b.scaled(m3) + t.scaled(-1.0),
+                np.zeros(S),
+                lab,
+            )
+            add_rows(
+                m,
+                f"collar_upper_collar_{y}_{p}",
+                col.scaled(-1.0) + b.scaled(-m4) + t.scaled(-1.0),
+                -m4,
+                lab,
+            )
             basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
             add_binding_order(m, d, f"collar_order_{y}_{p}", m.collar_binds, -a.A, basis, y, p)
 
@@ -463,8 +539,15 @@ def add_keep_whole(m, d: DesignData) -> None:
 def _keep_whole_robust(m, d: DesignData, p: int) -> None:
     _, S, Y, _ = d.dims
     for y in range(Y):
-        add_rows(m.keep_whole, f"robust_{p}_{y}", net(m, d, p, y), (np.zeros(S), -m.tolerance[p]),
-                 [(s, y, p) for s in range(S)], prune=True)  # fmt: skip
+        form = _plus(net(m, d, p, y), relax_cols(m, d, S, "keep_whole", p))
+        add_rows(
+            m.keep_whole,
+            f"robust_{p}_{y}",
+            form,
+            (np.zeros(S), -m.tolerance[p]),
+            [(s, y, p) for s in range(S)],
+            prune=True,
+        )
 
 
 def _net_floor(m, d: DesignData, p: int, y: int) -> np.ndarray:
@@ -484,11 +567,16 @@ def _keep_whole_chance(m, d: DesignData, p: int, beta: float) -> None:
     tol = float(pyo.value(m.tolerance[p]))
     for y in range(Y):
         big = np.maximum(-tol - _net_floor(m, d, p, y), 0.0) * BIG_M_PAD + 1e-6
-        add_rows(m.keep_whole, f"chance_{p}_{y}", net(m, d, p, y) + v.scaled(big),
-                 (np.zeros(S), -m.tolerance[p]), [(s, y, p) for s in range(S)])  # fmt: skip
-    m.chance_level[p] = (
-        sum(float(d.weights[s]) * m.violated[s, p] for s in range(S)) <= m.chance_limit[p]
-    )
+        add_rows(
+            m.keep_whole,
+            f"chance_{p}_{y}",
+            net(m, d, p, y) + v.scaled(big),
+            (np.zeros(S), -m.tolerance[p]),
+            [(s, y, p) for s in range(S)],
+        )
+    m.chance_level[p] = sum(
+        float(d.weights[s]) * m.violated[s, p] for s in range(S)
+    ) <= m.chance_limit[p] + relax(m, d, "chance", p)
 
 
 def _keep_whole_cvar(m, d: DesignData, p: int, beta: float) -> None:
@@ -498,15 +586,18 @@ def _keep_whole_cvar(m, d: DesignData, p: int, beta: float) -> None:
     u = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.cvar_excess[s, p], 1.0)] for s in range(S)])
     eta = Cols([m.cvar_eta[p]], np.ones((S, 1)), np.zeros(S))
     for y in range(Y):
-        add_rows(m.keep_whole, f"cvar_{p}_{y}", net(m, d, p, y) + u + eta, np.zeros(S),
-                 [(s, y, p) for s in range(S)])  # fmt: skip
+        add_rows(
+            m.keep_whole,
+            f"cvar_{p}_{y}",
+            net(m, d, p, y) + u + eta,
+            np.zeros(S),
+            [(s, y, p) for s in range(S)],
+        )
     for s in range(S):
         m.cvar_floor[s, p] = m.cvar_excess[s, p] + m.cvar_eta[p] >= 0
-    m.cvar_limit[p] = (
-        m.cvar_eta[p]
-        + m.cvar_inv_alpha[p] * sum(float(d.weights[s]) * m.cvar_excess[s, p] for s in range(S))
-        <= m.tolerance[p]
-    )
+    m.cvar_limit[p] = m.cvar_eta[p] + m.cvar_inv_alpha[p] * sum(
+        float(d.weights[s]) * m.cvar_excess[s, p] for s in range(S)
+    ) <= m.tolerance[p] + relax(m, d, "keep_whole", p)
 
 
 # ------------------------------------------------------------------ commissioners and bounds
@@ -536,20 +627,30 @@ def add_commissioner_bounds(m, d: DesignData) -> None:
     """Commissioners' expected retained savings and worst year, when required."""
     _, S, Y, _ = d.dims
     req = d.req
-    m.retained_expected = pyo.Expression(expr=expected([retained(m, d, y) for y in range(Y)],
-                                                       d.weights))  # fmt: skip
+    m.retained_expected = pyo.Expression(
+        expr=expected([retained(m, d, y) for y in range(Y)], d.weights)
+    )
     m.commissioners_min = pyo.Param(mutable=True, initialize=-1e30)
     m.commissioners_worst = pyo.Param(mutable=True, initialize=-1e30)
     if req.commissioners_min_expected is not None:
         m.commissioners_min = req.commissioners_min_expected / d.scale
-        m.commissioners_floor = pyo.Constraint(expr=m.retained_expected >= m.commissioners_min)
+        slack = relax(m, d, "commissioners_min")
+        m.commissioners_floor = pyo.Constraint(
+            expr=m.retained_expected + slack >= m.commissioners_min
+        )
     if req.commissioners_worst_year is not None:
         m.commissioners_worst = req.commissioners_worst_year / d.scale
         m.commissioners_worst_year = pyo.Block()
         for y in range(Y):
-            add_rows(m.commissioners_worst_year, f"year_{y}", retained(m, d, y),
-                     (np.zeros(S), m.commissioners_worst), [(s, y) for s in range(S)],
-                     prune=True)  # fmt: skip
+            form = _plus(retained(m, d, y), relax_cols(m, d, S, "commissioners_worst"))
+            add_rows(
+                m.commissioners_worst_year,
+                f"year_{y}",
+                form,
+                (np.zeros(S), m.commissioners_worst),
+                [(s, y) for s in range(S)],
+                prune=True,
+            )
 
 
 def add_margin(m, d: DesignData) -> None:
@@ -561,13 +662,20 @@ def add_margin(m, d: DesignData) -> None:
     m.margin_min = pyo.Param(mutable=True, initialize=-1e30)
     if req.worst_margin_min is not None:
         m.margin_min = req.worst_margin_min / d.scale
-        m.margin_floor_min = pyo.Constraint(expr=m.margin >= m.margin_min)
+        slack = relax(m, d, "margin_min")
+        m.margin_floor_min = pyo.Constraint(expr=m.margin + slack >= m.margin_min)
     m.margin_floor = pyo.Block()
     mv = Cols([m.margin], -np.ones((S, 1)), np.zeros(S))
     for p in d.providers:
         for y in range(Y):
-            add_rows(m.margin_floor, f"p{p}_y{y}", net(m, d, p, y) + mv, np.zeros(S),
-                     [(s, y, p) for s in range(S)], prune=True)  # fmt: skip
+            add_rows(
+                m.margin_floor,
+                f"p{p}_y{y}",
+                net(m, d, p, y) + mv,
+                np.zeros(S),
+                [(s, y, p) for s in range(S)],
+                prune=True,
+            )
 
 
 def add_savings_bound(m, d: DesignData) -> None:
@@ -576,7 +684,8 @@ def add_savings_bound(m, d: DesignData) -> None:
     m.savings_expected = pyo.Expression(expr=expected(forms, d.weights))
     if d.req.system_savings_min is not None:
         m.savings_min = pyo.Param(mutable=True, initialize=d.req.system_savings_min / d.scale)
-        m.savings_floor = pyo.Constraint(expr=m.savings_expected >= m.savings_min)
+        slack = relax(m, d, "savings_min")
+        m.savings_floor = pyo.Constraint(expr=m.savings_expected + slack >= m.savings_min)
 
 
 def add_fair_distance(m, d: DesignData) -> None:
@@ -602,14 +711,28 @@ def add_fair_distance(m, d: DesignData) -> None:
     m.fair_distance = pyo.Expression(expr=sum(m.fair_gap.values()) / n)
     if d.req.fair_distance_max is not None:
         m.fair_distance_limit = pyo.Param(mutable=True, initialize=d.req.fair_distance_max)
-        m.fair_distance_max = pyo.Constraint(expr=m.fair_distance <= m.fair_distance_limit)
+        slack = relax(m, d, "fair_distance")
+        m.fair_distance_max = pyo.Constraint(expr=m.fair_distance - slack <= m.fair_distance_limit)
 
 
 TIE_BREAK = 1e-6  # weight of the tie-break, in model money per unit of L1 share distance
 
 
+def add_relaxation_objective(m, d: DesignData) -> None:
+    """explain: minimise the weighted sum of slacks (weights per requirement kind)."""
+    items = list(m.relax.items()) if hasattr(m, "relax") else []
+    cost = sum(d.relax_weights[key[0]] * v for key, v in items) if items else 0.0
+    m.relaxation = pyo.Expression(expr=cost)
+    m.objective = pyo.Objective(
+        expr=-m.relaxation + TIE_BREAK * m.retained_expected, sense=pyo.maximize
+    )
+
+
 def add_objective(m, d: DesignData) -> None:
     """Primary objective plus a tiny deterministic tie-break (closeness to the reference)."""
+    if d.elastic:
+        add_relaxation_objective(m, d)
+        return
     name = d.req.objective
     primary = {
         "commissioners": lambda: m.retained_expected,

@@ -138,11 +138,16 @@ class Designer:
         from gainshare.optimise.design_model import TIE_BREAK
 
         primary = {
-            "commissioners": m.retained_expected, "system_savings": m.savings_expected,
-            "worst_margin": m.margin, "fair_reference": -m.fair_distance,
-        }[name]  # fmt: skip
-        tie = (m.retained_expected * TIE_BREAK if name == "fair_reference"
-               else -TIE_BREAK * m.fair_distance)  # fmt: skip
+            "commissioners": m.retained_expected,
+            "system_savings": m.savings_expected,
+            "worst_margin": m.margin,
+            "fair_reference": -m.fair_distance,
+        }[name]
+        tie = (
+            m.retained_expected * TIE_BREAK
+            if name == "fair_reference"
+            else -TIE_BREAK * m.fair_distance
+        )
         m.objective = pyo.Objective(expr=primary + tie, sense=pyo.maximize)
         if self._opt is not None:
             self._opt.set_objective(m.objective)
@@ -154,10 +159,17 @@ class Designer:
         if self._opt is None:
             opt = Highs()
             au = opt.config.auto_updates
-            for flag in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
-                         "check_for_new_or_removed_params", "check_for_new_objective",
-                         "update_constraints", "update_vars", "update_named_expressions",
-                         "update_objective", "update_parameters"):  # fmt: skip
+            for flag in (
+                "check_for_new_or_removed_constraints",
+                "check_for_new_or_removed_vars",
+                "check_for_new_or_removed_params",
+                "check_for_new_objective",
+                "update_constraints",
+                "update_vars",
+                "update_named_expressions",
+                "update_objective",
+                "update_parameters",
+            ):
                 if flag in au:
                     setattr(au, flag, False)
             t = time.perf_counter()
@@ -170,8 +182,8 @@ class Designer:
             self._params_changed = False
         return self._opt
 
-    def solve(self, time_limit: float | None = None) -> DesignResult:
-        """Solve, verify by re-settlement, and report binding requirements."""
+    def solve(self, time_limit: float | None = None, duals: bool = True) -> DesignResult:
+        """Solve, verify by re-settlement, and report binding requirements (with `duals`)."""
         t0 = time.perf_counter()
         name = self._objective
         if self.model._trivial:
@@ -190,7 +202,7 @@ class Designer:
                 "mip_feasibility_tolerance": 1e-9,
                 "primal_feasibility_tolerance": 1e-9,
                 "solve_relaxation": False,
-            },  # fmt: skip
+            },
         )
         t1 = time.perf_counter()
         highs_s = float(res.timing_info.highs_time)
@@ -201,21 +213,29 @@ class Designer:
             TerminationCondition.provenInfeasible,
             TerminationCondition.infeasibleOrUnbounded,
         ):
-            return self._failed("infeasible", name, timings,
-                                "No agreement meets every requirement: run `gainshare explain` "
-                                "to see which requirements conflict.")  # fmt: skip
+            return self._failed(
+                "infeasible",
+                name,
+                timings,
+                "No agreement meets every requirement: run `gainshare explain` "
+                "to see which requirements conflict.",
+            )
         if tc == TerminationCondition.maxTimeLimit and has_sol:
             status = "time_limit"
         elif tc == TerminationCondition.convergenceCriteriaSatisfied:
             status = "optimal"
         elif tc == TerminationCondition.maxTimeLimit:
-            return self._failed("time_limit", name, timings,
-                                "The time limit passed before any agreement was found: allow "
-                                "more time or relax the requirements.")  # fmt: skip
+            return self._failed(
+                "time_limit",
+                name,
+                timings,
+                "The time limit passed before any agreement was found: allow "
+                "more time or relax the requirements.",
+            )
         else:
             return self._failed("error", name, timings, f"The solver stopped: {tc.name}.")
         res.solution_loader.load_vars()
-        return self._verified(status, name, res, t0, timings)
+        return self._verified(status, name, res, t0, timings, duals)
 
     def _timing(self, t0: float, t1: float, highs_s: float) -> dict:
         out = {k: round(v, 4) for k, v in self._timings.items()}
@@ -232,8 +252,15 @@ class Designer:
         for fam, label, slack in self.model._trivial[:20]:
             s, y = label[0], label[1]
             who = d.party_ids[label[2]] if len(label) > 2 else "commissioners"
-            rows.append({"requirement": fam, "party": who, "scenario": d.scenarios.names[s],
-                         "year": y + 1, "shortfall": round(-slack * d.scale, 2)})  # fmt: skip
+            rows.append(
+                {
+                    "requirement": fam,
+                    "party": who,
+                    "scenario": d.scenarios.names[s],
+                    "year": y + 1,
+                    "shortfall": round(-slack * d.scale, 2),
+                }
+            )
         msg = (
             f"{len(self.model._trivial)} scenario-years leave a party short with nothing to share "
             "(inside the corridor, or no pool): no sharing terms can keep it whole there. Widen "
@@ -243,7 +270,7 @@ class Designer:
         res = self._failed("infeasible", name, timings, msg)
         return DesignResult(**{**res.__dict__, "trivial": rows})
 
-    def _verified(self, status, name, res, t0, timings) -> DesignResult:
+    def _verified(self, status, name, res, t0, timings, duals=True) -> DesignResult:
         d, m = self.data, self.model
         agreement, sel = agreement_from_solution(m, d)
         econ = d.econs[sel]
@@ -252,26 +279,40 @@ class Designer:
         worst = self._mismatch(result)
         timings["verify_s"] = round(time.perf_counter() - t, 4)
         if worst > VERIFY_TOLERANCE:
-            return self._failed("error", name, timings,
-                                f"The optimiser's answer re-settles differently (by "
-                                f"£{worst:,.2f}); it is not shown. Please report this case.",
-                                )  # fmt: skip
+            return self._failed(
+                "error",
+                name,
+                timings,
+                f"The optimiser's answer re-settles differently (by "
+                f"£{worst:,.2f}); it is not shown. Please report this case.",
+            )
         obj, bound, gap = self._objective_values(res, name, result)
         t = time.perf_counter()
-        binding = binding_requirements(self, name)
+        binding = binding_requirements(self, name) if duals else []
         timings["duals_s"] = round(time.perf_counter() - t, 4)
-        timings["total_s"] = round(time.perf_counter() - t0 + self._timings["data_s"]
-                                   + self._timings["build_s"], 4)  # fmt: skip
+        timings["total_s"] = round(
+            time.perf_counter() - t0 + self._timings["data_s"] + self._timings["build_s"], 4
+        )
         lev = d.structures[sel]
         levers = None
         if self.case.levers is not None:
-            levers = {"teams": lev.levers.teams, "closures": lev.levers.closures,
-                      "release_year": lev.levers.release_year, "label": lev.label}  # fmt: skip
-        msg = "" if status == "optimal" else (
-            f"Time limit reached: best agreement found, within {100 * (gap or 0):.2f}% of the "
-            "best possible.")  # fmt: skip
-        return DesignResult(status, name, obj, bound, gap, agreement, result, levers, binding,
-                            timings, msg)  # fmt: skip
+            levers = {
+                "teams": lev.levers.teams,
+                "closures": lev.levers.closures,
+                "release_year": lev.levers.release_year,
+                "label": lev.label,
+            }
+        msg = (
+            ""
+            if status == "optimal"
+            else (
+                f"Time limit reached: best agreement found, within {100 * (gap or 0):.2f}% of the "
+                "best possible."
+            )
+        )
+        return DesignResult(
+            status, name, obj, bound, gap, agreement, result, levers, binding, timings, msg
+        )
 
     def _mismatch(self, result: CheckResult) -> float:
         """Largest difference (pounds) between the model's and the settlement's net positions."""

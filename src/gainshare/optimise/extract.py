@@ -63,8 +63,9 @@ def _tiers(m, d: DesignData, kind: str, yt: int) -> list[Tier]:
             rest = 0.0
         names = list(cw)
         for i, pid in enumerate(names):
-            shares[pid] = rest * cw[pid] if i < len(names) - 1 else rest - sum(
-                shares[n] for n in names[:-1])  # fmt: skip
+            shares[pid] = (
+                rest * cw[pid] if i < len(names) - 1 else rest - sum(shares[n] for n in names[:-1])
+            )
         tiers.append(Tier(upto=edges[k] if k < len(edges) else None, shares=shares))
     return tiers
 
@@ -102,8 +103,11 @@ def agreement_from_solution(m, d: DesignData) -> tuple[Agreement, int]:
     overrides = {}
     for yt in range(1, d.term_years):
         t = _terms(m, d, yt, sel)
-        diff = {k: getattr(t, k) for k in ("gain_tiers", "loss_tiers", "caps", "collars")
-                if getattr(t, k) != getattr(base, k)}  # fmt: skip
+        diff = {
+            k: getattr(t, k)
+            for k in ("gain_tiers", "loss_tiers", "caps", "collars")
+            if getattr(t, k) != getattr(base, k)
+        }
         if diff:
             overrides[yt + 1] = YearOverride(**diff)
     agreement = Agreement(

@@ -9,8 +9,9 @@ DUAL_EPS = 1e-7
 
 
 def _integer_vars(m) -> list:
-    return [v for v in m.component_data_objects(pyo.Var, active=True)
-            if v.is_integer() and not v.fixed]  # fmt: skip
+    return [
+        v for v in m.component_data_objects(pyo.Var, active=True) if v.is_integer() and not v.fixed
+    ]
 
 
 def _duals(designer) -> dict:
@@ -23,9 +24,11 @@ def _duals(designer) -> dict:
         opt.update_variables(ints)
     try:
         res = opt.solve(
-            m, load_solutions=False, raise_exception_on_nonoptimal_result=False,
+            m,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
             solver_options={"solve_relaxation": bool(ints)},
-        )  # fmt: skip
+        )
         if res.incumbent_objective is None:
             return {}
         return res.solution_loader.get_duals()
@@ -79,14 +82,28 @@ def binding_requirements(designer, objective_name: str) -> list[dict]:
         kw = d.case.keep_whole_for(pid)
         if kw.mode == "robust":
             lam = _block_sum(duals, m.keep_whole, f"robust_{p}_")
-            add(f"keep_whole.{pid}", lam, _money_meaning(
-                f"protection for {name} (a higher floor on its net position in every scenario "
-                "and year)", lam, obj_words))  # fmt: skip
+            add(
+                f"keep_whole.{pid}",
+                lam,
+                _money_meaning(
+                    f"protection for {name} (a higher floor on its net position in every scenario "
+                    "and year)",
+                    lam,
+                    obj_words,
+                ),
+            )
         elif kw.mode == "cvar" and hasattr(m, "cvar_limit") and p in m.cvar_limit:
             lam = float(duals.get(m.cvar_limit[p], 0.0))
-            add(f"keep_whole.{pid}", -lam, _money_meaning(
-                f"protection for {name} (a lower limit on its expected shortfall in the worst "
-                f"{100 * (1 - kw.beta):.0f}% of scenarios)", -lam, obj_words))  # fmt: skip
+            add(
+                f"keep_whole.{pid}",
+                -lam,
+                _money_meaning(
+                    f"protection for {name} (a lower limit on its expected shortfall in the worst "
+                    f"{100 * (1 - kw.beta):.0f}% of scenarios)",
+                    -lam,
+                    obj_words,
+                ),
+            )
     if hasattr(m, "commissioners_floor"):
         lam = float(duals.get(m.commissioners_floor, 0.0))
         add(
@@ -132,10 +149,9 @@ def _share_rows(m, d, duals, add, obj_words: str, money_obj: bool) -> None:
         cost = -sign * per_point
         unit = "£" if money_obj else ""
         verb = "costs" if cost > 0 else "adds"
+        move = "raising" if side == "minimum" else "lowering"
         meaning = (
-            f"raising {name}'s {side} {kind} share by 1 percentage point {verb} the {obj_words} "
-            f"{unit}{abs(cost):,.2f}" if side == "minimum" else
-            f"lowering {name}'s {side} {kind} share by 1 percentage point {verb} the {obj_words} "
-            f"{unit}{abs(cost):,.2f}"
-        )  # fmt: skip
+            f"{move} {name}'s {side} {kind} share by 1 percentage point {verb} the "
+            f"{obj_words} {unit}{abs(cost):,.2f}"
+        )
         add(f"{kind}_share_{side}.{pid}", per_point, meaning)

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gainshare.schema.case import Case
+from gainshare.units import money
 
 
 def console(stderr: bool = False) -> Console:
@@ -15,17 +16,6 @@ def console(stderr: bool = False) -> Console:
     if not c.is_terminal:
         c = Console(stderr=stderr, width=max(c.width, 132))
     return c
-
-
-def money(v: float, currency: str = "GBP") -> str:
-    sign = "-" if v < 0 else ""
-    sym = {"GBP": "£", "USD": "$", "EUR": "€"}.get(currency, currency + " ")
-    a = abs(v)
-    if a >= 1e6:
-        return f"{sign}{sym}{a / 1e6:,.2f}m"
-    if a >= 1e4:
-        return f"{sign}{sym}{a / 1e3:,.0f}k"
-    return f"{sign}{sym}{a:,.0f}"
 
 
 def print_validation(doc: dict, show_parameters: bool) -> None:
@@ -52,25 +42,36 @@ def party_table(doc: dict, case: Case, title: str) -> Table:
     cur = doc.get("currency", "GBP")
     t = Table(title=title, title_justify="left")
     for col, j in [
-        ("Party", "left"), ("Role", "left"), ("Revenue change", "right"),
-        ("Cost change", "right"), ("Transfer / retained", "right"), ("Expected net", "right"),
-        ("Worst year", "right"), ("P(kept whole)", "right"), ("Stranded fixed cost", "right"),
-        ("Unfunded activity", "right"), ("Requirement", "left"),
-    ]:  # fmt: skip
+        ("Party", "left"),
+        ("Role", "left"),
+        ("Revenue change", "right"),
+        ("Cost change", "right"),
+        ("Transfer / retained", "right"),
+        ("Expected net", "right"),
+        ("Worst year", "right"),
+        ("P(kept whole)", "right"),
+        ("Stranded fixed cost", "right"),
+        ("Unfunded activity", "right"),
+        ("Requirement", "left"),
+    ]:
         t.add_column(col, justify=j)
     for pid, d in doc["by_party"].items():
         req = d["requirement"]
         met = "[green]met[/]" if req["met"] else "[red]NOT MET[/]"
         req_txt = "none" if req["mode"] == "none" else f"{req['mode']} {met}"
         t.add_row(
-            pid, d["role"],
-            money(d["expected_revenue_change"], cur), money(d["expected_cost_change"], cur),
+            pid,
+            d["role"],
+            money(d["expected_revenue_change"], cur),
+            money(d["expected_cost_change"], cur),
             money(d["expected_transfer"] + d["expected_retained"], cur),
-            money(d["expected_net"], cur), money(d["worst_net"], cur),
+            money(d["expected_net"], cur),
+            money(d["worst_net"], cur),
             f"{100 * d['prob_whole']:.1f}%",
             money(d["stranded_fixed_cost_expected"], cur),
-            money(d["unfunded_activity_expected"], cur), req_txt,
-        )  # fmt: skip
+            money(d["unfunded_activity_expected"], cur),
+            req_txt,
+        )
     return t
 
 
@@ -102,18 +103,21 @@ def print_check(result, case: Case) -> None:
     for col in ("Party", "Scenario", "Year", "Shortfall"):
         t.add_column(col)
     for v in doc["violations"][:10]:
-        t.add_row(case.party(v["party"]).name, v["scenario"], v["year_label"],
-                  money(v["shortfall"], cur))  # fmt: skip
+        t.add_row(
+            case.party(v["party"]).name, v["scenario"], v["year_label"], money(v["shortfall"], cur)
+        )
     out.print(t)
 
 
 def print_design(result, case: Case, out_path=None) -> None:
     """The designed agreement in words, each party's position, and what binds."""
     c = console()
-    head = {"optimal": "[green]Optimal agreement found[/]",
-            "time_limit": "[yellow]Time limit reached: best agreement found so far[/]",
-            "infeasible": "[red]No agreement meets every requirement[/]",
-            "error": "[red]The optimiser could not give a verified answer[/]"}[result.status]  # fmt: skip
+    head = {
+        "optimal": "[green]Optimal agreement found[/]",
+        "time_limit": "[yellow]Time limit reached: best agreement found so far[/]",
+        "infeasible": "[red]No agreement meets every requirement[/]",
+        "error": "[red]The optimiser could not give a verified answer[/]",
+    }[result.status]
     c.print(f"[bold]{case.name}[/]: {head}", highlight=False)
     if result.message:
         c.print(result.message, highlight=False)
@@ -138,8 +142,9 @@ def print_design(result, case: Case, out_path=None) -> None:
     c.print(party_table(doc, case, "\nEach party under the designed agreement (expected totals)"))
     obj = result.document["objective"]
     value = obj["value"]
-    shown = f"{value:.4f}" if result.objective_name == "fair_reference" else money(
-        value, case.currency)  # fmt: skip
+    shown = (
+        f"{value:.4f}" if result.objective_name == "fair_reference" else money(value, case.currency)
+    )
     c.print(f"Objective: {obj['description']} = {shown}.", highlight=False)
     if result.levers:
         c.print(f"Levers chosen: {result.levers['label']}.", highlight=False)
@@ -155,3 +160,30 @@ def print_design(result, case: Case, out_path=None) -> None:
     )
     if out_path is not None:
         c.print(f"Agreement written to {out_path}", highlight=False)
+
+
+def print_explain(result) -> None:
+    c = console()
+    colour = {"feasible": "green", "infeasible": "yellow", "unresolvable": "red"}[result.status]
+    c.print(f"[bold {colour}]{result.status.capitalize()}[/]")
+    for s in result.sentences:
+        c.print(f"- {s}", highlight=False)
+
+
+def print_repair(result, case: Case) -> None:
+    c = console()
+    if result.status == "unchanged":
+        c.print("[green]The proposal already meets every requirement; nothing moved.[/]")
+    elif result.agreement is None:
+        c.print(f"[red]{result.message}[/]", highlight=False)
+    else:
+        c.print("[bold]The proposal fails:[/]")
+        for f in result.proposal_failures[:10]:
+            c.print(f"  - {f['text']}", highlight=False)
+        c.print("[bold]Nearest agreement that meets every requirement - what moved:[/]")
+        for line in result.changes:
+            c.print(f"  - {line}", highlight=False)
+    before = result.proposal_check.document
+    c.print(party_table(before, case, "\nThe proposal (expected totals)"))
+    if result.check is not None and result.status == "repaired":
+        c.print(party_table(result.check.document, case, "The repaired agreement"))

@@ -1,0 +1,280 @@
+"""`repair`: the nearest agreement to the room's proposal (weighted L1 over its terms) that meets
+every requirement. The proposal's structure (corridor, tier edges, quality gateway, which
+providers have caps and collars, glide path or not) is kept; shares, caps and collars move.
+See models/repair.md."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+
+from gainshare.optimise.design_model import TIE_BREAK, limit_top
+from gainshare.optimise.designer import Designer
+from gainshare.schema.agreement import Agreement
+from gainshare.schema.case import Case
+from gainshare.schema.io import InputError, agreement_problems, agreement_to_dict
+from gainshare.settle.check import CheckResult, check
+from gainshare.settle.requirements import failures
+from gainshare.units import money
+
+DEFAULT_WEIGHTS = {"shares": 1.0, "caps": 1.0, "collars": 1.0}
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    status: str  # unchanged | repaired | infeasible | error
+    proposal: Agreement
+    proposal_check: CheckResult
+    proposal_failures: list[dict]
+    agreement: Agreement | None
+    check: CheckResult | None
+    changes: list[str] = field(default_factory=list)
+    distance: float | None = None
+    message: str = ""
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def document(self) -> dict:
+        return {
+            "command": "repair",
+            "status": self.status,
+            "message": self.message,
+            "proposal": {
+                "agreement": agreement_to_dict(self.proposal),
+                "failures": self.proposal_failures,
+                "check": self.proposal_check.document,
+            },
+            "agreement": agreement_to_dict(self.agreement) if self.agreement else None,
+            "check": self.check.document if self.check else None,
+            "changes": self.changes,
+            "distance": self.distance,
+            "timings": self.timings,
+        }
+
+
+def _structure(case: Case, proposal: Agreement) -> Case:
+    """The case with requirements that fix the proposal's structure and free its numbers."""
+    base = proposal.terms
+    overrides = proposal.year_overrides
+    for y, ov in overrides.items():
+        for part in ("corridor", "gateway"):
+            if getattr(ov, part) is not None and getattr(ov, part) != getattr(base, part):
+                raise InputError(
+                    [
+                        f"proposal: year_overrides.{y}.{part}: repair keeps one "
+                        f"{part} for every year: move it into terms"
+                    ]
+                )
+        for part in ("gain_tiers", "loss_tiers"):
+            tiers = getattr(ov, part)
+            if tiers is not None and [t.upto for t in tiers] != [
+                t.upto for t in getattr(base, part)
+            ]:
+                raise InputError(
+                    [
+                        f"proposal: year_overrides.{y}.{part}: repair needs the same "
+                        "tier edges in every year"
+                    ]
+                )
+    req = case.requirements.model_dump()
+
+    def rules(kind: str) -> dict:
+        out = {}
+        for y in range(1, case.horizon.years + 1):
+            for pid, lim in getattr(proposal.terms_for_year(y), kind).items():
+                basis = "amount" if lim.amount is not None else "share_of_expected"
+                out[pid] = {"decide": True, "basis": basis}
+        return out
+
+    req.update(
+        corridor=base.corridor.model_dump(),
+        corridor_options=[],
+        gain_edges=[t.upto.model_dump() for t in base.gain_tiers[:-1]],
+        loss_edges=[t.upto.model_dump() for t in base.loss_tiers[:-1]],
+        gateway={k: v.model_dump() for k, v in base.gateway.items()},
+        caps=rules("caps"),
+        collars=rules("collars"),
+        glide_path=bool(overrides),
+        commissioner_split=base.commissioner_split,
+        symmetric=False,
+    )
+    return Case.model_validate(case.model_dump() | {"requirements": req, "levers": None})
+
+
+def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, float]) -> None:
+    """repair_gap_* >= |term - proposal term|; repair_distance is their weighted sum."""
+    m, d = designer.model, designer.data
+    years = list(range(1, d.case.horizon.years + 1))
+    yt_year = {yt: (years[yt] if d.term_years > 1 else 1) for yt in range(d.term_years)}
+    terms = {yt: proposal.terms_for_year(y) for yt, y in yt_year.items()}
+    m.repair_share_gap = pyo.Var(pyo.Any, dense=False, bounds=(0, None))
+    m.repair_limit_gap = pyo.Var(pyo.Any, dense=False, bounds=(0, None))
+    m.repair_gap_rows = pyo.ConstraintList()
+    cost = 0
+    for kind, var in (("gain", m.gain_share), ("loss", m.loss_share)):
+        for (k, p, yt), x in var.items():
+            tier = getattr(terms[yt], f"{kind}_tiers")[k]
+            x0 = tier.shares.get(d.party_ids[p], 0.0)
+            gap = m.repair_share_gap[kind, k, p, yt]
+            m.repair_gap_rows.add(gap >= x - x0)
+            m.repair_gap_rows.add(gap >= x0 - x)
+            cost += weights["shares"] * 100 * gap  # per percentage point
+    for name, var in (("caps", m.cap), ("collars", m.collar)):
+        for (p, yt), x in var.items():
+            pid = d.party_ids[p]
+            lim = getattr(terms[yt], name).get(pid)
+            rule = (d.cap_rule if name == "caps" else d.collar_rule)(pid)
+            if rule.basis == "amount":
+                x0 = (lim.amount or 0.0) / d.scale if lim is not None else 0.0
+                per_point = 100 / max(float(np.mean(d.exp_pay[:, :, p])), 1e-9)
+            else:
+                x0 = (lim.share_of_expected or 0.0) if lim is not None else 0.0
+                per_point = 100.0
+            gap = m.repair_limit_gap[name, p, yt]
+            m.repair_gap_rows.add(gap >= x - x0)
+            m.repair_gap_rows.add(gap >= x0 - x)
+            cost += weights[name] * per_point * gap  # per 1% of expected payment
+    m.repair_distance = pyo.Expression(expr=cost)
+    m.del_component(m.objective)
+    m.objective = pyo.Objective(
+        expr=-m.repair_distance + TIE_BREAK * m.retained_expected, sense=pyo.maximize
+    )
+
+
+def _keep_idle_limits(designer: Designer, proposal: Agreement, after: dict) -> dict:
+    """A cap or collar that cannot bind at the proposal's value (above the largest gain or loss
+    the provider could ever meet) stays as proposed: the settlement is the same either way."""
+    d = designer.data
+    for name, word in (("cap", "caps"), ("collar", "collars")):
+        group = designer.model._capped if name == "cap" else designer.model._collared
+        for p in sorted(group):
+            pid = d.party_ids[p]
+            rule = (d.cap_rule if name == "cap" else d.collar_rule)(pid)
+            top = limit_top(d, name, p) * (d.scale if rule.basis == "amount" else 1.0)
+            blocks = [(1, after["terms"])] + [
+                (int(y), blk) for y, blk in after.get("year_overrides", {}).items()
+            ]
+            for y, block in blocks:
+                lim = getattr(proposal.terms_for_year(y), word).get(pid)
+                got = (block.get(word) or {}).get(pid)
+                if lim is None or got is None:
+                    continue
+                v0 = lim.amount if lim.amount is not None else lim.share_of_expected
+                v1 = got.get("amount", got.get("share_of_expected"))
+                if v0 >= top - 1e-9 and v1 >= top * (1 - 1e-9) - 1e-9:
+                    block[word][pid] = lim.model_dump(exclude_none=True)
+    return after
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.2f}%".replace(".00%", "%")
+
+
+def _share_changes(case: Case, a, b) -> list[str]:
+    out = []
+    for kind in ("gain", "loss"):
+        ta_all, tb_all = getattr(a, f"{kind}_tiers"), getattr(b, f"{kind}_tiers")
+        for k, (ta, tb) in enumerate(zip(ta_all, tb_all, strict=True)):
+            tier = f" (tier {k + 1})" if len(ta_all) > 1 else ""
+            for pid in case.party_ids:
+                va, vb = ta.shares.get(pid, 0.0), tb.shares.get(pid, 0.0)
+                if abs(va - vb) >= 5e-5:
+                    out.append(
+                        f"{case.party(pid).name}'s {kind} share{tier}: {_pct(va)} -> {_pct(vb)}"
+                    )
+    return out
+
+
+def _limit_changes(case: Case, a, b) -> list[str]:
+    out = []
+    for name, word in (("caps", "cap"), ("collars", "collar")):
+        for pid in sorted(set(getattr(a, name)) & set(getattr(b, name))):
+            la, lb = getattr(a, name)[pid], getattr(b, name)[pid]
+            who = f"{case.party(pid).name}'s {word}"
+            if la.amount is not None and abs(la.amount - lb.amount) >= 0.5:
+                out.append(
+                    f"{who}: {money(la.amount, case.currency)} -> {money(lb.amount, case.currency)}"
+                )
+            elif la.amount is None and abs(la.share_of_expected - lb.share_of_expected) >= 5e-5:
+                out.append(
+                    f"{who}: {_pct(la.share_of_expected)} -> "
+                    f"{_pct(lb.share_of_expected)} of its expected payment"
+                )
+    return out
+
+
+def describe_changes(case: Case, before: Agreement, after: Agreement) -> list[str]:
+    """What moved, in words; year by year only where the changes differ between years."""
+    per_year = []
+    for y in range(1, case.horizon.years + 1):
+        a, b = before.terms_for_year(y), after.terms_for_year(y)
+        per_year.append(_share_changes(case, a, b) + _limit_changes(case, a, b))
+    if all(lines == per_year[0] for lines in per_year):
+        return per_year[0]
+    labels = case.horizon.labels()
+    return [f"{labels[y]}: {line}" for y, lines in enumerate(per_year) for line in lines]
+
+
+def repair(
+    case: Case, proposal: Agreement, weights: dict[str, float] | None = None
+) -> RepairResult:
+    """Nearest agreement to `proposal` that meets every requirement of `case`."""
+    t0 = time.perf_counter()
+    problems = agreement_problems(proposal, case)
+    if problems:
+        raise InputError([f"proposal: {p}" for p in problems])
+    w = DEFAULT_WEIGHTS | (weights or {})
+    before = check(case, proposal)
+    fails = failures(case, proposal, before)
+    if not fails:
+        return RepairResult(
+            "unchanged",
+            proposal,
+            before,
+            [],
+            proposal,
+            before,
+            ["Nothing moved: the proposal already meets every requirement."],
+            0.0,
+            timings={"total_s": round(time.perf_counter() - t0, 4)},
+        )
+    designer = Designer(_structure(case, proposal))
+    _add_distance(designer, proposal, w)
+    result = designer.solve(duals=False)
+    timings = result.timings | {"total_s": round(time.perf_counter() - t0, 4)}
+    if result.agreement is None:
+        return RepairResult(
+            "infeasible" if result.status == "infeasible" else "error",
+            proposal,
+            before,
+            fails,
+            None,
+            None,
+            [],
+            None,
+            "No agreement with the proposal's structure meets every requirement: "
+            "run `gainshare explain` to see which requirements conflict.",
+            timings,
+        )
+    data = agreement_to_dict(result.agreement) | {
+        "name": f"{proposal.name} (repaired)",
+        "notes": "Repaired by gainshare.",
+    }
+    after = Agreement.model_validate(_keep_idle_limits(designer, proposal, data))
+    final = check(case, after)
+    changes = describe_changes(case, proposal, after)
+    distance = float(pyo.value(designer.model.repair_distance))
+    return RepairResult(
+        "repaired",
+        proposal,
+        before,
+        fails,
+        after,
+        final,
+        changes,
+        round(distance, 6),
+        timings=timings,
+    )

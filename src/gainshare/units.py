@@ -1,0 +1,22 @@
+"""How money and shares are written for people (used by every layer that writes words)."""
+
+from __future__ import annotations
+
+SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€"}
+
+
+def money(v: float, currency: str = "GBP") -> str:
+    """£1.23m, £350k, £950; negative with a leading minus."""
+    sign = "-" if v < 0 else ""
+    sym = SYMBOLS.get(currency, currency + " ")
+    a = abs(v)
+    if a >= 1e6:
+        return f"{sign}{sym}{a / 1e6:,.2f}m"
+    if a >= 1e4:
+        return f"{sign}{sym}{a / 1e3:,.0f}k"
+    return f"{sign}{sym}{a:,.0f}"
+
+
+def pct(v: float) -> str:
+    """A fraction as a percentage: 0.375 -> 37.5%."""
+    return f"{100 * v:.2f}".rstrip("0").rstrip(".") + "%"
