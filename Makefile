@@ -18,7 +18,8 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/gainshare validate $(DEMO_CASE)
-	$(BIN)/gainshare check $(DEMO_CASE) --agreement $(DEMO_CASE:.yaml=.agreement.yaml)
+	mkdir -p out
+	$(BIN)/gainshare design $(DEMO_CASE) --out out/designed.agreement.yaml
 
 test: install
 	$(BIN)/python -m pytest
