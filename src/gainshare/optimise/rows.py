@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CHUNK = 256
+CHUNK = 64
 
 
 @dataclass
@@ -28,25 +28,29 @@ class RowBlock:
 
 
 def prune_implied(A: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> np.ndarray:
-    """Indices of the rows of A x >= b that are not implied by another row (x >= 0)."""
+    """Indices of the rows of A x >= b that are not implied by another row (x >= 0).
+
+    Rows are taken in order of b descending (then smaller rows first), so a row can only be
+    implied by an earlier one. Each pass takes the next CHUNK undecided rows, keeps those no
+    earlier row of the chunk implies, and drops every later row a newly kept row implies, all
+    at once. A row implied by a dropped row is implied by the row that dropped it (implication
+    is transitive), so comparing with kept rows only is exact. Columns that are zero on every
+    row compare equal everywhere and are left out."""
     n = A.shape[0]
     if n <= 1:
         return np.arange(n)
     order = np.lexsort((A.sum(axis=1), -b))  # b descending, then smaller rows first
-    As = A[order]
+    As = A[order][:, (A != 0).any(axis=0)]
+    rest = np.arange(n)  # positions (in `order`) not yet kept or dropped
     keep: list[int] = []
-    kept_A = np.zeros((0, A.shape[1]))
-    for start in range(0, n, CHUNK):
-        idx = np.arange(start, min(start + CHUNK, n))
+    while len(rest):
+        idx, rest = rest[:CHUNK], rest[CHUNK:]
         C = As[idx]
-        dom = np.zeros(len(idx), dtype=bool)
-        if len(kept_A):
-            dom |= (kept_A[None, :, :] <= C[:, None, :] + tol).all(axis=2).any(axis=1)
         inner = (C[None, :, :] <= C[:, None, :] + tol).all(axis=2)  # [i, j]: row j <= row i
         inner &= np.tri(len(idx), k=-1, dtype=bool)  # only earlier rows (b_j >= b_i)
-        # an earlier row that is itself dominated still implies i (implication is transitive)
-        dom |= inner.any(axis=1)
-        new = idx[~dom]
+        new = idx[~inner.any(axis=1)]
         keep.extend(new.tolist())
-        kept_A = np.concatenate([kept_A, As[new]], axis=0)
+        if len(rest):
+            dom = (As[new][None, :, :] <= As[rest][:, None, :] + tol).all(axis=2).any(axis=1)
+            rest = rest[~dom]
     return np.sort(order[np.asarray(keep, dtype=int)])

@@ -14,10 +14,13 @@ def _integer_vars(m) -> list:
     ]
 
 
-def _duals(designer) -> dict:
-    """Row duals of the LP with integers fixed (the LP itself when there are none)."""
+def _duals(designer, res=None) -> dict:
+    """Row duals of the LP with integers fixed (the LP itself when there are none: then the
+    duals of the solve that just finished, `res`, are read without solving again)."""
     m, opt = designer.model, designer._opt
     ints = _integer_vars(m)
+    if not ints and res is not None:
+        return res.solution_loader.get_duals()
     for v in ints:
         v.fix(round(v.value or 0.0))
     if ints:
@@ -61,12 +64,12 @@ def _money_meaning(what: str, price: float, objective: str, unit: str = "£1") -
     return f"{unit} more {what} {verb} the {objective} £{abs(cost):,.2f}"
 
 
-def binding_requirements(designer, objective_name: str) -> list[dict]:
+def binding_requirements(designer, objective_name: str, res=None) -> list[dict]:
     """List of {requirement, shadow_price, meaning} for every requirement that binds."""
     from gainshare.optimise.designer import OBJECTIVE_WORDS
 
     m, d = designer.model, designer.data
-    duals = _duals(designer)
+    duals = _duals(designer, res)
     if not duals:
         return []
     obj_words = OBJECTIVE_WORDS[objective_name]
