@@ -39,7 +39,8 @@ def _layout(fig: go.Figure, title: str, currency: str) -> go.Figure:
         margin=dict(l=70, r=30, t=70, b=60),
         separators=".,",
     )
-    fig.update_yaxes(tickprefix=symbol(currency), tickformat=",.3~s")
+    # the unit goes in the axis title: a tick prefix would read "£−2M" for minus two million
+    fig.update_yaxes(tickformat=",.3~s", title_text=f"{currency} ({symbol(currency).strip()})")
     return fig
 
 
@@ -87,7 +88,8 @@ def waterfall_steps(result: CheckResult, j: int) -> list[tuple[str, float]]:
 def waterfall(case: Case, result: CheckResult) -> go.Figure:
     """Waterfall per party from revenue and cost change to the expected net position."""
     names = _names(case)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True)
+    # each party on its own scale: a small party's steps would vanish beside a large one's
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names)
     for j in range(len(names)):
         steps = waterfall_steps(result, j)
         net = float(result.settlement.econ.weights @ result.settlement.net[:, :, j].sum(axis=1))
