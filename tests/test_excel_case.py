@@ -23,6 +23,7 @@ from gainshare.report.excel_case import (
     write_case_workbook,
 )
 from gainshare.schema.case import Case
+from gainshare.schema.requirements import OBJECTIVES
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 runner = CliRunner()
@@ -80,12 +81,9 @@ def rich_case() -> Case:
             "schemes.hah.targeting": 0.5, "schemes.hah.ramp_up": [0.5, 0.7, 0.9]}}
     )  # fmt: skip
     data["keep_whole"]["la"] = {"mode": "cvar", "beta": 0.8, "tolerance": 12500.5}
-    data["requirements"] = {
-        "objective": "worst_margin",
-        "caps": {"acute": {"basis": "share_of_expected", "max": 0.2}},
-        "gain_edges": [{"amount": 500000}],
-        "rounding": "5%",
-    }
+    # a requirement other than the default, written as JSON text in the Case sheet
+    data["requirements"] = {"objective": OBJECTIVES[-1], "reference_split": {
+        "icb": 0.25, "la": 0.05, "acute": 0.45, "comm": 0.25}}  # fmt: skip
     data["levers"] = {"teams": {"hah": [1, 2, 3]}}
     return Case.model_validate(data)
 
