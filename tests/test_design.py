@@ -322,3 +322,38 @@ def test_cli_design_json_and_exit_codes(tmp_path, root):
     bad = subprocess.run(cmd[:-3] + ["--objective", "richest"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "--objective" in bad.stderr
+
+
+def test_term_options_pick_the_best_of_the_fixed_designs():
+    """Choosing among corridor, gateway and tier-edge options equals the best of the designs
+    with each option fixed (exact enumeration, not a heuristic)."""
+    quality = {"community": {"dist": "uniform", "low": 60, "high": 100}}
+
+    def scenario(name, weight, targeting, score):
+        values = {"schemes.rr.targeting": targeting, "quality.community": score}
+        return {"name": name, "weight": weight, "values": values}
+
+    named = [scenario("a", 0.3, 1.0, 95), scenario("b", 0.4, 0.9, 75), scenario("c", 0.3, 0.8, 90)]
+    corridors = [{}, {"gain_threshold": {"amount": 1000}, "mode": "excess_only"}]
+    gateways = [{}, {"community": {"mode": "linear", "target": 80, "floor": 50}}]
+    edges = [[{"amount": 85000}], [{"amount": 95000}]]
+    base = dict(quality_scores=quality, uncertainty={"scenarios": 0, "named": named})
+    both = design(
+        tiny_case(
+            **base,
+            requirements={
+                "corridor_options": corridors,
+                "gateway_options": gateways,
+                "gain_edge_options": edges,
+            },
+        )
+    )
+    singles = []
+    for cor, gw, ed in itertools.product(corridors, gateways, edges):
+        r = design(
+            tiny_case(**base, requirements={"corridor": cor, "gateway": gw, "gain_edges": ed})
+        )
+        if r.agreement is not None:
+            singles.append(r.objective_value)
+    assert both.status == "optimal" and len(set(singles)) >= 4  # the options matter
+    assert both.objective_value == pytest.approx(max(singles), abs=0.01)

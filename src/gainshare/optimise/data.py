@@ -25,9 +25,14 @@ STEPS = {"none": None, "1%": 0.01, "5%": 0.05}
 
 @dataclass(frozen=True)
 class Structure:
+    """One combination of the discrete choices: lever values, corridor, gateway, tier edges."""
+
     levers: LeverChoice
     corridor: Corridor
     label: str
+    gateway: dict = field(default_factory=dict)  # provider id -> Gateway
+    gain_edges: tuple[Limit, ...] = ()
+    loss_edges: tuple[Limit, ...] = ()
 
 
 @dataclass
@@ -48,14 +53,12 @@ class DesignData:
     term_years: int  # 1, or Y with a glide path
     gain_portion: np.ndarray  # (T, S, Y, Kg) portion of the shareable gain in each tier
     loss_portion: np.ndarray  # (T, S, Y, Kl) portion of the shareable loss in each tier
-    quality: np.ndarray  # (S, Y, P) gateway factor on gain shares (1 where none)
+    quality: np.ndarray  # (T, S, Y, P) gateway factor on gain shares (1 where none)
     base_net: np.ndarray  # (T, S, Y, P) net before transfers and retained amounts
     pool: np.ndarray  # (T, S, Y)
     savings: np.ndarray  # (T, S, Y) system savings
     exp_pay: np.ndarray  # (S, Y, P) expected payments (basis of % caps and collars)
     split: np.ndarray  # (S, Y, P) commissioners' split of the retained amount
-    gain_edges: list[Limit]
-    loss_edges: list[Limit]
     elastic: frozenset[str] = frozenset()  # requirement kinds explain may relax
     relax_weights: dict[str, float] = field(default_factory=dict)  # per model unit of slack
 
@@ -86,9 +89,7 @@ class DesignData:
         return STEPS[self.req.rounding]
 
 
-def _structures(case: Case) -> list[Structure]:
-    req = case.requirements
-    corridors = req.corridor_options or [req.corridor]
+def _lever_choices(case: Case) -> list[tuple[LeverChoice, str]]:
     lv = case.levers
     axes: list[list[tuple[str, str, int]]] = []
     if lv is not None:
@@ -100,15 +101,42 @@ def _structures(case: Case) -> list[Structure]:
         choice: dict[str, dict[str, int]] = {"teams": {}, "closures": {}, "release_year": {}}
         for kind, key, o in combo:
             choice[kind][key] = o
-        lev = LeverChoice(**choice)
-        lever_txt = ", ".join(f"{k} {key}={o}" for k, key, o in combo)
-        for i, cor in enumerate(corridors):
-            label = (
-                "; ".join(x for x in (lever_txt, f"corridor option {i + 1}") if x)
-                if (len(corridors) > 1)
-                else lever_txt
+        out.append((LeverChoice(**choice), ", ".join(f"{k} {key}={o}" for k, key, o in combo)))
+    return out
+
+
+def _options(req: Requirements) -> list[tuple[str, list]]:
+    """The term options design chooses among, each a named list (one entry when fixed)."""
+    return [
+        ("corridor", req.corridor_options or [req.corridor]),
+        ("gateway", req.gateway_options or [dict(req.gateway)]),
+        ("gain tiers", req.gain_edge_options or [list(req.gain_edges)]),
+        ("loss tiers", req.loss_edge_options or [list(req.loss_edges)]),
+    ]
+
+
+def _structures(case: Case) -> list[Structure]:
+    """Every combination of lever values and term options, in a fixed order."""
+    named = _options(case.requirements)
+    out = []
+    for lev, lever_txt in _lever_choices(case):
+        for pick in itertools.product(*[range(len(opts)) for _, opts in named]):
+            words = [lever_txt] + [
+                f"{name} option {i + 1}"
+                for (name, opts), i in zip(named, pick, strict=True)
+                if len(opts) > 1
+            ]
+            cor, gw, ge, le = (opts[i] for (_, opts), i in zip(named, pick, strict=True))
+            out.append(
+                Structure(
+                    levers=lev,
+                    corridor=cor,
+                    gateway=dict(gw),
+                    gain_edges=tuple(ge),
+                    loss_edges=tuple(le),
+                    label="; ".join(w for w in words if w) or "as in the case",
+                )
             )
-            out.append(Structure(levers=lev, corridor=cor, label=label or "as in the case"))
     return out
 
 
@@ -139,14 +167,14 @@ def _split(case: Case, econ: Economics) -> np.ndarray:
     return np.where(total > 0, spend / np.where(total > 0, total, 1.0), equal)
 
 
-def _quality(case: Case, econ: Economics) -> np.ndarray:
-    """Gateway factor from the requirements' fixed gateway terms, via the settlement code."""
+def _quality(econ: Economics, gateway: dict) -> np.ndarray:
+    """(S, Y, P) gateway factor of one gateway option, via the settlement code."""
     from gainshare.settle.engine import YearTerms
 
     S, Y, P = econ.shape
     modes: list[str | None] = [None] * P
     target, floor = np.full(P, 100.0), np.zeros(P)
-    for pid, gw in case.requirements.gateway.items():
+    for pid, gw in gateway.items():
         j = econ.index(pid)
         modes[j], target[j], floor[j] = gw.mode, gw.target, gw.floor
     yt = YearTerms(
@@ -181,11 +209,14 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
     sc = scenarios if scenarios is not None else sample(case)
     req = case.requirements
     structures = _structures(case)
-    econs = [compute(case, sc, st.levers) for st in structures]
+    cache: dict[str, Economics] = {}
+    for st in structures:  # one economics per lever choice, shared by its term options
+        if repr(st.levers) not in cache:
+            cache[repr(st.levers)] = compute(case, sc, st.levers)
+    econs = [cache[repr(st.levers)] for st in structures]
     e0 = econs[0]
     spend = e0.exp_spend.sum(axis=2)  # (S, Y) total expected spend
-    ge, le = _edges(req.gain_edges, spend), _edges(req.loss_edges, spend)
-    gp, lp, base, pool, sav = [], [], [], [], []
+    gp, lp, qf, base, pool, sav = [], [], [], [], [], []
     for st, e in zip(structures, econs, strict=True):
         g = e.pool_contribution.sum(axis=2)
         c = st.corridor
@@ -195,8 +226,9 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
             c.loss_threshold.resolve(spend),
             c.mode == "excess_only",
         )
-        gp.append(_portions(np.maximum(x, 0.0), ge))
-        lp.append(_portions(np.maximum(-x, 0.0), le))
+        gp.append(_portions(np.maximum(x, 0.0), _edges(list(st.gain_edges), spend)))
+        lp.append(_portions(np.maximum(-x, 0.0), _edges(list(st.loss_edges), spend)))
+        qf.append(_quality(e, st.gateway))
         base.append(e.revenue_change * e.is_provider - e.cost_change + e.benefit)
         pool.append(g)
         sav.append(-e.total_cost_change.sum(axis=2))
@@ -218,12 +250,10 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
         term_years=case.horizon.years if req.glide_path else 1,
         gain_portion=np.stack(gp) / scale,
         loss_portion=np.stack(lp) / scale,
-        quality=_quality(case, e0),
+        quality=np.stack(qf),
         base_net=base_a / scale,
         pool=pool_a / scale,
         savings=np.stack(sav) / scale,
         exp_pay=e0.exp_pay / scale,
         split=_split(case, e0),
-        gain_edges=list(req.gain_edges),
-        loss_edges=list(req.loss_edges),
     )

@@ -80,7 +80,7 @@ def raw_gain(m, d: DesignData, p: int, y: int) -> Cols:
     for t in range(T):
         for k in range(d.n_gain_tiers):
             vs.append(_share_var(m, d, "gain", t, k, p, yt))
-            cols.append(d.gain_portion[t, :, y, k] * d.quality[:, y, p])
+            cols.append(d.gain_portion[t, :, y, k] * d.quality[t, :, y, p])
     return Cols(vs, np.stack(cols, axis=1), np.zeros(S))
 
 
@@ -341,7 +341,7 @@ def limit_top(d: DesignData, name: str, p: int) -> float:
     units (scaled pounds, or a fraction of expected payment): a larger cap never binds."""
     rule = (d.cap_rule if name == "cap" else d.collar_rule)(d.party_ids[p])
     if name == "cap":
-        most = (d.gain_portion.sum(axis=3) * d.quality[None, :, :, p]).max(axis=0)
+        most = (d.gain_portion.sum(axis=3) * d.quality[:, :, :, p]).max(axis=0)
     else:
         most = d.loss_portion.sum(axis=3).max(axis=0)
     if rule.basis == "share_of_expected":

@@ -47,9 +47,10 @@ def _commissioner_weights(d: DesignData) -> dict[str, float]:
     return {k: v / total for k, v in w.items()} if total > 0 else {k: 1 / len(w) for k in w}
 
 
-def _tiers(m, d: DesignData, kind: str, yt: int) -> list[Tier]:
+def _tiers(m, d: DesignData, kind: str, yt: int, sel: int) -> list[Tier]:
     var = m.gain_share if kind == "gain" else m.loss_share
-    edges = d.gain_edges if kind == "gain" else d.loss_edges
+    st = d.structures[sel]
+    edges = st.gain_edges if kind == "gain" else st.loss_edges
     K = d.n_gain_tiers if kind == "gain" else d.n_loss_tiers
     cw = _commissioner_weights(d)
     step = d.step()
@@ -87,9 +88,9 @@ def _limits(m, d: DesignData, name: str, yt: int) -> dict[str, Limit]:
 def _terms(m, d: DesignData, yt: int, sel: int) -> Terms:
     return Terms(
         corridor=d.structures[sel].corridor,
-        gain_tiers=_tiers(m, d, "gain", yt),
-        loss_tiers=_tiers(m, d, "loss", yt),
-        gateway=dict(d.req.gateway),
+        gain_tiers=_tiers(m, d, "gain", yt, sel),
+        loss_tiers=_tiers(m, d, "loss", yt, sel),
+        gateway=dict(d.structures[sel].gateway),
         caps=_limits(m, d, "cap", yt),
         collars=_limits(m, d, "collar", yt),
         commissioner_split=d.req.commissioner_split,

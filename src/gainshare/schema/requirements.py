@@ -98,6 +98,14 @@ class Requirements(Strict):
         "spend); number of tiers = edges + 1",
     )
     loss_edges: list[Limit] = Field(default_factory=list, description="Same for losses")
+    gain_edge_options: list[list[Limit]] = Field(
+        default_factory=list,
+        description="Candidate gain tier edges (each as gain_edges, all with the same number "
+        "of tiers): design picks the best exactly, by enumeration",
+    )
+    loss_edge_options: list[list[Limit]] = Field(
+        default_factory=list, description="Candidate loss tier edges, as gain_edge_options"
+    )
     share_bounds: dict[Identifier, ShareBounds] = Field(
         default_factory=dict, description="Party id -> bounds on its gain shares"
     )
@@ -121,6 +129,11 @@ class Requirements(Strict):
     )
     gateway: dict[Identifier, Gateway] = Field(
         default_factory=dict, description="Provider id -> quality gateway (fixed terms)"
+    )
+    gateway_options: list[dict[Identifier, Gateway]] = Field(
+        default_factory=list,
+        description="Candidate gateways (each provider id -> gateway): design picks the best "
+        "exactly, by enumeration",
     )
     fixed_gain_shares: dict[Identifier, Share] = Field(
         default_factory=dict, description="Party id -> gain share the room has agreed (all tiers)"
@@ -146,7 +159,37 @@ class Requirements(Strict):
             raise ValueError("fair_distance_max needs reference_split: add it")
         if self.symmetric and len(self.gain_edges) != len(self.loss_edges):
             raise ValueError("symmetric shares need as many gain edges as loss edges")
+        for name in ("gain", "loss"):
+            edges = getattr(self, f"{name}_edges")
+            options = getattr(self, f"{name}_edge_options")
+            _check_edges(edges, f"{name}_edges")
+            for i, opt in enumerate(options):
+                _check_edges(opt, f"{name}_edge_options[{i}]")
+            if options and len({len(o) for o in options}) > 1:
+                raise ValueError(
+                    f"{name}_edge_options give different numbers of tiers: every option needs "
+                    "the same number of edges"
+                )
+            if options and edges:
+                raise ValueError(f"give {name}_edges or {name}_edge_options, not both")
         return self
+
+
+def _check_edges(edges: list[Limit], name: str) -> None:
+    """Tier edges: one kind (pounds or shares), above zero, strictly increasing."""
+    if not edges:
+        return
+    if len({e.amount is None for e in edges}) > 1:
+        raise ValueError(f"{name} mixes pounds and shares of expected spend: use one kind")
+    values = [e.amount if e.amount is not None else e.share_of_expected for e in edges]
+    if values[0] <= 0:
+        raise ValueError(f"{name}[0] must be above zero")
+    for k in range(1, len(values)):
+        if values[k] <= values[k - 1]:
+            raise ValueError(
+                f"{name}[{k}] ({values[k]:g}) is not above {name}[{k - 1}] ({values[k - 1]:g}): "
+                "list edges in increasing order"
+            )
 
 
 class Levers(Strict):
