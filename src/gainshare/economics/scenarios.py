@@ -6,6 +6,7 @@ the others. Named scenarios come first, then Monte Carlo draws; weights sum to o
 
 from __future__ import annotations
 
+import difflib
 import zlib
 from dataclasses import dataclass, field
 
@@ -42,7 +43,9 @@ def parameters(case: Case) -> list[ParamSpec]:
     for c in case.contracts:
         nm = c.name or c.id
         out += [
-            ParamSpec(f"contracts.{c.id}.expected_units", c.expected_units, f"{nm}: expected units"),
+            ParamSpec(
+                f"contracts.{c.id}.expected_units", c.expected_units, f"{nm}: expected units"
+            ),
             ParamSpec(
                 f"contracts.{c.id}.demand_variation", c.demand_variation, f"{nm}: demand variation"
             ),
@@ -61,13 +64,17 @@ def parameters(case: Case) -> list[ParamSpec]:
             ParamSpec(f"{base}.cost_per_patient", s.cost_per_patient, f"{nm}: cost per patient"),
             ParamSpec(f"{base}.staffing.filled", s.staffing.filled, f"{nm}: posts filled"),
             ParamSpec(
-                f"{base}.staffing.agency_premium", s.staffing.agency_premium, f"{nm}: agency premium"
+                f"{base}.staffing.agency_premium",
+                s.staffing.agency_premium,
+                f"{nm}: agency premium",
             ),
         ]
         for b in s.benefits:
             out.append(
                 ParamSpec(
-                    f"{base}.benefits.{b.party}", b.per_patient_avoided, f"{nm}: benefit to {b.party}"
+                    f"{base}.benefits.{b.party}",
+                    b.per_patient_avoided,
+                    f"{nm}: benefit to {b.party}",
                 )
             )
     for pid, q in case.quality_scores.items():
@@ -149,9 +156,16 @@ def check_named_paths(case: Case) -> list[str]:
         for path, v in ns.values.items():
             where = f"uncertainty.named[{i}].values.{path}"
             if path not in specs:
-                near = [p for p in specs if p.split(".")[-1] == path.split(".")[-1]][:3]
-                hint = f" (parameters of that kind: {', '.join(near)})" if near else ""
-                problems.append(f"{where}: no such parameter{hint}: fix the path")
+                near = difflib.get_close_matches(path, list(specs), n=1, cutoff=0.8)
+                same = [p for p in specs if p.split(".")[-1] == path.split(".")[-1]][:3]
+                if near:
+                    hint = f" (did you mean '{near[0]}'?)"
+                else:
+                    hint = f" (parameters of that kind: {', '.join(same)})" if same else ""
+                problems.append(
+                    f"{where}: no such parameter{hint}: fix the path (`gainshare validate "
+                    "--parameters` lists them)"
+                )
                 continue
             vals = v if isinstance(v, list) else [v]
             if isinstance(v, list) and len(v) != case.horizon.years:

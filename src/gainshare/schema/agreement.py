@@ -90,21 +90,25 @@ class Terms(Strict):
     )
     commissioner_split: dict[Identifier, Share] | None = Field(
         default=None,
-        description="Commissioner id -> fraction of the retained amount; default by expected "
-        "spend",
+        description="Commissioner id -> fraction of the retained amount; default by expected spend",
     )
 
     @model_validator(mode="after")
     def _tiers(self) -> Terms:
         for name in ("gain_tiers", "loss_tiers"):
             _check_tier_order(getattr(self, name), name)
-        if self.commissioner_split is not None:
-            total = sum(self.commissioner_split.values())
-            if abs(total - 1) > SHARE_TOL:
-                raise ValueError(
-                    f"commissioner_split sums to {100 * total:.4g}%, not 100%: adjust it"
-                )
+        _check_split(self.commissioner_split)
         return self
+
+
+def _check_split(split: dict[str, float] | None) -> None:
+    if split is not None:
+        total = sum(split.values())
+        if abs(total - 1) > SHARE_TOL:
+            raise ValueError(
+                f"commissioner_split sums to {100 * total:.4g}%, not 100%: adjust the "
+                "fractions so they add up to exactly 100%"
+            )
 
 
 def _check_tier_order(tiers: list[Tier], name: str) -> None:
@@ -123,11 +127,11 @@ def _check_tier_order(tiers: list[Tier], name: str) -> None:
     for k in range(1, len(values)):
         if values[k] <= values[k - 1]:
             raise ValueError(
-                f"{name}[{k}].upto ({values[k]:g}) is not above {name}[{k - 1}].upto "
+                f"{name}[{k}].upto is {values[k]:g}, not above {name}[{k - 1}].upto "
                 f"({values[k - 1]:g}): list tiers in increasing order"
             )
     if values and values[0] <= 0:
-        raise ValueError(f"{name}[0].upto must be above zero")
+        raise ValueError(f"{name}[0].upto must be above zero: raise it or drop the tier")
 
 
 class YearOverride(Terms):
@@ -145,6 +149,7 @@ class YearOverride(Terms):
         for name in ("gain_tiers", "loss_tiers"):
             if getattr(self, name) is not None:
                 _check_tier_order(getattr(self, name), name)
+        _check_split(self.commissioner_split)
         return self
 
 

@@ -159,8 +159,19 @@ def param_is_uncertain(p: Param) -> bool:
 # ---------------------------------------------------------------- amounts
 
 
+def _limit_schema(schema: dict) -> None:
+    """JSON Schema of a Limit: a bare number (pounds) is accepted as well as the mapping."""
+    obj = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [{"type": "number", "minimum": 0, "description": "Pounds"}, obj]
+
+
 class Limit(Strict):
     """An amount that is either absolute (pounds) or a share of a stated basis."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=False, json_schema_extra=_limit_schema
+    )
 
     amount: Money | None = Field(default=None, description="Absolute amount in pounds")
     share_of_expected: Share | None = Field(

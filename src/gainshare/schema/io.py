@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,31 +27,98 @@ class InputError(Exception):
 
 
 def _vocabulary() -> set[str]:
-    from gainshare.schema import agreement, case, common
+    from gainshare.schema import agreement, case, common, requirements
 
     words: set[str] = set()
-    for mod in (case, agreement, common):
+    for mod in (case, agreement, common, requirements):
         for obj in vars(mod).values():
             if isinstance(obj, type) and issubclass(obj, BaseModel):
                 words.update(obj.model_fields)
     return words
 
 
+# Parts of a pydantic error location that name a branch of a union, not a field. An uncertain
+# parameter is `number | distribution | list of those`, so one bad value fails all three.
+_BRANCH_PREFIXES = ("tagged-union[", "list[", "union[", "function-")
+_SCALAR_BRANCHES = ("float", "int", "str", "bool")
+
+
+def _is_branch(part) -> bool:
+    return isinstance(part, str) and (part in _SCALAR_BRANCHES or part.startswith(_BRANCH_PREFIXES))
+
+
+_INT_KEYED = ("year_overrides",)  # mappings keyed by a number: 'year_overrides.2', not '[2]'
+
+
 def _loc_to_path(loc: tuple) -> str:
     out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("fixed", "uniform", "triangular", "normal", "discrete", "float"):
-            continue  # union branch names, not fields
-        elif isinstance(part, str) and (part.startswith("list[") or part.startswith("function")):
+    after_tag = False
+    for i, part in enumerate(loc):
+        if after_tag:  # the discriminator value ('uniform', ...) after a tagged union
+            after_tag = False
             continue
+        if _is_branch(part):
+            after_tag = part.startswith("tagged-union[")
+            continue
+        if isinstance(part, int) and not (i and loc[i - 1] in _INT_KEYED):
+            out += f"[{part}]"
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"
 
 
-def _message(err: dict) -> str:
+def _intended_branch(value) -> str:
+    """The union branch a value was written for: a mapping is a distribution, a list is one
+    value per year, anything else a number."""
+    if isinstance(value, dict):
+        return "tagged-union["
+    if isinstance(value, list):
+        return "list["
+    return "float"
+
+
+def _relevant(errors: list[dict]) -> list[dict]:
+    """Drop the failures of union branches the input was not written for, at every level
+    (a distribution that is wrong should not also be told it is not a number or a list)."""
+    raw = {e["loc"][:-1]: e["input"] for e in errors if e["loc"] and e["loc"][-1] == "float"}
+    kept = []
+    for e in errors:
+        loc, ok = e["loc"], True
+        for i, part in enumerate(loc):
+            if not _is_branch(part) or loc[:i] not in raw:
+                continue
+            want = _intended_branch(raw[loc[:i]])
+            offered = any(
+                len(o["loc"]) > i and o["loc"][:i] == loc[:i] and str(o["loc"][i]).startswith(want)
+                for o in errors
+            )
+            if offered and not str(part).startswith(want):
+                ok = False
+                break
+        if ok:
+            kept.append(e)
+    return kept or errors
+
+
+def _is_param(err: dict, errors: list[dict]) -> bool:
+    """Whether a number error belongs to an uncertain parameter (which also takes a
+    distribution or a list)."""
+    loc = err["loc"]
+    return (
+        bool(loc)
+        and loc[-1] == "float"
+        and any(
+            o["loc"][:-1] == loc[:-1] and str(o["loc"][-1]).startswith("tagged-union[")
+            for o in errors
+        )
+    )
+
+
+def _bound(v) -> str:
+    return f"{v:g}" if isinstance(v, int | float) else str(v)
+
+
+def _message(err: dict) -> str:  # noqa: C901 - one branch per pydantic error kind
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
@@ -63,12 +131,22 @@ def _message(err: dict) -> str:
     if kind in ("greater_than_equal", "greater_than"):
         bound = ctx.get("ge", ctx.get("gt"))
         word = "at least" if kind == "greater_than_equal" else "above"
-        return f"is {err.get('input')!r}: it must be {word} {bound}; fix the value or its sign"
+        return (
+            f"is {err.get('input')!r}: it must be {word} {_bound(bound)}; fix the value or its sign"
+        )
     if kind in ("less_than_equal", "less_than"):
         bound = ctx.get("le", ctx.get("lt"))
-        return f"is {err.get('input')!r}: it must be at most {bound}; fix the value"
+        word = "at most" if kind == "less_than_equal" else "below"
+        return f"is {err.get('input')!r}: it must be {word} {_bound(bound)}; fix the value"
     if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
-        return f"is {err.get('input')!r}, not a number: write a plain number"
+        if err.get("param"):
+            per_year = "" if err["param"] == "item" else ", or a list with one per year"
+            return (
+                f"is {err.get('input')!r}, not a number: write a number or a distribution "
+                f"such as {{dist: uniform, low: 0.4, high: 0.7}}{per_year}"
+            )
+        what = "a whole number" if kind.startswith("int") else "a number"
+        return f"is {err.get('input')!r}, not {what}: write a plain number"
     if kind == "literal_error":
         return f"is {err.get('input')!r}: use one of {ctx.get('expected')}"
     if kind == "union_tag_invalid":
@@ -82,7 +160,7 @@ def _message(err: dict) -> str:
         return f"is {err.get('input')!r}: ids start with a letter and use letters, digits, _ or -"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
-    if kind in ("model_type", "dict_type"):
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
         return "should be a mapping of keys to values: check the indentation"
     if kind == "list_type":
         return "should be a list: write it as '- item' lines or [a, b]"
@@ -90,24 +168,48 @@ def _message(err: dict) -> str:
         return "is empty or too short: add at least one entry"
     if kind == "finite_number":
         return "is not a finite number: write a plain number"
+    if kind in ("string_type", "bool_type", "bool_parsing"):
+        return f"is {err.get('input')!r}: {err['msg'].lower()}"
     return err["msg"]
+
+
+# A check message that starts with the field it is about: 'contracts[0].price is ...'
+_SUBPATH = re.compile(
+    r"^(?P<sub>[A-Za-z_][\w\-]*(?:\[\d+\]|\.[\w\-]+)+)(?::\s*|\s+)(?P<rest>.+)$", re.S
+)
+
+
+def _line(file: str, path: str, msg: str) -> str:
+    """'FILE: PATH: message', taking a leading field path out of a check's message."""
+    m = _SUBPATH.match(msg)
+    if m:
+        sub = m["sub"]
+        if path == "(top level)" or sub.startswith(path + ".") or sub.startswith(path + "["):
+            path = sub
+        else:
+            path = f"{path}.{sub}"
+        msg = m["rest"]
+    return f"{file}: {path}: {msg}"
+
+
+MAX_LINES = 30  # problems listed per file; the rest are counted
 
 
 def format_validation(file: str, exc: ValidationError) -> list[str]:
     """One line per error: FILE: PATH: what is wrong and how to fix it."""
     lines, seen = [], set()
-    errors = exc.errors()
-    # Keep the most specific error per path; union attempts produce noisy duplicates.
-    for err in errors:
-        path = _loc_to_path(err["loc"])
-        msg = _message(err)
-        if msg.startswith(path + " ") or msg.startswith(path + "."):
-            line = f"{file}: {msg}"
-        else:
-            line = f"{file}: {path}: {msg}"
+    errors = list(exc.errors())
+    for err in _relevant(errors):
+        if _is_param(err, errors):
+            in_list = any(str(part).startswith("list[") for part in err["loc"])
+            err = dict(err, param="item" if in_list else "param")
+        line = _line(file, _loc_to_path(err["loc"]), _message(err))
         if line not in seen:
             seen.add(line)
             lines.append(line)
+    if len(lines) > MAX_LINES:
+        more = len(lines) - MAX_LINES
+        lines = lines[:MAX_LINES] + [f"{file}: {more:,} more problems: fix those above first"]
     return lines
 
 
@@ -204,44 +306,52 @@ def load_agreement(path: str | Path, case: Case | None = None) -> Agreement:
 def agreement_problems(agreement: Agreement, case: Case) -> list[str]:
     """Problems that only show against a case: unknown parties, roles, horizon."""
     out: list[str] = []
-    ids, prov, comm = set(case.party_ids), set(case.provider_ids), set(case.commissioner_ids)
+    n = case.horizon.years
     for y in agreement.year_overrides:
-        if not 1 <= y <= case.horizon.years:
+        if not 1 <= y <= n:
             out.append(
-                f"year_overrides.{y}: the case runs {case.horizon.years} years: use a year "
-                f"from 1 to {case.horizon.years}"
+                f"year_overrides.{y}: the case runs {n} year{'s' if n != 1 else ''}: use a year "
+                f"from 1 to {n}"
             )
     blocks = [("terms", agreement.terms)] + [
         (f"year_overrides.{y}", ov) for y, ov in agreement.year_overrides.items()
     ]
     for where, t in blocks:
-        for kind in ("gain_tiers", "loss_tiers"):
-            for k, tier in enumerate(getattr(t, kind) or []):
-                for pid in tier.shares:
-                    if pid not in ids:
-                        out.append(
-                            f"{where}.{kind}[{k}].shares.{pid}: no party '{pid}' in the case: "
-                            "fix the id or add the party"
-                        )
-        for kind in ("caps", "collars", "gateway"):
-            for pid in getattr(t, kind) or {}:
-                if pid not in prov:
-                    what = "not a party in the case" if pid not in ids else "not a provider"
-                    out.append(
-                        f"{where}.{kind}.{pid}: '{pid}' is {what}: {kind} apply to providers only"
-                    )
-        for pid in t.commissioner_split or {}:
-            if pid not in comm:
+        out += _term_problems(where, t, case)
+    return out
+
+
+def _term_problems(where: str, t, case: Case) -> list[str]:
+    """Parties named by one block of terms (the base terms or a year's override)."""
+    out: list[str] = []
+    ids, prov, comm = set(case.party_ids), set(case.provider_ids), set(case.commissioner_ids)
+    for kind in ("gain_tiers", "loss_tiers"):
+        for k, tier in enumerate(getattr(t, kind) or []):
+            out += [
+                f"{where}.{kind}[{k}].shares.{pid}: no party '{pid}' in the case: "
+                "fix the id or add the party"
+                for pid in tier.shares
+                if pid not in ids
+            ]
+    for kind in ("caps", "collars", "gateway"):
+        for pid in getattr(t, kind) or {}:
+            if pid not in prov:
+                what = "not a party in the case" if pid not in ids else "not a provider"
                 out.append(
-                    f"{where}.commissioner_split.{pid}: '{pid}' is not a commissioner in the case"
+                    f"{where}.{kind}.{pid}: '{pid}' is {what}: {kind} apply to providers only"
                 )
-        for pid, gw in (t.gateway or {}).items():
-            if pid in prov and pid not in case.quality_scores:
-                out.append(
-                    f"{where}.gateway.{pid}: the case has no quality_scores for '{pid}': add "
-                    "them to the case or remove the gateway"
-                )
-            del gw
+    out += [
+        f"{where}.commissioner_split.{pid}: '{pid}' is not a commissioner in the case: "
+        "split the retained amount among commissioners only"
+        for pid in t.commissioner_split or {}
+        if pid not in comm
+    ]
+    out += [
+        f"{where}.gateway.{pid}: the case has no quality_scores for '{pid}': add "
+        "them to the case or remove the gateway"
+        for pid in t.gateway or {}
+        if pid in prov and pid not in case.quality_scores
+    ]
     return out
 
 

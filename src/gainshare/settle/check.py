@@ -49,30 +49,47 @@ def requirement_met(net: np.ndarray, weights: np.ndarray, kw: KeepWhole) -> bool
     return weighted_cvar(sf, weights, kw.beta) <= kw.tolerance + PENNY
 
 
-def _party_summary(st: Settlement, j: int, kw: KeepWhole) -> dict:
+def _party_arrays(st: Settlement) -> dict[str, np.ndarray]:
+    """The (S, Y, P) arrays a party summary reads, each computed once for all parties."""
+    e = st.econ
+    return {
+        "transfer": st.transfer,
+        "retained": st.retained_by,
+        "revenue": e.revenue_change * e.is_provider,
+        "cost": e.total_cost_change,
+        "benefit": e.benefit,
+        "stranded": e.stranded_fixed_cost,
+        "unfunded": e.unfunded_activity,
+    }
+
+
+def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.ndarray]) -> dict:
     e, w = st.econ, st.econ.weights
     net = st.net[:, :, j]
     whole = (net >= -kw.tolerance - PENNY).all(axis=1)
     sf = shortfall_by_scenario(net, kw)
-    wsum = lambda a: float(w @ a.sum(axis=1))  # noqa: E731  expected horizon total
+
+    def wsum(a: np.ndarray) -> float:  # expected horizon total, pounds to the penny
+        return round(float(w @ a.sum(axis=1)), 2)
+
     return {
         "role": "both"
         if e.is_provider[j] and e.is_commissioner[j]
         else ("provider" if e.is_provider[j] else "commissioner"),
-        "expected_net": round(wsum(net), 2),
+        "expected_net": wsum(net),
         "expected_net_by_year": [round(float(v), 2) for v in w @ net],
         "worst_net": round(float(net.min()), 2),
         "worst_total_net": round(float(net.sum(axis=1).min()), 2),
         "best_net": round(float(net.max()), 2),
         "prob_whole": round(float(w[whole].sum()), 6),
         "cvar_shortfall": round(weighted_cvar(sf, w, kw.beta if kw.mode != "none" else 0.95), 2),
-        "expected_transfer": round(wsum(st.transfer[:, :, j]), 2),
-        "expected_retained": round(wsum(st.retained_by[:, :, j]), 2),
-        "expected_revenue_change": round(wsum(e.revenue_change[:, :, j] * e.is_provider[j]), 2),
-        "expected_cost_change": round(wsum(e.total_cost_change[:, :, j]), 2),
-        "expected_benefit": round(wsum(e.benefit[:, :, j]), 2),
-        "stranded_fixed_cost_expected": round(wsum(e.stranded_fixed_cost[:, :, j]), 2),
-        "unfunded_activity_expected": round(wsum(e.unfunded_activity[:, :, j]), 2),
+        "expected_transfer": wsum(arrays["transfer"][:, :, j]),
+        "expected_retained": wsum(arrays["retained"][:, :, j]),
+        "expected_revenue_change": wsum(arrays["revenue"][:, :, j]),
+        "expected_cost_change": wsum(arrays["cost"][:, :, j]),
+        "expected_benefit": wsum(arrays["benefit"][:, :, j]),
+        "stranded_fixed_cost_expected": wsum(arrays["stranded"][:, :, j]),
+        "unfunded_activity_expected": wsum(arrays["unfunded"][:, :, j]),
         "requirement": {
             "mode": kw.mode,
             "beta": kw.beta,
@@ -89,6 +106,11 @@ def _violations(st: Settlement, case: Case) -> tuple[list[dict], int]:
     short = (-tol[None, None, :] - st.net) * required
     s_idx, y_idx, p_idx = np.nonzero(short > PENNY)
     vals = short[s_idx, y_idx, p_idx]
+    total = int(len(vals))
+    if total > MAX_LISTED:  # keep the worst (ties at the edge included) before sorting
+        edge = np.partition(vals, total - MAX_LISTED)[total - MAX_LISTED]
+        keep = vals >= edge
+        s_idx, y_idx, p_idx, vals = s_idx[keep], y_idx[keep], p_idx[keep], vals[keep]
     order = np.lexsort((p_idx, y_idx, s_idx, -vals))[:MAX_LISTED]
     out = [
         {
@@ -100,7 +122,7 @@ def _violations(st: Settlement, case: Case) -> tuple[list[dict], int]:
         }
         for i in order
     ]
-    return out, int(len(vals))
+    return out, total
 
 
 def _distribution(a: np.ndarray, w: np.ndarray) -> dict:
@@ -136,8 +158,10 @@ class CheckResult:
 def summarise(case: Case, agreement: Agreement, st: Settlement) -> CheckResult:
     e, w = st.econ, st.econ.weights
     pen = statements(st)
+    arrays = _party_arrays(st)
     by_party = {
-        pid: _party_summary(st, j, case.keep_whole_for(pid)) for j, pid in enumerate(e.party_ids)
+        pid: _party_summary(st, j, case.keep_whole_for(pid), arrays)
+        for j, pid in enumerate(e.party_ids)
     }
     viol, total = _violations(st, case)
     all_whole = all(d["requirement"]["met"] for d in by_party.values())
