@@ -390,6 +390,42 @@ def _parse_weights(text: str | None, known: dict[str, float]) -> dict[str, float
     return out
 
 
+@app.command()
+def candidates(
+    case: CaseArg,
+    points: Annotated[
+        int, typer.Option("--points", help="Points on the worst-margin frontier (2-50)")
+    ] = 20,
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", help="Seconds per solve (default: the case's, at most 5)"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Candidate agreements side by side: the optimum, trade-off frontiers, a simple one and the
+    fair references; exit 1 if none meets every requirement of the case."""
+
+    def body() -> int:
+        import gainshare
+        from gainshare.analysis.candidates import candidates as run
+        from gainshare.analysis.candidates import print_candidates, solver_output_to_stderr
+
+        if not 2 <= points <= 50:
+            raise InputError(["--points: give a whole number from 2 to 50"])
+        if time_limit is not None and time_limit <= 0:
+            raise InputError(["--time-limit: give a number of seconds above 0"])
+        c = gainshare.load_case(case)
+        with solver_output_to_stderr():
+            result = run(c, n_points=points, time_limit=time_limit)
+        if as_json:
+            emit_json(result.document)
+        else:
+            print_candidates(result)
+        return 0 if result.feasible else 1
+
+    guarded(body)
+
+
 def main() -> None:
     app()
 
