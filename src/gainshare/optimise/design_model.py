@@ -163,15 +163,25 @@ def add_rows(m, name: str, form: Cols, lower, labels: list[tuple], prune: bool =
                 vs.append(v)
                 cs.append(float(c))
         label = labels[i]
-        if not vs:
-            slack = -rhs[i] if lower_p is None else None
-            if slack is not None and slack < -1e-9:
-                m._trivial.append((name, label, float(slack)))
+        if not vs:  # nothing can change this row: kept aside and tested against the data
+            root = m.model()
+            root._trivial_rows.append((name, label, float(rhs[i]), lower_p))
             continue
         expr = LinearExpression(constant=0.0, linear_coefs=cs, linear_vars=vs)
         bound = float(rhs[i]) if lower_p is None else float(rhs[i]) + lower_p
         con[label] = expr >= bound
     return con
+
+
+def trivial_shortfalls(m) -> list[tuple[str, tuple, float]]:
+    """Rows with no variable left that the data (with the current Param values) violate:
+    a party short in a scenario-year where nothing is shared. Returns (family, label, slack<0)."""
+    out = []
+    for name, label, rhs, param in m._trivial_rows:
+        bound = rhs + (pyo.value(param) if param is not None else 0.0)
+        if bound > 1e-9:
+            out.append((name, label, -bound))
+    return out
 
 
 # ------------------------------------------------------------------ relaxation (explain)
@@ -536,9 +546,14 @@ def add_keep_whole(m, d: DesignData) -> None:
             _keep_whole_cvar(m, d, p, kw.beta)
 
 
+def applicable_years(d: DesignData, p: int) -> range:
+    """Years (0-based) in which party p's keep-whole requirement applies."""
+    return range(d.case.keep_whole_for(d.party_ids[p]).from_year - 1, d.dims[2])
+
+
 def _keep_whole_robust(m, d: DesignData, p: int) -> None:
     _, S, Y, _ = d.dims
-    for y in range(Y):
+    for y in applicable_years(d, p):
         form = _plus(net(m, d, p, y), relax_cols(m, d, S, "keep_whole", p))
         add_rows(
             m.keep_whole,
@@ -565,7 +580,7 @@ def _keep_whole_chance(m, d: DesignData, p: int, beta: float) -> None:
     m.chance_limit[p] = 1.0 - beta
     v = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.violated[s, p], 1.0)] for s in range(S)])
     tol = float(pyo.value(m.tolerance[p]))
-    for y in range(Y):
+    for y in applicable_years(d, p):
         big = np.maximum(-tol - _net_floor(m, d, p, y), 0.0) * BIG_M_PAD + 1e-6
         add_rows(
             m.keep_whole,
@@ -585,7 +600,7 @@ def _keep_whole_cvar(m, d: DesignData, p: int, beta: float) -> None:
     m.cvar_inv_alpha[p] = 1.0 / max(1.0 - beta, 1e-9)
     u = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.cvar_excess[s, p], 1.0)] for s in range(S)])
     eta = Cols([m.cvar_eta[p]], np.ones((S, 1)), np.zeros(S))
-    for y in range(Y):
+    for y in applicable_years(d, p):
         add_rows(
             m.keep_whole,
             f"cvar_{p}_{y}",
@@ -751,7 +766,7 @@ def add_objective(m, d: DesignData) -> None:
 def build_design_model(d: DesignData) -> pyo.ConcreteModel:
     """The design model: variables, then each constraint family, then the objective."""
     m = pyo.ConcreteModel(name="gainshare_design")
-    m._trivial = []
+    m._trivial_rows = []
     add_share_variables(m, d)
     add_limit_variables(m, d)
     add_share_sums(m, d)

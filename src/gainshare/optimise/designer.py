@@ -15,13 +15,14 @@ from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from gainshare.optimise.data import DesignData, build_data
-from gainshare.optimise.design_model import build_design_model, net
+from gainshare.optimise.design_model import build_design_model, net, trivial_shortfalls
 from gainshare.optimise.extract import agreement_from_solution, evaluate
 from gainshare.optimise.shadow import binding_requirements
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.requirements import OBJECTIVES
 from gainshare.settle.check import CheckResult, check
+from gainshare.settle.requirements import failures
 
 VERIFY_TOLERANCE = 0.01  # pounds: a re-settlement differing by more than a penny is an error
 OBJECTIVE_WORDS = {
@@ -103,7 +104,14 @@ class Designer:
         """Change a party's keep-whole tolerance (pounds a year it accepts to be worse off)."""
         p = self.data.party_ids.index(party)
         self.model.tolerance[p] = pounds / self.data.scale
+        kw = self.case.keep_whole_for(party).model_copy(update={"tolerance": float(pounds)})
+        self.case = self.case.model_copy(update={"keep_whole": self.case.keep_whole | {party: kw}})
         self._params_changed = True
+
+    def _requirement(self, **update) -> None:
+        """Keep the case's requirements in step with the model, so checks test what was solved."""
+        req = self.case.requirements.model_copy(update=update)
+        self.case = self.case.model_copy(update={"requirements": req})
 
     def set_commissioners_min(self, pounds: float | None) -> None:
         """Require commissioners' expected retained savings of at least `pounds` (None: drop)."""
@@ -113,6 +121,7 @@ class Designer:
             if self._opt is not None:
                 self._opt.add_constraints([m.commissioners_floor])
         m.commissioners_min = -1e30 if pounds is None else pounds / self.data.scale
+        self._requirement(commissioners_min_expected=pounds)
         self._params_changed = True
 
     def set_margin_min(self, pounds: float | None) -> None:
@@ -123,6 +132,7 @@ class Designer:
             if self._opt is not None:
                 self._opt.add_constraints([m.margin_floor_min])
         m.margin_min = -1e30 if pounds is None else pounds / self.data.scale
+        self._requirement(worst_margin_min=pounds)
         self._params_changed = True
 
     def set_objective(self, name: str) -> None:
@@ -187,7 +197,7 @@ class Designer:
         """Solve, verify by re-settlement, and report binding requirements (with `duals`)."""
         t0 = time.perf_counter()
         name = self._objective
-        if self.model._trivial:
+        if trivial_shortfalls(self.model):
             return self._unreachable(name, t0)
         opt = self._solver()
         req = self.case.requirements
@@ -253,7 +263,8 @@ class Designer:
     def _unreachable(self, name: str, t0: float) -> DesignResult:
         d = self.data
         rows = []
-        for fam, label, slack in self.model._trivial[:20]:
+        short = trivial_shortfalls(self.model)
+        for fam, label, slack in short[:20]:
             s, y = label[0], label[1]
             who = d.party_ids[label[2]] if len(label) > 2 else "commissioners"
             rows.append(
@@ -266,7 +277,7 @@ class Designer:
                 }
             )
         msg = (
-            f"{len(self.model._trivial)} scenario-years leave a party short with nothing to share "
+            f"{len(short)} scenario-years leave a party short with nothing to share "
             "(inside the corridor, or no pool): no sharing terms can keep it whole there. Widen "
             "the tolerance, use chance or CVaR keep-whole, or narrow the corridor."
         )
@@ -289,6 +300,16 @@ class Designer:
                 timings,
                 f"The optimiser's answer re-settles differently (by "
                 f"£{worst:,.2f}); it is not shown. Please report this case.",
+            )
+        fails = failures(self.case, agreement, result)
+        if fails:
+            return self._failed(
+                "error",
+                name,
+                timings,
+                "The optimiser's answer fails a requirement when re-settled ("
+                + fails[0]["text"]
+                + "); it is not shown. Please report this case.",
             )
         obj, bound, gap = self._objective_values(res, name, result)
         t = time.perf_counter()

@@ -14,7 +14,7 @@ from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from gainshare.optimise.data import build_data
-from gainshare.optimise.design_model import build_design_model
+from gainshare.optimise.design_model import build_design_model, trivial_shortfalls
 from gainshare.optimise.designer import DesignResult, design
 from gainshare.optimise.extract import agreement_from_solution
 from gainshare.schema.case import Case
@@ -88,7 +88,7 @@ def _solve_elastic(case: Case, kinds: tuple[str, ...], weights: dict | None):
     data = build_data(case)
     data = replace(data, elastic=frozenset(kinds), relax_weights=_weights(data, weights))
     m = build_design_model(data)
-    if m._trivial:  # short with nothing to share, and that requirement may not give
+    if trivial_shortfalls(m):  # short with nothing to share, and that requirement may not give
         return None
     opt = Highs()
     res = opt.solve(

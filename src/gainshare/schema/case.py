@@ -199,8 +199,14 @@ class Horizon(Strict):
     first_year: int = Field(
         default=2026, ge=2000, le=2100, description="Calendar year the first financial year starts"
     )
+    year_labels: Literal["financial", "calendar"] = Field(
+        default="financial",
+        description="How years are named: financial (2026/27, April to March) or calendar (2026)",
+    )
 
     def labels(self) -> list[str]:
+        if self.year_labels == "calendar":
+            return [str(y) for y in range(self.first_year, self.first_year + self.years)]
         return [
             f"{y}/{(y + 1) % 100:02d}" for y in range(self.first_year, self.first_year + self.years)
         ]
@@ -272,6 +278,18 @@ class KeepWhole(Strict):
     tolerance: Money = Field(
         default=0.0, description="Pounds a year the party accepts to be worse off"
     )
+    from_year: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description="First year (1 = first) the requirement applies; earlier years are a "
+        "transition (e.g. while a ward is still open)",
+    )
+
+    def line(self) -> float:
+        """The net position below which a scenario-year counts as short: -tolerance, or 0 for
+        cvar (whose tolerance bounds the expected shortfall instead)."""
+        return 0.0 if self.mode == "cvar" else -self.tolerance
 
 
 class Case(Strict):
@@ -374,8 +392,6 @@ def _check_money_param(value: Param, where: str) -> None:
 
 def check_references(case: Case) -> None:
     """Cross-field checks: ids exist, roles fit, yearly lists match the horizon, shares in 0..1."""
-    ids = set(case.party_ids)
-    years = case.horizon.years
     _unique(case.parties, "parties")
     _unique(case.contracts, "contracts")
     _unique(case.schemes, "schemes")
@@ -383,63 +399,77 @@ def check_references(case: Case) -> None:
         raise ValueError("parties has no commissioner: at least one party needs role commissioner")
     if not case.provider_ids:
         raise ValueError("parties has no provider: at least one party needs role provider")
-    cids = {c.id for c in case.contracts}
     for i, c in enumerate(case.contracts):
-        _need(c.commissioner, ids, f"contracts[{i}].commissioner", "commissioner", case)
-        _need(c.provider, ids, f"contracts[{i}].provider", "provider", case)
-        _check_years(c.expected_units, years, f"contracts[{i}].expected_units")
-        _check_years(c.demand_variation, years, f"contracts[{i}].demand_variation")
-        _check_years(c.costs.variable_per_unit, years, f"contracts[{i}].costs.variable_per_unit")
-        _check_money_param(c.costs.variable_per_unit, f"contracts[{i}].costs.variable_per_unit")
-        _check_money_param(c.expected_units, f"contracts[{i}].expected_units")
-        _check_money_param(c.demand_variation, f"contracts[{i}].demand_variation")
-        st = c.costs.stepped
-        if st is not None and st.first_release_year > years:
-            raise ValueError(
-                f"contracts[{i}].costs.stepped.first_release_year {st.first_release_year} is "
-                f"after the {years}-year horizon: use a year from 1 to {years}"
-            )
+        _check_contract(case, i, c)
     for i, s in enumerate(case.schemes):
-        w = f"schemes[{i}]"
-        _need(s.provider, ids, f"{w}.provider", "provider", case)
-        _need(s.paid_directly_by, ids, f"{w}.paid_directly_by", "commissioner", case)
-        for name in (
-            "referrals_per_team",
-            "ramp_up",
-            "targeting",
-            "escalation",
-            "cost_per_patient",
-        ):
-            _check_years(getattr(s, name), years, f"{w}.{name}")
-        for name in ("ramp_up", "targeting", "escalation"):
-            _check_share_param(getattr(s, name), f"{w}.{name}")
-        _check_share_param(s.staffing.filled, f"{w}.staffing.filled")
-        _check_money_param(s.referrals_per_team, f"{w}.referrals_per_team")
-        _check_money_param(s.cost_per_patient, f"{w}.cost_per_patient")
-        _check_money_param(s.staffing.agency_premium, f"{w}.staffing.agency_premium")
-        for j, sh in enumerate(s.moves_from + s.moves_to):
-            where = (
-                f"{w}.moves_from[{j}]"
-                if j < len(s.moves_from)
-                else (f"{w}.moves_to[{j - len(s.moves_from)}]")
+        _check_scheme(case, i, s)
+    _check_quality_and_keep_whole(case)
+    _check_requirements(case)
+    _check_levers(case)
+    _check_size(case)
+
+
+def _check_contract(case: Case, i: int, c: Contract) -> None:
+    ids, years, w = set(case.party_ids), case.horizon.years, f"contracts[{i}]"
+    _need(c.commissioner, ids, f"{w}.commissioner", "commissioner", case)
+    _need(c.provider, ids, f"{w}.provider", "provider", case)
+    for name, value in (("expected_units", c.expected_units),
+                        ("demand_variation", c.demand_variation),
+                        ("costs.variable_per_unit", c.costs.variable_per_unit)):  # fmt: skip
+        _check_years(value, years, f"{w}.{name}")
+        _check_money_param(value, f"{w}.{name}")
+    st = c.costs.stepped
+    if st is not None and st.first_release_year > years:
+        raise ValueError(
+            f"{w}.costs.stepped.first_release_year {st.first_release_year} is after the "
+            f"{years}-year horizon: use a year from 1 to {years}"
+        )
+
+
+def _check_scheme(case: Case, i: int, s: Scheme) -> None:
+    ids, years, w = set(case.party_ids), case.horizon.years, f"schemes[{i}]"
+    cids = {c.id for c in case.contracts}
+    _need(s.provider, ids, f"{w}.provider", "provider", case)
+    _need(s.paid_directly_by, ids, f"{w}.paid_directly_by", "commissioner", case)
+    for name in ("referrals_per_team", "ramp_up", "targeting", "escalation", "cost_per_patient"):
+        _check_years(getattr(s, name), years, f"{w}.{name}")
+    for name in ("ramp_up", "targeting", "escalation"):
+        _check_share_param(getattr(s, name), f"{w}.{name}")
+    _check_share_param(s.staffing.filled, f"{w}.staffing.filled")
+    _check_money_param(s.referrals_per_team, f"{w}.referrals_per_team")
+    _check_money_param(s.cost_per_patient, f"{w}.cost_per_patient")
+    _check_money_param(s.staffing.agency_premium, f"{w}.staffing.agency_premium")
+    shifts = [("moves_from", j, sh) for j, sh in enumerate(s.moves_from)]
+    shifts += [("moves_to", j, sh) for j, sh in enumerate(s.moves_to)]
+    for kind, j, sh in shifts:
+        if sh.contract not in cids:
+            raise ValueError(
+                f"{w}.{kind}[{j}].contract '{sh.contract}' is not in contracts: add it or fix it"
             )
-            if sh.contract not in cids:
-                raise ValueError(
-                    f"{where}.contract '{sh.contract}' is not in contracts: add it or fix it"
-                )
-        for j, b in enumerate(s.benefits):
-            _need(b.party, ids, f"{w}.benefits[{j}].party", "commissioner", case)
-            _check_money_param(b.per_patient_avoided, f"{w}.benefits[{j}].per_patient_avoided")
+    for j, b in enumerate(s.benefits):
+        _need(b.party, ids, f"{w}.benefits[{j}].party", "commissioner", case)
+        _check_money_param(b.per_patient_avoided, f"{w}.benefits[{j}].per_patient_avoided")
+
+
+def _check_quality_and_keep_whole(case: Case) -> None:
+    ids, years = set(case.party_ids), case.horizon.years
     for pid, q in case.quality_scores.items():
         _need(pid, ids, f"quality_scores.{pid}", "provider", case)
         lo, hi = param_bounds(q)
         if lo < 0 or hi > 100:
             raise ValueError(f"quality_scores.{pid} can leave 0..100 ({lo:g} to {hi:g}): fix it")
         _check_years(q, years, f"quality_scores.{pid}")
-    for pid in case.keep_whole:
+    for pid, kw in case.keep_whole.items():
         _need(pid, ids, f"keep_whole.{pid}")
-    _check_requirements(case)
-    _check_levers(case)
+        if kw.from_year > years:
+            raise ValueError(
+                f"keep_whole.{pid}.from_year {kw.from_year} is after the {years}-year horizon: "
+                f"use a year from 1 to {years}"
+            )
+
+
+def _check_size(case: Case) -> None:
+    years = case.horizon.years
     if case.scenario_count() * years * len(case.parties) > MAX_CELLS:
         most = MAX_CELLS // (years * len(case.parties))
         raise ValueError(
@@ -466,19 +496,16 @@ def _check_requirements(case: Case) -> None:
             raise ValueError(
                 f"requirements.commissioner_split.{pid}: '{pid}' is not a commissioner"
             )
-    for i, option in enumerate(r.gateway_options):
+    gateways = [("requirements.gateway", r.gateway)] + [
+        (f"requirements.gateway_options[{i}]", opt) for i, opt in enumerate(r.gateway_options)
+    ]
+    for where, option in gateways:
         for pid in option:
-            _need(pid, ids, f"requirements.gateway_options[{i}].{pid}")
+            _need(pid, ids, f"{where}.{pid}")
             if pid not in case.quality_scores:
                 raise ValueError(
-                    f"requirements.gateway_options[{i}].{pid}: the case has no quality_scores "
-                    f"for '{pid}': add them"
+                    f"{where}.{pid}: the case has no quality_scores for '{pid}': add them"
                 )
-    for pid in r.gateway:
-        if pid not in case.quality_scores:
-            raise ValueError(
-                f"requirements.gateway.{pid}: the case has no quality_scores for '{pid}': add them"
-            )
     total_fixed = sum(r.fixed_gain_shares.values())
     if total_fixed > 1 + 1e-9:
         raise ValueError(

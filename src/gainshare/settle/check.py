@@ -31,10 +31,10 @@ def weighted_cvar(loss: np.ndarray, weights: np.ndarray, beta: float) -> float:
 
 
 def shortfall_by_scenario(net: np.ndarray, kw: KeepWhole) -> np.ndarray:
-    """(S,) worst yearly shortfall below the keep-whole line (-tolerance) for robust/chance,
-    below zero for cvar (whose tolerance bounds the expected shortfall)."""
-    line = 0.0 if kw.mode == "cvar" else kw.tolerance
-    return np.maximum(-line - net, 0.0).max(axis=1)
+    """(S,) worst yearly shortfall below the keep-whole line (-tolerance for robust/chance,
+    zero for cvar, whose tolerance bounds the expected shortfall), over the years the
+    requirement applies (from `from_year`)."""
+    return np.maximum(kw.line() - net[:, kw.from_year - 1 :], 0.0).max(axis=1)
 
 
 def requirement_met(net: np.ndarray, weights: np.ndarray, kw: KeepWhole) -> bool:
@@ -66,8 +66,8 @@ def _party_arrays(st: Settlement) -> dict[str, np.ndarray]:
 def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.ndarray]) -> dict:
     e, w = st.econ, st.econ.weights
     net = st.net[:, :, j]
-    whole = (net >= -kw.tolerance - PENNY).all(axis=1)
     sf = shortfall_by_scenario(net, kw)
+    whole = sf <= PENNY
 
     def wsum(a: np.ndarray) -> float:  # expected horizon total, pounds to the penny
         return round(float(w @ a.sum(axis=1)), 2)
@@ -94,6 +94,7 @@ def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.n
             "mode": kw.mode,
             "beta": kw.beta,
             "tolerance": kw.tolerance,
+            "from_year": kw.from_year,
             "met": requirement_met(net, w, kw),
         },
     }
@@ -101,9 +102,13 @@ def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.n
 
 def _violations(st: Settlement, case: Case) -> tuple[list[dict], int]:
     e = st.econ
-    tol = np.array([case.keep_whole_for(p).tolerance for p in e.party_ids])
-    required = np.array([case.keep_whole_for(p).mode != "none" for p in e.party_ids])
-    short = (-tol[None, None, :] - st.net) * required
+    kws = [case.keep_whole_for(p) for p in e.party_ids]
+    line = np.array([kw.line() for kw in kws])
+    Y = st.net.shape[1]
+    applies = np.array(
+        [[kw.mode != "none" and y + 1 >= kw.from_year for kw in kws] for y in range(Y)]
+    )  # (Y, P)
+    short = (line[None, None, :] - st.net) * applies[None, :, :]
     s_idx, y_idx, p_idx = np.nonzero(short > PENNY)
     vals = short[s_idx, y_idx, p_idx]
     total = int(len(vals))
