@@ -97,6 +97,7 @@ class Designer:
         self._timings = {"data_s": t1 - t0, "build_s": t2 - t1}
         self._objective = case.requirements.objective
         self._first = True  # the first solve's timings include building the model
+        self._nets: dict = {}  # (party, year) -> net position as a linear form, built once
 
     # ------------------------------------------------------------ what-if changes
 
@@ -347,7 +348,9 @@ class Designer:
         _, _, Y, _ = d.dims
         for p in range(len(d.party_ids)):
             for y in range(Y):
-                model_net = evaluate(net(m, d, p, y)) * d.scale
+                if (p, y) not in self._nets:
+                    self._nets[p, y] = net(m, d, p, y)
+                model_net = evaluate(self._nets[p, y]) * d.scale
                 worst = max(worst, float(np.abs(model_net - st.net[:, y, p]).max()))
         return worst
 
