@@ -186,6 +186,9 @@ class Designer:
                     setattr(au, flag, False)
             t = time.perf_counter()
             opt.set_instance(self.model)
+            # HiGHS logs model changes (e.g. a bound set to -infinity) straight to stdout;
+            # silence it so that `--json` output stays one clean document.
+            opt._solver_model.setOptionValue("output_flag", False)
             self._timings["load_s"] = time.perf_counter() - t
             self._opt = opt
             self._params_changed = False
