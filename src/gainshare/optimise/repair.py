@@ -122,6 +122,15 @@ def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, fl
             m.repair_gap_rows.add(gap >= x - x0)
             m.repair_gap_rows.add(gap >= x0 - x)
             cost += weights["shares"] * 100 * gap  # per percentage point
+        # the commissioners' part of each tier (the rest) moves too, and counts the same way
+        for k, yt in {(k, yt) for (k, _, yt) in var}:
+            tier = getattr(terms[yt], f"{kind}_tiers")[k]
+            rest0 = 1.0 - sum(tier.shares.get(d.party_ids[p], 0.0) for p in d.providers)
+            rest = 1.0 - sum(var[k, p, yt] for p in d.providers)
+            gap = m.repair_share_gap[kind, k, "commissioners", yt]
+            m.repair_gap_rows.add(gap >= rest - rest0)
+            m.repair_gap_rows.add(gap >= rest0 - rest)
+            cost += weights["shares"] * 100 * gap
     for name, var in (("caps", m.cap), ("collars", m.collar)):
         for (p, yt), x in var.items():
             pid = d.party_ids[p]
