@@ -576,12 +576,13 @@ def _net_floor(m, d: DesignData, p: int, y: int) -> np.ndarray:
 
 
 def _keep_whole_chance(m, d: DesignData, p: int, beta: float) -> None:
+    """net >= -tol unless violated[s, p]; big-M from the data with tolerance 0, the largest any
+    what-if tolerance (>= 0) can need."""
     _, S, Y, _ = d.dims
     m.chance_limit[p] = 1.0 - beta
     v = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.violated[s, p], 1.0)] for s in range(S)])
-    tol = float(pyo.value(m.tolerance[p]))
     for y in applicable_years(d, p):
-        big = np.maximum(-tol - _net_floor(m, d, p, y), 0.0) * BIG_M_PAD + 1e-6
+        big = np.maximum(-_net_floor(m, d, p, y), 0.0) * BIG_M_PAD + 1e-6
         add_rows(
             m.keep_whole,
             f"chance_{p}_{y}",
