@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -388,6 +389,43 @@ def _parse_weights(text: str | None, known: dict[str, float]) -> dict[str, float
         if out[key] < 0:
             raise InputError([f"--weights: {key} must be zero or more"])
     return out
+
+
+@app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep file (.yaml): cases or a grid")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Results file (.csv or .parquet)")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Local worker processes (1: no pool)")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Run on a Dask cluster, e.g. tcp://HOST:PORT"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run many cases or a grid of what-ifs; one row per run in a CSV or parquet file (exit 1
+    if a run ended in error)."""
+
+    def body() -> int:
+        from gainshare.analysis.sweep import load_sweep, print_sweep, progress_bar, run_sweep
+
+        if workers is not None and workers < 1:
+            raise InputError(["--workers: give 1 or more"])
+        if scheduler is not None and not re.match(r"^[a-z]+://\S+:\d+$", scheduler):
+            raise InputError([f"--scheduler: '{scheduler}' is not an address: use tcp://HOST:PORT"])
+        plan = load_sweep(sweep_file, out)
+        with progress_bar(plan.runs, "sweep") as advance:
+            result = run_sweep(plan, workers=workers, scheduler=scheduler, progress=advance)
+        if as_json:
+            emit_json(result.document)
+        else:
+            print_sweep(result)
+        return 1 if result.status_counts.get("error") else 0
+
+    guarded(body)
 
 
 @app.command()
