@@ -50,9 +50,11 @@ def requirement_met(net: np.ndarray, weights: np.ndarray, kw: KeepWhole) -> bool
 
 
 def _party_arrays(st: Settlement) -> dict[str, np.ndarray]:
-    """The (S, Y, P) arrays a party summary reads, each computed once for all parties."""
-    e = st.econ
-    return {
+    """Expected horizon totals (P,) a party summary reads, each computed once for all parties:
+    sum over years first, then one probability-weighted sum over scenarios."""
+    e, w = st.econ, st.econ.weights
+    arrays = {
+        "net": st.net,
         "transfer": st.transfer,
         "retained": st.retained_by,
         "revenue": e.revenue_change * e.is_provider,
@@ -61,6 +63,7 @@ def _party_arrays(st: Settlement) -> dict[str, np.ndarray]:
         "stranded": e.stranded_fixed_cost,
         "unfunded": e.unfunded_activity,
     }
+    return {k: w @ v.sum(axis=1) for k, v in arrays.items()}
 
 
 def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.ndarray]) -> dict:
@@ -69,27 +72,27 @@ def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.n
     sf = shortfall_by_scenario(net, kw)
     whole = sf <= PENNY
 
-    def wsum(a: np.ndarray) -> float:  # expected horizon total, pounds to the penny
-        return round(float(w @ a.sum(axis=1)), 2)
+    def wsum(name: str) -> float:  # expected horizon total, pounds to the penny
+        return round(float(arrays[name][j]), 2)
 
     return {
         "role": "both"
         if e.is_provider[j] and e.is_commissioner[j]
         else ("provider" if e.is_provider[j] else "commissioner"),
-        "expected_net": wsum(net),
+        "expected_net": wsum("net"),
         "expected_net_by_year": [round(float(v), 2) for v in w @ net],
         "worst_net": round(float(net.min()), 2),
         "worst_total_net": round(float(net.sum(axis=1).min()), 2),
         "best_net": round(float(net.max()), 2),
         "prob_whole": round(float(w[whole].sum()), 6),
         "cvar_shortfall": round(weighted_cvar(sf, w, kw.beta if kw.mode != "none" else 0.95), 2),
-        "expected_transfer": wsum(arrays["transfer"][:, :, j]),
-        "expected_retained": wsum(arrays["retained"][:, :, j]),
-        "expected_revenue_change": wsum(arrays["revenue"][:, :, j]),
-        "expected_cost_change": wsum(arrays["cost"][:, :, j]),
-        "expected_benefit": wsum(arrays["benefit"][:, :, j]),
-        "stranded_fixed_cost_expected": wsum(arrays["stranded"][:, :, j]),
-        "unfunded_activity_expected": wsum(arrays["unfunded"][:, :, j]),
+        "expected_transfer": wsum("transfer"),
+        "expected_retained": wsum("retained"),
+        "expected_revenue_change": wsum("revenue"),
+        "expected_cost_change": wsum("cost"),
+        "expected_benefit": wsum("benefit"),
+        "stranded_fixed_cost_expected": wsum("stranded"),
+        "unfunded_activity_expected": wsum("unfunded"),
         "requirement": {
             "mode": kw.mode,
             "beta": kw.beta,

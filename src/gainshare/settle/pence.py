@@ -46,17 +46,36 @@ class Statements:
     system_savings: np.ndarray  # (S, Y)
 
 
+def _apportion(parts: list[np.ndarray], totals: np.ndarray) -> list[np.ndarray]:
+    """largest_remainder over the given (S, Y, n_i) column groups together, split back."""
+    joined = largest_remainder(np.concatenate(parts, axis=2), totals)
+    edges = np.cumsum([p.shape[2] for p in parts])[:-1]
+    return np.split(joined, edges, axis=2)
+
+
+def _pence(a: np.ndarray) -> np.ndarray:
+    return np.rint(a * 100).astype(np.int64)
+
+
 def statements(st: Settlement) -> Statements:
+    """Pence statements; rounding is done only over the columns that can be non-zero
+    (providers for revenue and transfers, commissioners for spend saved and retained)."""
     e = st.econ
-    rev = np.rint(e.revenue_change * e.is_provider * 100).astype(np.int64)
-    saved = largest_remainder((e.exp_spend - e.act_spend), -rev.sum(axis=2))
-    cost = np.rint(e.cost_change * 100).astype(np.int64)
-    direct = np.rint(e.direct_cost * 100).astype(np.int64)
-    ben = np.rint(e.benefit * 100).astype(np.int64)
+    prov, comm = np.flatnonzero(e.is_provider), np.flatnonzero(e.is_commissioner)
+    shape = e.exp_pay.shape
+    rev = np.zeros(shape, dtype=np.int64)
+    rev[:, :, prov] = _pence(e.revenue_change[:, :, prov])
+    saved = np.zeros(shape, dtype=np.int64)
+    (saved[:, :, comm],) = _apportion(
+        [e.exp_spend[:, :, comm] - e.act_spend[:, :, comm]], -rev.sum(axis=2)
+    )
+    cost, direct, ben = _pence(e.cost_change), _pence(e.direct_cost), _pence(e.benefit)
     pool = saved.sum(axis=2) - direct.sum(axis=2)
-    both = largest_remainder(np.concatenate([st.transfer, st.retained_by], axis=2), pool)
-    P = st.transfer.shape[2]
-    transfer, retained = both[..., :P], both[..., P:]
+    transfer = np.zeros(shape, dtype=np.int64)
+    retained = np.zeros(shape, dtype=np.int64)
+    transfer[:, :, prov], retained[:, :, comm] = _apportion(
+        [st.transfer[:, :, prov], st.retained_by[:, :, comm]], pool
+    )
     net = rev - cost + transfer + retained + ben
     savings = -(cost + direct - ben).sum(axis=2)
     return Statements(rev, cost, saved, direct, ben, transfer, retained, net, pool, savings)
