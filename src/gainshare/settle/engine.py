@@ -57,8 +57,10 @@ def _tier_arrays(tiers: list[Tier], basis: np.ndarray, pidx: dict[str, int], P: 
     for k, t in enumerate(tiers):
         for pid, v in t.shares.items():
             shares[k, pidx[pid]] = v
-    edges = np.stack([t.upto.resolve(basis) for t in tiers[:-1]], axis=1) if len(tiers) > 1 else (
-        np.zeros((basis.shape[0], 0))
+    edges = (
+        np.stack([t.upto.resolve(basis) for t in tiers[:-1]], axis=1)
+        if len(tiers) > 1
+        else (np.zeros((basis.shape[0], 0)))
     )
     return edges, shares
 
