@@ -11,8 +11,10 @@ from tests.helpers_design import tiny_case
 
 # Two years; the scheme only starts in year 2 (ramp-up 0 then 1). In year 1 the community
 # trust pays its 20,000 team with nothing in the pool; year 2 is the tiny case's one year.
-TWO_YEARS = dict(horizon={"years": 2, "first_year": 2026},
-                 schemes=[tiny_case().schemes[0].model_dump() | {"ramp_up": [0.0, 1.0]}])  # fmt: skip
+TWO_YEARS = dict(
+    horizon={"years": 2, "first_year": 2026},
+    schemes=[tiny_case().schemes[0].model_dump() | {"ramp_up": [0.0, 1.0]}],
+)
 
 
 def test_design_cannot_keep_a_party_whole_in_a_year_with_nothing_to_share():
