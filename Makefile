@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_CASE ?= cases/core.yaml
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install lint format clean
+.PHONY: demo test install lint format clean browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +23,14 @@ demo: install
 	mkdir -p out
 	$(BIN)/gainshare design $(DEMO_CASE) --out out/designed.agreement.yaml
 
-test: install
+# Debian's chromium for the real-browser test of the workshop app (never a downloaded browser).
+browser-deps:
+	@if [ -x $(CHROMIUM) ]; then echo "browser: $(CHROMIUM)"; \
+	elif command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else echo "warning: no $(CHROMIUM) and no apt-get: the browser test will be skipped" >&2; fi
+
+test: install browser-deps
 	$(BIN)/python -m pytest
 
 lint: install

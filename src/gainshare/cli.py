@@ -464,6 +464,46 @@ def candidates(
     guarded(body)
 
 
+def app_home() -> Path:
+    """The workshop app's first page, found beside the installed (editable) package."""
+    import gainshare
+
+    home = Path(gainshare.__file__).resolve().parents[2] / "app" / "Home.py"
+    if not home.is_file():
+        raise InputError([f"{home}: the workshop app is not there: it ships with the source "
+                          "repository; install gainshare from a clone with "
+                          "`pip install -e '.[app]'`"])  # fmt: skip
+    return home
+
+
+@app.command("app")
+def workshop_app(
+    port: Annotated[int | None, typer.Option("--port", help="Port to serve on")] = None,
+    headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser")] = False,
+) -> None:
+    """Open the workshop app (the same as `streamlit run app/Home.py`)."""
+
+    def body() -> int:
+        import importlib.util
+        import subprocess
+
+        home = app_home()
+        if importlib.util.find_spec("streamlit") is None:
+            raise InputError(["streamlit is not installed: run `pip install -e '.[app]'`"])
+        cmd = [sys.executable, "-m", "streamlit", "run", str(home), "--client.toolbarMode",
+               "minimal", "--browser.gatherUsageStats", "false"]  # fmt: skip
+        if port is not None:
+            cmd += ["--server.port", str(port)]
+        if headless:
+            cmd += ["--server.headless", "true"]
+        try:
+            return subprocess.call(cmd)
+        except KeyboardInterrupt:
+            return 0
+
+    guarded(body)
+
+
 def main() -> None:
     app()
 

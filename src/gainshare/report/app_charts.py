@@ -1,0 +1,185 @@
+"""Plotly figures for the workshop app: a waterfall per party (revenue change, cost change,
+transfer, net), the spread of each party's net over the scenarios, and the trade-off between
+what the commissioners keep and the worst-off provider. Presentation only: every number comes
+from a settlement (the waterfall steps from `report.charts.waterfall_steps`). Money axes read
+£1.2m / £350k, as the rest of the app does."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from gainshare.analysis.workshop import money
+from gainshare.report.charts import PALETTE, waterfall_steps
+from gainshare.schema.case import Case
+from gainshare.settle.check import CheckResult
+
+FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=14, color="#1f2933")
+GAIN, LOSS, TOTAL, LINE = "#2e7d32", "#c62828", "#1f4e79", "#6b7280"
+
+
+def _wrap(text: str, width: int = 28) -> str:
+    """Long organisation names on two lines."""
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width)
+    cut = cut if cut > 0 else width
+    return text[:cut] + "<br>" + text[cut:].strip()
+
+
+def money_ticks(lo: float, hi: float, currency: str, n: int = 6) -> tuple[list, list]:
+    """Round tick values over [lo, hi] and their labels (£1.2m, £350k)."""
+    if not math.isfinite(lo) or not math.isfinite(hi) or hi <= lo:
+        lo, hi = min(lo, 0.0) - 1.0, max(hi, 0.0) + 1.0
+    raw = (hi - lo) / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = math.floor(lo / step) * step
+    vals = [start + k * step for k in range(n + 3) if start + k * step <= hi + step]
+    return vals, [money(v, currency) for v in vals]
+
+
+def _style(fig: go.Figure, title: str | None, height: int) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=17)) if title else None,
+        template="plotly_white",
+        font=FONT,
+        height=height,
+        margin=dict(l=10, r=20, t=60 if title else 20, b=20),
+        showlegend=False,
+    )
+    return fig
+
+
+def _grid(n: int, columns: int, gap_x: float = 0.06, gap_y: float = 0.16):
+    """Axis domains of an n-panel grid, row by row from the top: [(x0, x1, y0, y1)]."""
+    rows = math.ceil(n / columns)
+    w = (1 - gap_x * (columns - 1)) / columns
+    h = (1 - gap_y * (rows - 1)) / rows
+    out = []
+    for j in range(n):
+        r, c = divmod(j, columns)
+        x0, y1 = c * (w + gap_x), 1 - r * (h + gap_y)
+        out.append(tuple(min(max(round(v, 9), 0.0), 1.0) for v in (x0, x0 + w, y1 - h, y1)))
+    return out
+
+
+def _waterfall_panel(case: Case, result: CheckResult, j: int, axis: str) -> tuple[dict, dict]:
+    """One party's waterfall trace (on axes x{axis}/y{axis}) and its y axis settings."""
+    st = result.settlement
+    steps = waterfall_steps(result, j)
+    net = float(st.econ.weights @ st.net[:, :, j].sum(axis=1))
+    ys = [v for _, v in steps] + [net]
+    run = np.cumsum([0.0] + [v for _, v in steps])
+    lo, hi = min(0.0, run.min(), net), max(0.0, run.max(), net)
+    pad = 0.2 * (hi - lo or 1.0)
+    vals, text = money_ticks(lo - pad, hi + pad, case.currency, n=4)
+    trace = dict(
+        type="waterfall", xaxis=f"x{axis}", yaxis=f"y{axis}",
+        x=[_wrap(k, 12) for k, _ in steps] + ["Net"], y=ys,
+        measure=["relative"] * len(steps) + ["total"],
+        text=[money(v, case.currency) for v in ys], textposition="outside", cliponaxis=False,
+        increasing=dict(marker=dict(color=GAIN)), decreasing=dict(marker=dict(color=LOSS)),
+        totals=dict(marker=dict(color=TOTAL)), connector=dict(line=dict(color="#c0c4cc")),
+        hovertemplate="%{x}: %{text}<extra></extra>",
+    )  # fmt: skip
+    yaxis = dict(tickvals=vals, ticktext=text, range=[lo - pad, hi + pad], zeroline=True,
+                 zerolinecolor=LINE)  # fmt: skip
+    return trace, yaxis
+
+
+def waterfalls(case: Case, result: CheckResult, columns: int = 3) -> go.Figure:
+    """One waterfall per party: from revenue and cost change, through what the agreement pays
+    it, to its expected net position over the agreement. Built as one figure description (one
+    validation pass), since it is redrawn on every what-if."""
+    names = [p.name for p in case.parties]
+    cols = min(columns, len(names))
+    rows = math.ceil(len(names) / cols)
+    traces, layout, titles = [], {}, []
+    for j, (x0, x1, y0, y1) in enumerate(_grid(len(names), cols, gap_y=0.28 / rows)):
+        axis = "" if j == 0 else str(j + 1)
+        trace, yaxis = _waterfall_panel(case, result, j, axis)
+        traces.append(trace)
+        layout[f"xaxis{axis}"] = dict(domain=[x0, x1], anchor=f"y{axis}")
+        layout[f"yaxis{axis}"] = yaxis | dict(domain=[y0, y1], anchor=f"x{axis}")
+        titles.append(dict(text=_wrap(names[j], 40), x=(x0 + x1) / 2, y=y1, xref="paper",
+                           yref="paper", xanchor="center", yanchor="bottom", showarrow=False,
+                           font=dict(size=14)))  # fmt: skip
+    layout["annotations"] = titles
+    return _style(go.Figure(data=traces, layout=layout), None, 330 * rows)
+
+
+def distributions(case: Case, result: CheckResult) -> go.Figure:
+    """Each party's net position over the whole agreement, one point a scenario: the box holds
+    the middle half, the whiskers the rest; left of the line is worse off."""
+    st = result.settlement
+    total = st.net.sum(axis=1)  # (S, P)
+    names = [_wrap(p.name) for p in case.parties]
+    sym = money(0, case.currency)[:-1]
+    traces = [
+        dict(type="box", x=total[:, j], name=names[j], orientation="h", boxpoints="outliers",
+             marker=dict(color=PALETTE[j % len(PALETTE)]), text=st.econ.scenario_names,
+             hovertemplate=f"%{{text}}: {sym}%{{x:,.0f}}<extra></extra>")
+        for j in reversed(range(len(names)))
+    ]  # fmt: skip
+    lo, hi = float(total.min()), float(total.max())
+    vals, text = money_ticks(min(lo, 0.0), max(hi, 0.0), case.currency)
+    layout = dict(
+        xaxis=dict(tickvals=vals, ticktext=text, title=dict(text="Net position over the "
+                                                                 "agreement")),
+        shapes=[dict(type="line", x0=0, x1=0, y0=0, y1=1, yref="paper",
+                     line=dict(dash="dash", color=LINE))],
+        annotations=[dict(x=0, y=1.02, yref="paper", text="no better, no worse off",
+                          showarrow=False, font=dict(size=12, color=LINE))],
+    )  # fmt: skip
+    return _style(go.Figure(data=traces, layout=layout), None, 90 + 70 * len(names))
+
+
+def tradeoff(
+    points: pd.DataFrame,
+    currency: str,
+    frontier: pd.DataFrame | None = None,
+    x_title: str = "Worst year of any provider",
+    x_share: bool = False,
+) -> go.Figure:
+    """Commissioners' expected retained savings (y) against the worst provider year, or against
+    the share of scenarios in which everyone is kept whole (`x_share`): one marker a candidate
+    (`points`: label, x, y, chosen), and the frontier as a line when given (x, y)."""
+    xfmt = (lambda v: f"{100 * v:.0f}%") if x_share else (lambda v: money(v, currency))
+    fig = go.Figure()
+    xs, ys = list(points["x"]), list(points["y"])
+    if frontier is not None and len(frontier):
+        fr = frontier.sort_values("x")
+        fig.add_trace(go.Scatter(
+            x=fr["x"], y=fr["y"], mode="lines+markers", name="frontier",
+            line=dict(color=LINE, width=2, dash="dot"), marker=dict(size=6, color=LINE),
+            customdata=np.array([[xfmt(a), money(b, currency)]
+                                 for a, b in zip(fr["x"], fr["y"], strict=True)]),
+            hovertemplate="%{customdata[0]}<br>commissioners keep "
+                          "%{customdata[1]}<extra>frontier</extra>",
+        ))  # fmt: skip
+        xs += list(fr["x"])
+        ys += list(fr["y"])
+    chosen = points.get("chosen", pd.Series(False, index=points.index)).astype(bool)
+    fig.add_trace(go.Scatter(
+        x=points["x"], y=points["y"], mode="markers+text", text=points["label"],
+        textposition="top center",
+        marker=dict(size=[18 if c else 12 for c in chosen],
+                    color=[TOTAL if c else PALETTE[1] for c in chosen],
+                    line=dict(color="white", width=1)),
+        customdata=np.array([[xfmt(a), money(b, currency)]
+                             for a, b in zip(points["x"], points["y"], strict=True)]),
+        hovertemplate="%{text}<br>%{customdata[0]}<br>commissioners keep "
+                      "%{customdata[1]}<extra></extra>",
+    ))  # fmt: skip
+    yv, yt = money_ticks(min(ys), max(ys), currency)
+    if x_share:
+        fig.update_xaxes(tickformat=".0%", title=x_title)
+    else:
+        xv, xt = money_ticks(min(xs), max(xs), currency)
+        fig.update_xaxes(tickvals=xv, ticktext=xt, title=x_title)
+    fig.update_yaxes(tickvals=yv, ticktext=yt, title="Commissioners keep (expected)")
+    return _style(fig, None, 460)
