@@ -18,7 +18,7 @@ from gainshare.optimise.design_model import build_design_model, trivial_shortfal
 from gainshare.optimise.designer import DesignResult, design
 from gainshare.optimise.extract import agreement_from_solution
 from gainshare.schema.case import Case
-from gainshare.settle.check import check
+from gainshare.settle.check import PENNY, check
 from gainshare.units import money
 
 MONEY_KINDS = (
@@ -275,21 +275,33 @@ def _apply_share(req: dict, r: Relaxation, a: float) -> None:
             }
 
 
+def _worst_shortfalls(result, j: int, kw, k: int = 3) -> list[dict]:
+    """The k largest shortfalls of party j below its keep-whole line, in the years its
+    requirement applies, read from the settlement arrays (not the capped violations list)."""
+    e = result.settlement.econ
+    first = kw.from_year - 1
+    short = kw.line() - result.settlement.net[:, first:, j]  # (S, applicable years)
+    flat = np.argsort(-short, axis=None, kind="stable")[:k]
+    out = []
+    for i in flat:
+        s, y = np.unravel_index(i, short.shape)
+        if short[s, y] > PENNY:
+            out.append({"scenario": e.scenario_names[s], "year": e.year_labels[first + y],
+                        "shortfall": round(float(short[s, y]), 2)})  # fmt: skip
+    return out
+
+
 def _shortfalls(case: Case, data, m) -> dict:
     """Where each party falls short under the relaxed agreement (the conflict's scenarios)."""
     agreement, sel = agreement_from_solution(m, data)
     result = check(case, agreement, data.econs[sel])
     out = {}
-    for pid, d in result.document["by_party"].items():
+    for j, (pid, d) in enumerate(result.document["by_party"].items()):
         if d["requirement"]["mode"] == "none" or d["prob_whole"] >= 1.0:
             continue
-        worst = [v for v in result.document["violations"] if v["party"] == pid][:3]
         out[pid] = {
             "prob_short": round(1.0 - d["prob_whole"], 6),
-            "worst": [
-                {"scenario": v["scenario"], "year": v["year_label"], "shortfall": v["shortfall"]}
-                for v in worst
-            ],
+            "worst": _worst_shortfalls(result, j, case.keep_whole_for(pid)),
         }
     return out
 
@@ -302,9 +314,10 @@ def _shortfall_words(case: Case, shortfalls: dict) -> list[str]:
             f"scenario {w['scenario']} in {w['year']} by {money(w['shortfall'], case.currency)}"
             for w in worst
         )
+        detail = f" (worst: {where})" if where else ""
         out.append(
             f"{case.party(pid).name} falls short in {100 * s['prob_short']:.1f}% of "
-            f"scenarios (worst: {where})."
+            f"scenarios{detail}."
         )
     return out
 

@@ -25,7 +25,7 @@ DEFAULT_WEIGHTS = {"shares": 1.0, "caps": 1.0, "collars": 1.0}
 
 @dataclass(frozen=True)
 class RepairResult:
-    status: str  # unchanged | repaired | infeasible | error
+    status: str  # unchanged | repaired | infeasible | time_limit | error
     proposal: Agreement
     proposal_check: CheckResult
     proposal_failures: list[dict]
@@ -255,19 +255,15 @@ def repair(
     result = designer.solve(duals=False)
     timings = result.timings | {"total_s": round(time.perf_counter() - t0, 4)}
     if result.agreement is None:
-        return RepairResult(
-            "infeasible" if result.status == "infeasible" else "error",
-            proposal,
-            before,
-            fails,
-            None,
-            None,
-            [],
-            None,
-            "No agreement with the proposal's structure meets every requirement: "
+        message = {
+            "infeasible": "No agreement with the proposal's structure meets every requirement: "
             "run `gainshare explain` to see which requirements conflict.",
-            timings,
-        )
+            "time_limit": "The time limit passed before a repaired agreement was found: allow "
+            "more time (requirements.time_limit) or remove caps and collars the room has not "
+            "asked for, which make the search much harder.",
+        }.get(result.status, result.message)
+        return RepairResult(result.status, proposal, before, fails, None, None, [], None,
+                            message, timings)  # fmt: skip
     data = agreement_to_dict(result.agreement) | {
         "name": f"{proposal.name} (repaired)",
         "notes": "Repaired by gainshare.",
