@@ -357,3 +357,13 @@ def test_term_options_pick_the_best_of_the_fixed_designs():
             singles.append(r.objective_value)
     assert both.status == "optimal" and len(set(singles)) >= 4  # the options matter
     assert both.objective_value == pytest.approx(max(singles), abs=0.01)
+
+
+def test_python_api_mirrors_the_cli():
+    from gainshare.optimise.explain import explain
+    from gainshare.optimise.repair import repair
+
+    assert gainshare.design is design and gainshare.Designer is Designer
+    assert gainshare.repair is repair and gainshare.explain is explain
+    with pytest.raises(AttributeError):
+        gainshare.no_such_function  # noqa: B018

@@ -1,7 +1,8 @@
 """gainshare: design and check multilateral gain/loss sharing agreements for health and care.
 
-The Python API mirrors the command line: `load_case`, `load_agreement`, `check`, and (with the
-optimiser) `design` and `Designer`."""
+The Python API mirrors the command line: `load_case`, `load_agreement`, `check`, `design`,
+`Designer`, `repair`, `explain`, `candidates`, `fair_references`, `sensitivity`. The optimiser
+functions load Pyomo and HiGHS on first use, so `check` stays quick to import."""
 
 from gainshare.analysis import fairness
 from gainshare.economics.model import Economics, LeverChoice, compute
@@ -20,12 +21,41 @@ __all__ = [
     "InputError",
     "LeverChoice",
     "Settlement",
+    "Designer",
+    "candidates",
     "check",
     "compute",
+    "design",
+    "explain",
+    "fair_references",
     "fairness",
     "load_agreement",
     "load_case",
+    "repair",
     "sample",
+    "sensitivity",
     "settle",
 ]
+
+_LAZY = {
+    "design": ("gainshare.optimise.designer", "design"),
+    "Designer": ("gainshare.optimise.designer", "Designer"),
+    "repair": ("gainshare.optimise.repair", "repair"),
+    "explain": ("gainshare.optimise.explain", "explain"),
+    "candidates": ("gainshare.analysis.candidates", "candidates"),
+    "fair_references": ("gainshare.analysis.coalitions", "fair_references"),
+    "sensitivity": ("gainshare.analysis.sensitivity", "sensitivity"),
+}
+
+
+def __getattr__(name: str):
+    """The optimiser-backed functions, imported when first used."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'gainshare' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"

@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Design and check multilateral gain/loss sharing agreements.",
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 
 CaseArg = Annotated[Path, typer.Argument(help="Case file (.yaml, .json or .xlsx)")]
@@ -61,7 +62,7 @@ def guarded(fn: Callable[[], int]) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(rich_help_panel="Cases")
 def validate(
     case: CaseArg,
     as_json: JsonOpt = False,
@@ -86,7 +87,7 @@ def validate(
     guarded(body)
 
 
-@app.command()
+@app.command(rich_help_panel="Agreements")
 def check(
     case: CaseArg,
     agreement: Annotated[Path, typer.Option("--agreement", "-a", help="Agreement file (.yaml)")],
@@ -111,7 +112,7 @@ def check(
     guarded(body)
 
 
-@app.command()
+@app.command(rich_help_panel="Outputs")
 def report(
     case: CaseArg,
     agreement: Annotated[Path, typer.Option("--agreement", "-a", help="Agreement file (.yaml)")],
@@ -143,7 +144,7 @@ def report(
     guarded(body)
 
 
-@app.command()
+@app.command(rich_help_panel="Cases")
 def template(
     out: Annotated[Path, typer.Option("--out", "-o", help="Workbook to write (.xlsx)")],
     case: Annotated[
@@ -172,7 +173,7 @@ def template(
     guarded(body)
 
 
-@app.command()
+@app.command(rich_help_panel="Analysis")
 def fair(case: CaseArg, as_json: JsonOpt = False) -> None:
     """Fair reference splits of the coalition savings game: Shapley value, nucleolus,
     proportional and equal-surplus."""
@@ -215,7 +216,7 @@ def _stress_values(values: str | None, span: str | None) -> list[float] | None:
     return None
 
 
-@app.command()
+@app.command(rich_help_panel="Analysis")
 def sensitivity(
     case: CaseArg,
     agreement: Annotated[
@@ -261,7 +262,7 @@ def sensitivity(
     guarded(body)
 
 
-@app.command()
+@app.command(rich_help_panel="Agreements")
 def design(
     case: CaseArg,
     objective: Annotated[
@@ -290,7 +291,10 @@ def design(
 
         if objective is not None and objective not in OBJECTIVES:
             raise InputError(
-                [f"--objective: '{objective}' is not an objective: use one of {', '.join(OBJECTIVES)}"]
+                [
+                    f"--objective: '{objective}' is not an objective: use one of "
+                    + ", ".join(OBJECTIVES)
+                ]
             )
         if time_limit is not None and time_limit <= 0:
             raise InputError(["--time-limit: give a number of seconds above 0"])
@@ -311,7 +315,7 @@ def design(
     guarded(body)
 
 
-@app.command()
+@app.command(rich_help_panel="Agreements")
 def explain(case: CaseArg, as_json: JsonOpt = False) -> None:
     """Why no agreement meets the requirements, and the smallest relaxation that would; exit 1
     when the case is infeasible."""
@@ -332,7 +336,7 @@ def explain(case: CaseArg, as_json: JsonOpt = False) -> None:
     guarded(body)
 
 
-@app.command()
+@app.command(rich_help_panel="Agreements")
 def repair(
     case: CaseArg,
     proposal: Annotated[Path, typer.Option("--proposal", "-p", help="The room's proposal (.yaml)")],
@@ -391,7 +395,7 @@ def _parse_weights(text: str | None, known: dict[str, float]) -> dict[str, float
     return out
 
 
-@app.command()
+@app.command(rich_help_panel="Analysis")
 def sweep(
     sweep_file: Annotated[Path, typer.Argument(help="Sweep file (.yaml): cases or a grid")],
     out: Annotated[
@@ -428,7 +432,7 @@ def sweep(
     guarded(body)
 
 
-@app.command()
+@app.command(rich_help_panel="Agreements")
 def candidates(
     case: CaseArg,
     points: Annotated[
@@ -476,7 +480,7 @@ def app_home() -> Path:
     return home
 
 
-@app.command("app")
+@app.command("app", rich_help_panel="Outputs")
 def workshop_app(
     port: Annotated[int | None, typer.Option("--port", help="Port to serve on")] = None,
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser")] = False,
