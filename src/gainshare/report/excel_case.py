@@ -42,7 +42,7 @@ from gainshare.schema.case import (
     Uncertainty,
 )
 from gainshare.schema.common import Param
-from gainshare.schema.io import MAX_FILE_BYTES, InputError, case_from_mapping
+from gainshare.schema.io import InputError, case_from_mapping, input_file_size
 
 MAX_ROWS = 10_000  # rows per sheet read from a case workbook
 MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # a workbook is a zip: refuse one that unpacks huge
@@ -694,17 +694,8 @@ class Reader:
 
 def _open_workbook(path: str | Path, name: str):
     p = Path(path)
-    if not p.exists():
-        raise InputError([f"{name}: file not found: check the path"])
-    if p.is_dir():
-        raise InputError([f"{name}: is a folder, not a file: give the path of a .xlsx workbook"])
-    size = p.stat().st_size
-    if size == 0:
+    if input_file_size(p, name, ".xlsx workbook") == 0:
         raise InputError([f"{name}: file is empty: start from `gainshare template --out {name}`"])
-    if size > MAX_FILE_BYTES:
-        raise InputError(
-            [f"{name}: file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit: split it"]
-        )
     not_xlsx = (
         f"{name}: is not an Excel workbook (.xlsx): save it from Excel as 'Excel Workbook "
         "(.xlsx)', or start from `gainshare template`"

@@ -213,19 +213,26 @@ def format_validation(file: str, exc: ValidationError) -> list[str]:
     return lines
 
 
-def read_mapping(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON file into a mapping, refusing anything unsafe or malformed."""
-    p = Path(path)
-    name = str(path)
+def input_file_size(p: Path, name: str, kind: str) -> int:
+    """Size in bytes of an input file that exists, is a file and is within the size limit;
+    otherwise one line naming the file and the fix. `kind` says what file was expected."""
     if not p.exists():
         raise InputError([f"{name}: file not found: check the path"])
     if p.is_dir():
-        raise InputError([f"{name}: is a folder, not a file: give the path of a .yaml file"])
+        raise InputError([f"{name}: is a folder, not a file: give the path of a {kind}"])
     size = p.stat().st_size
     if size > MAX_FILE_BYTES:
         raise InputError(
             [f"{name}: file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit: split it"]
         )
+    return size
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON file into a mapping, refusing anything unsafe or malformed."""
+    p = Path(path)
+    name = str(path)
+    input_file_size(p, name, ".yaml file")
     raw = p.read_bytes()
     if not raw.strip():
         raise InputError([f"{name}: file is empty: write the case as YAML (see cases/)"])
