@@ -159,8 +159,15 @@ def test_cli_sensitivity_json_on_the_example_case():
                                                abs=0.011)  # fmt: skip
 
 
-def test_cli_sensitivity_without_agreement_exits_2():
-    cmd = [sys.executable, "-m", "gainshare.cli", "sensitivity", str(CASES / "core.yaml")]
+def test_cli_sensitivity_without_agreement_tests_the_designed_one():
+    import gainshare
+    from gainshare.analysis.sensitivity import sensitivity
+
+    case = gainshare.load_case(CASES / "core.yaml")
+    expected = sensitivity(case, gainshare.design(case).agreement)
+    cmd = [sys.executable, "-m", "gainshare.cli", "sensitivity", str(CASES / "core.yaml"), "--json"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.startswith("error: --agreement: missing: pass the agreement file")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["agreement_source"] == "designed"
+    assert doc["tornado"] == expected["tornado"]

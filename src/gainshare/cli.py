@@ -220,7 +220,8 @@ def _stress_values(values: str | None, span: str | None) -> list[float] | None:
 def sensitivity(
     case: CaseArg,
     agreement: Annotated[
-        Path | None, typer.Option("--agreement", "-a", help="Agreement file (.yaml)")
+        Path | None,
+        typer.Option("--agreement", "-a", help="Agreement file (.yaml); default: the designed one"),
     ] = None,
     parameter: Annotated[
         str | None, typer.Option("--parameter", help="Parameter path to stress (see validate)")
@@ -237,22 +238,28 @@ def sensitivity(
     as_json: JsonOpt = False,
 ) -> None:
     """Which uncertain parameters move each party's position most (tornado), and a stress test
-    of one parameter across a range."""
+    of one parameter across a range; without --agreement, the designed agreement is tested."""
 
     def body() -> int:
         import gainshare
         from gainshare.analysis.sensitivity import print_sensitivity
         from gainshare.analysis.sensitivity import sensitivity as run
 
-        if agreement is None:
-            raise InputError(["--agreement: missing: pass the agreement file to test, e.g. "
-                              "--agreement cases/core.agreement.yaml"])  # fmt: skip
         stress_at = _stress_values(values, span)
         if (parameter is None) != (stress_at is None):
             raise InputError(["--parameter: give it together with --values or --range"])
         c = gainshare.load_case(case)
-        a = gainshare.load_agreement(agreement, c)
+        if agreement is not None:
+            a = gainshare.load_agreement(agreement, c)
+        else:  # the designed agreement, as `gainshare design` would give it
+            designed = gainshare.design(c)
+            if designed.agreement is None:
+                typer.echo(f"error: no agreement to test: design found none ({designed.status}); "
+                           "pass one with --agreement", err=True)  # fmt: skip
+                return 1
+            a = designed.agreement
         doc = run(c, a, parties=party or None, path=parameter, values=stress_at)
+        doc["agreement_source"] = str(agreement) if agreement is not None else "designed"
         if as_json:
             emit_json(doc)
         else:
