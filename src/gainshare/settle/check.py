@@ -19,10 +19,14 @@ MAX_LISTED = 100
 
 
 def weighted_cvar(loss: np.ndarray, weights: np.ndarray, beta: float) -> float:
-    """Expected value of `loss` (S,) over the worst 1-beta of probability mass."""
+    """Expected value of `loss` (S,), zero or more, over the worst 1-beta of probability mass."""
     alpha = 1.0 - beta
     if alpha <= 0:
         return float(loss.max(initial=0.0))
+    positive = loss > 0
+    if weights[positive].sum() <= alpha:  # the whole tail is the positive losses and zeros
+        return float(weights[positive] @ loss[positive] / alpha)
+    loss, weights = loss[positive], weights[positive]  # zeros never raise the tail's mean
     order = np.argsort(-loss, kind="stable")
     lw, wv = loss[order], weights[order]
     before = np.concatenate([[0.0], np.cumsum(wv)[:-1]])
