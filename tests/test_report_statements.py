@@ -193,3 +193,18 @@ def test_long_settlements_are_cut_with_a_note(monkeypatch, tmp_path):
     summary = [r[0] for r in wb["Summary"].iter_rows(values_only=True) if r]
     assert note in summary
     assert np.isfinite(result.pence.pool).all()
+
+
+def test_summary_has_a_native_chart_of_the_net_positions(synthetic):
+    """An Excel bar chart (no image renderer needed) drawn from the by-year table."""
+    case, _, result, wb = synthetic
+    ws = wb["Summary"]
+    (chart,) = ws._charts
+    years = result.document["year_labels"]
+    assert len(chart.series) == len(years)
+    header = next(r for r in ws.iter_rows() if [c.value for c in r[2 : 2 + len(years)]] == years)
+    first = header[0].row + 1
+    last = first + len(result.document["by_party"]) - 1
+    assert chart.series[0].val.numRef.f == f"'Summary'!$C${first}:$C${last}"
+    names = [ws.cell(row=r, column=2).value for r in range(first, last + 1)]
+    assert names == [p.name for p in case.parties]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from gainshare.economics.scenarios import parameters
@@ -62,6 +63,7 @@ class _Sheet:
 
     def __init__(self, wb: Workbook, title: str, widths: dict[str, float] | None = None):
         self.ws = wb.create_sheet(title)
+        self.rows = 0  # rows written so far (the next row is rows + 1)
         for col, w in (widths or {}).items():
             self.ws.column_dimensions[col].width = w
         self._money = self._styled(MONEY)
@@ -86,14 +88,15 @@ class _Sheet:
 
     def row(self, *values) -> None:
         self.ws.append(list(values))
+        self.rows += 1
 
     def header(self, *titles: str) -> None:
-        self.ws.append([self.cell(t, bold=True, fill=True) for t in titles])
+        self.row(*[self.cell(t, bold=True, fill=True) for t in titles])
 
     def title(self, text: str) -> None:
         c = WriteOnlyCell(self.ws, value=text)
         c.font = Font(bold=True, size=14)
-        self.ws.append([c])
+        self.row(c)
 
     def money(self, v: float):
         return self.cell(round(float(v), 2), MONEY)
@@ -128,16 +131,34 @@ def _summary(wb: Workbook, case: Case, agreement: Agreement, result: CheckResult
     sh.row()
     sh.row(sh.cell("Expected net position by year", bold=True))
     sh.header("Party", "Name", *doc["year_labels"], "Whole agreement")
+    first = sh.rows + 1
     for pid, d in doc["by_party"].items():
         by_year = d["expected_net_by_year"]
         sh.row(pid, case.party(pid).name, *[sh.money(v) for v in by_year],
                sh.money(d["expected_net"]))  # fmt: skip
+    _net_chart(sh, first, len(doc["by_party"]), len(doc["year_labels"]), case.currency)
     sh.row()
     sh.header("Whole agreement", "", "Expected", "Worst scenario", "Best scenario")
     for key, label in [("pool", "Pool"), ("retained", "Commissioners' retained amount"),
                        ("system_savings", "System savings")]:  # fmt: skip
         d = doc[key]
         sh.row(label, "", sh.money(d["expected"]), sh.money(d["worst"]), sh.money(d["best"]))
+
+
+def _net_chart(sh: _Sheet, first: int, parties: int, years: int, currency: str) -> None:
+    """A native Excel bar chart of each party's expected net position by year, drawn from the
+    table just written (header on row first - 1), placed to the right of the tables."""
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Expected net position by year"
+    chart.y_axis.title = currency
+    chart.y_axis.number_format = "#,##0"
+    data = Reference(sh.ws, min_col=3, max_col=2 + years, min_row=first - 1,
+                     max_row=first + parties - 1)  # fmt: skip
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(Reference(sh.ws, min_col=2, min_row=first, max_row=first + parties - 1))
+    chart.height, chart.width = 3 + 1.2 * parties, 18
+    sh.ws.add_chart(chart, "T2")
 
 
 SUMMARY_FIELDS = [
