@@ -6,16 +6,18 @@ what-ifs change mutable Params and re-solve without rebuilding."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from gainshare.optimise.data import DesignData, build_data
-from gainshare.optimise.design_model import build_design_model, net, trivial_shortfalls
+from gainshare.optimise.design_model import build_design_model, net, raw_gain, trivial_shortfalls
 from gainshare.optimise.extract import agreement_from_solution, evaluate
 from gainshare.optimise.shadow import binding_requirements
 from gainshare.schema.agreement import Agreement
@@ -205,6 +207,7 @@ class Designer:
             return self._unreachable(name, t0)
         opt = self._solver()
         req = self.case.requirements
+        start_s = self._start_without_limits(opt)
         clock = opt._solver_model.getRunTime()  # HiGHS's run clock adds up over re-solves
         res = opt.solve(
             self.model,
@@ -225,6 +228,7 @@ class Designer:
         tc = res.termination_condition
         has_sol = res.incumbent_objective is not None
         timings = self._timing(t0, t1, highs_s)
+        timings["start_s"] = round(start_s, 4)
         if tc in (
             TerminationCondition.provenInfeasible,
             TerminationCondition.infeasibleOrUnbounded,
@@ -252,6 +256,94 @@ class Designer:
             return self._failed("error", name, timings, f"The solver stopped: {tc.name}.")
         res.solution_loader.load_vars()
         return self._verified(status, name, res, t0, timings, duals)
+
+    def _start_without_limits(self, opt) -> float:
+        """A first agreement for the search when caps and collars are the only integer part:
+        the best agreement with every cap and collar at its largest value (where it never
+        binds) is feasible for the capped model too, and giving it to HiGHS as a starting
+        solution means the search always has an answer to improve on. Returns the seconds
+        spent."""
+        m = self.model
+        limits = [(m.cap, m.cap_binds), (m.collar, m.collar_binds)]
+        binds = [v for _, b in limits if b is not None for v in b.values() if not v.fixed]
+        if not binds:
+            return 0.0
+        ids = {id(v) for v in binds}
+        others = [v for v in m.component_data_objects(pyo.Var, active=True)
+                  if v.is_integer() and not v.fixed and id(v) not in ids]  # fmt: skip
+        if others:  # rounding steps, structures or chance keep-whole: no cheap start
+            return 0.0
+        t = time.perf_counter()
+        free = [v for var, _ in limits for v in var.values() if not v.fixed]
+        for v in free:
+            v.fix(v.ub)
+        for v in binds:
+            v.fix(0)
+        opt.update_variables(free + binds)
+        try:
+            res = opt.solve(m, load_solutions=False, raise_exception_on_nonoptimal_result=False,
+                            solver_options={"solve_relaxation": False})  # fmt: skip
+            found = res.incumbent_objective is not None
+            values = list(opt._solver_model.getSolution().col_value) if found else None
+        finally:
+            for v in free + binds:
+                v.unfix()
+            opt.update_variables(free + binds)
+        if values is not None:
+            self._tighten_caps(opt, values)
+            start = highspy.HighsSolution()
+            start.col_value = values
+            start.value_valid = True
+            opt._solver_model.setSolution(start)
+        return time.perf_counter() - t
+
+    def _tighten_caps(self, opt, values: list[float]) -> None:
+        """Improve the start: with the shares found, each robust provider's cap can fall to the
+        most it must receive in any gain scenario (its keep-whole need), which keeps everyone
+        whole and leaves the commissioners more. Only caps of plain providers with a single
+        structure; the worst-margin variable is lowered to the new worst net."""
+        m, d = self.model, self.data
+        if len(d.structures) != 1 or not len(m.cap):
+            return
+        col = opt._pyomo_var_to_solver_var_map
+        val = lambda v: values[col[id(v)]]  # noqa: E731
+        _, S, Y, _ = d.dims
+        for p in sorted(m._capped):
+            pid = d.party_ids[p]
+            if p in d.commissioners or self.case.keep_whole_for(pid).mode != "robust":
+                continue
+            rule = d.cap_rule(pid)
+            for yt in range(d.term_years):
+                years = [y for y in range(Y) if d.term_year(y) == yt]
+                need, a_all = [], {}
+                for y in years:
+                    a = raw_gain(m, d, p, y)
+                    a_all[y] = a.A @ np.array([val(v) for v in a.vars])
+                    gain = a.A.sum(axis=1) > 0
+                    basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
+                    short = -float(pyo.value(m.tolerance[p])) - d.base_net[0, :, y, p]
+                    need.append(np.where(gain, short / np.where(basis > 0, basis, 1.0), 0.0))
+                cap_var = m.cap[p, yt]
+                c = min(max(float(np.max(need)), cap_var.lb or 0.0), cap_var.ub)
+                values[col[id(cap_var)]] = c
+                for y in years:
+                    basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
+                    for s in range(S):
+                        capped = a_all[y][s] > c * basis[s]
+                        values[col[id(m.cap_binds[s, y, p])]] = 1.0 if capped else 0.0
+                        values[col[id(m.gain_transfer[s, y, p])]] = min(a_all[y][s], c * basis[s])
+        self._lower_margin(opt, values)
+
+    def _lower_margin(self, opt, values: list[float]) -> None:
+        """Set the worst-margin variable of the start to the worst provider net it implies."""
+        m, d = self.model, self.data
+        col = opt._pyomo_var_to_solver_var_map
+        if id(m.margin) not in col:
+            return
+        x = lambda v: values[col[id(v)]] if id(v) in col else (v.value or 0.0)  # noqa: E731
+        worst = min(float(evaluate(net(m, d, p, y), x).min())
+                    for p in d.providers for y in range(d.dims[2]))  # fmt: skip
+        values[col[id(m.margin)]] = min(values[col[id(m.margin)]], worst)
 
     def _timing(self, t0: float, t1: float, highs_s: float) -> dict:
         """Timings of this solve; a re-solve builds nothing, so its build times are zero."""
@@ -331,14 +423,14 @@ class Designer:
                 "release_year": lev.levers.release_year,
                 "label": lev.label,
             }
-        msg = (
-            ""
-            if status == "optimal"
-            else (
-                f"Time limit reached: best agreement found, within {100 * (gap or 0):.2f}% of the "
-                "best possible."
-            )
-        )
+        if status == "optimal":
+            msg = ""
+        elif gap is None:
+            msg = ("Time limit reached: best agreement found so far; how far it is from the best "
+                   "possible is not yet known (allow more time to find out).")  # fmt: skip
+        else:
+            msg = (f"Time limit reached: best agreement found, within {100 * gap:.2f}% of the "
+                   "best possible.")  # fmt: skip
         return DesignResult(
             status, name, obj, bound, gap, agreement, result, levers, binding, timings, msg
         )
@@ -374,9 +466,10 @@ class Designer:
         b = None if bound is None else sign * bound * scale
         inc = res.incumbent_objective
         gap = None
-        if bound is not None and inc is not None:
-            gap = abs(bound - inc) / max(abs(inc), 1e-9)
-            gap = round(gap, 8)
+        if bound is not None and inc is not None and math.isfinite(bound) and math.isfinite(inc):
+            gap = round(abs(bound - inc) / max(abs(inc), 1e-9), 8)
+        if b is not None and not math.isfinite(b):
+            b = None  # no bound known yet
         return value, b, gap
 
 

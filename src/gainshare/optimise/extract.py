@@ -11,12 +11,13 @@ from gainshare.schema.agreement import Agreement, Terms, Tier, YearOverride
 from gainshare.schema.common import Limit
 
 
-def evaluate(form: Cols) -> np.ndarray:
-    """Value of a linear form at the loaded solution, one entry per row."""
-    x = np.array([v.value if v.value is not None else 0.0 for v in form.vars], dtype=float)
+def evaluate(form: Cols, value=None) -> np.ndarray:
+    """Value of a linear form, one entry per row, at the loaded solution or at `value(var)`."""
+    value = value or (lambda v: v.value if v.value is not None else 0.0)
+    x = np.array([value(v) for v in form.vars], dtype=float)
     out = form._c(form.rows) + form._A(form.rows) @ x
     if form.own is not None:
-        out = out + np.array([sum(c * (v.value or 0.0) for v, c in row) for row in form.own])
+        out = out + np.array([sum(c * value(v) for v, c in row) for row in form.own])
     return out
 
 
