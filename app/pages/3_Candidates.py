@@ -53,8 +53,8 @@ case = s.effective_case
 labels = [it.label for it in items]
 chosen = st.selectbox("Highlight", labels, key="cand.chosen")
 st.subheader("Side by side")
-st.dataframe(wk.compare_frame(case, items), width="stretch",
-             height=36 * (6 + 3 * len(case.parties)))  # fmt: skip
+frame = wk.compare_frame(case, items)
+st.dataframe(frame, width="stretch", height=35 * (len(frame) + 1) + 3)  # one line a row
 
 st.subheader("The trade-offs")
 tabs = st.tabs(["Commissioners against the worst provider year",
