@@ -18,6 +18,12 @@ PENNY = 0.005  # half a penny: below this a shortfall is rounding, not a loss
 MAX_LISTED = 100
 
 
+def expect(w: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Probability-weighted sum over the first (scenario) axis. einsum, not a BLAS product:
+    on a small shared machine BLAS threads cost more than they save on these shapes."""
+    return np.einsum("s,s...->...", w, a)
+
+
 def weighted_cvar(loss: np.ndarray, weights: np.ndarray, beta: float) -> float:
     """Expected value of `loss` (S,), zero or more, over the worst 1-beta of probability mass."""
     alpha = 1.0 - beta
@@ -25,7 +31,7 @@ def weighted_cvar(loss: np.ndarray, weights: np.ndarray, beta: float) -> float:
         return float(loss.max(initial=0.0))
     positive = loss > 0
     if weights[positive].sum() <= alpha:  # the whole tail is the positive losses and zeros
-        return float(weights[positive] @ loss[positive] / alpha)
+        return float(expect(weights[positive], loss[positive]) / alpha)
     loss, weights = loss[positive], weights[positive]  # zeros never raise the tail's mean
     order = np.argsort(-loss, kind="stable")
     lw, wv = loss[order], weights[order]
@@ -67,7 +73,7 @@ def _party_arrays(st: Settlement) -> dict[str, np.ndarray]:
         "stranded": e.stranded_fixed_cost,
         "unfunded": e.unfunded_activity,
     }
-    return {k: w @ v.sum(axis=1) for k, v in arrays.items()}
+    return {k: expect(w, v.sum(axis=1)) for k, v in arrays.items()}
 
 
 def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.ndarray]) -> dict:
@@ -84,7 +90,7 @@ def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.n
         if e.is_provider[j] and e.is_commissioner[j]
         else ("provider" if e.is_provider[j] else "commissioner"),
         "expected_net": wsum("net"),
-        "expected_net_by_year": [round(float(v), 2) for v in w @ net],
+        "expected_net_by_year": [round(float(v), 2) for v in expect(w, net)],
         "worst_net": round(float(net.min()), 2),
         "worst_total_net": round(float(net.sum(axis=1).min()), 2),
         "best_net": round(float(net.max()), 2),
@@ -140,7 +146,7 @@ def _violations(st: Settlement, case: Case) -> tuple[list[dict], int]:
 def _distribution(a: np.ndarray, w: np.ndarray) -> dict:
     """Expected value, worst and best of a per-scenario horizon total (S,)."""
     return {
-        "expected": round(float(w @ a), 2),
+        "expected": round(float(expect(w, a)), 2),
         "worst": round(float(a.min()), 2),
         "best": round(float(a.max()), 2),
     }

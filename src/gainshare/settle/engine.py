@@ -152,8 +152,10 @@ def settle_year(econ: Economics, yt: YearTerms, y: int) -> dict[str, np.ndarray]
     prov = econ.is_provider
     pool = econ.pool_contribution[:, y, :].sum(axis=1)
     x = shareable_amount(pool, yt.gain_threshold, yt.loss_threshold, yt.excess_only)
-    gains = tier_portions(np.maximum(x, 0.0), yt.gain_edges) @ yt.gain_shares
-    losses = tier_portions(np.maximum(-x, 0.0), yt.loss_edges) @ yt.loss_shares
+    # (S, K) portions times (K, P) shares, without a BLAS product (see settle.check.expect)
+    gains = np.einsum("sk,kp->sp", tier_portions(np.maximum(x, 0.0), yt.gain_edges), yt.gain_shares)
+    losses = np.einsum("sk,kp->sp", tier_portions(np.maximum(-x, 0.0), yt.loss_edges),
+                       yt.loss_shares)  # fmt: skip
     raw = (gains - losses) * prov
     scores = np.nan_to_num(econ.quality[:, y, :], nan=100.0)
     qf = quality_factor(scores, yt)
