@@ -257,15 +257,38 @@ class Designer:
         res.solution_loader.load_vars()
         return self._verified(status, name, res, t0, timings, duals)
 
+    def _cap_floor(self, p: int, yt: int) -> float:
+        """The least cap provider p can have under terms yt and stay whole: in every gain
+        scenario its transfer min(share, cap) must reach what it needs, so the cap must too.
+        In the cap's own units (scaled pounds, or a fraction of expected payment)."""
+        m, d = self.model, self.data
+        pid = d.party_ids[p]
+        kw = self.case.keep_whole_for(pid)
+        rule = d.cap_rule(pid)
+        floor = -float(pyo.value(m.tolerance[p]))
+        if self.case.requirements.worst_margin_min is not None or hasattr(m, "margin_floor_min"):
+            floor = max(floor, float(pyo.value(m.margin_min)))
+        need = 0.0
+        for y in range(kw.from_year - 1, d.dims[2]):
+            if d.term_year(y) != yt:
+                continue
+            gain = d.gain_portion[0, :, y, :].sum(axis=1) > 0
+            short = floor - d.base_net[0, :, y, p]
+            if rule.basis == "share_of_expected":
+                basis = d.exp_pay[:, y, p]
+                short = np.where(basis > 0, short / np.where(basis > 0, basis, 1.0), np.inf)
+            need = max(need, float(np.max(np.where(gain, short, 0.0), initial=0.0)))
+        return need
+
     def _start_without_limits(self, opt) -> float:
         """A first agreement for the search when caps and collars are the only integer part:
         the best agreement with every cap and collar at its largest value (where it never
-        binds) is feasible for the capped model too, and giving it to HiGHS as a starting
-        solution means the search always has an answer to improve on. Returns the seconds
-        spent."""
+        binds) is feasible for the capped model too; its caps are then lowered to what each
+        provider needs, and the result is handed to HiGHS as a starting solution, so the
+        search always has an answer to improve on. Returns the seconds spent."""
         m = self.model
         limits = [(m.cap, m.cap_binds), (m.collar, m.collar_binds)]
-        binds = [v for _, b in limits if b is not None for v in b.values() if not v.fixed]
+        binds = [v for _, b in limits for v in b.values() if not v.fixed]
         if not binds:
             return 0.0
         ids = {id(v) for v in binds}
@@ -298,15 +321,13 @@ class Designer:
         return time.perf_counter() - t
 
     def _tighten_caps(self, opt, values: list[float]) -> None:
-        """Improve the start: with the shares found, each robust provider's cap can fall to the
-        most it must receive in any gain scenario (its keep-whole need), which keeps everyone
-        whole and leaves the commissioners more. Only caps of plain providers with a single
-        structure; the worst-margin variable is lowered to the new worst net."""
+        """Lower each robust provider's cap in the start to the least that keeps it whole
+        (`_cap_floor`), with the transfers and binaries that follow; the worst-margin variable
+        is lowered to the new worst net."""
         m, d = self.model, self.data
         if len(d.structures) != 1 or not len(m.cap):
             return
         col = opt._pyomo_var_to_solver_var_map
-        val = lambda v: values[col[id(v)]]  # noqa: E731
         _, S, Y, _ = d.dims
         for p in sorted(m._capped):
             pid = d.party_ids[p]
@@ -314,24 +335,16 @@ class Designer:
                 continue
             rule = d.cap_rule(pid)
             for yt in range(d.term_years):
-                years = [y for y in range(Y) if d.term_year(y) == yt]
-                need, a_all = [], {}
-                for y in years:
-                    a = raw_gain(m, d, p, y)
-                    a_all[y] = a.A @ np.array([val(v) for v in a.vars])
-                    gain = a.A.sum(axis=1) > 0
-                    basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
-                    short = -float(pyo.value(m.tolerance[p])) - d.base_net[0, :, y, p]
-                    need.append(np.where(gain, short / np.where(basis > 0, basis, 1.0), 0.0))
                 cap_var = m.cap[p, yt]
-                c = min(max(float(np.max(need)), cap_var.lb or 0.0), cap_var.ub)
+                c = min(max(self._cap_floor(p, yt), cap_var.lb or 0.0), cap_var.ub)
                 values[col[id(cap_var)]] = c
-                for y in years:
+                for y in (y for y in range(Y) if d.term_year(y) == yt):
+                    a = raw_gain(m, d, p, y)
+                    gain = a.A @ np.array([values[col[id(v)]] for v in a.vars])
                     basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
                     for s in range(S):
-                        capped = a_all[y][s] > c * basis[s]
-                        values[col[id(m.cap_binds[s, y, p])]] = 1.0 if capped else 0.0
-                        values[col[id(m.gain_transfer[s, y, p])]] = min(a_all[y][s], c * basis[s])
+                        values[col[id(m.cap_binds[s, y, p])]] = float(gain[s] > c * basis[s])
+                        values[col[id(m.gain_transfer[s, y, p])]] = min(gain[s], c * basis[s])
         self._lower_margin(opt, values)
 
     def _lower_margin(self, opt, values: list[float]) -> None:
