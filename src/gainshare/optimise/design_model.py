@@ -72,28 +72,29 @@ def _share_var(m, d: DesignData, kind: str, t: int, k: int, p: int, yt: int):
     return (m.gain_link if kind == "gain" else m.loss_link)[t, k, p, yt]
 
 
-def raw_gain(m, d: DesignData, p: int, y: int) -> Cols:
-    """Gain share of provider p in year y before its cap, one row per scenario."""
+def _raw_share(m, d: DesignData, kind: str, p: int, y: int) -> Cols:
+    """Provider p's share of the gains (after the gateway factor) or of the losses (negative)
+    in year y, before its cap or collar, one row per scenario."""
     T, S, _, _ = d.dims
     yt = d.term_year(y)
+    portion = d.gain_portion if kind == "gain" else d.loss_portion
     vs, cols = [], []
     for t in range(T):
-        for k in range(d.n_gain_tiers):
-            vs.append(_share_var(m, d, "gain", t, k, p, yt))
-            cols.append(d.gain_portion[t, :, y, k] * d.quality[t, :, y, p])
+        factor = d.quality[t, :, y, p] if kind == "gain" else -1.0
+        for k in range(portion.shape[3]):
+            vs.append(_share_var(m, d, kind, t, k, p, yt))
+            cols.append(portion[t, :, y, k] * factor)
     return Cols(vs, np.stack(cols, axis=1), np.zeros(S))
+
+
+def raw_gain(m, d: DesignData, p: int, y: int) -> Cols:
+    """Gain share of provider p in year y before its cap, one row per scenario."""
+    return _raw_share(m, d, "gain", p, y)
 
 
 def raw_loss(m, d: DesignData, p: int, y: int) -> Cols:
     """Loss share of provider p in year y (negative) before its collar."""
-    T, S, _, _ = d.dims
-    yt = d.term_year(y)
-    vs, cols = [], []
-    for t in range(T):
-        for k in range(d.n_loss_tiers):
-            vs.append(_share_var(m, d, "loss", t, k, p, yt))
-            cols.append(-d.loss_portion[t, :, y, k])
-    return Cols(vs, np.stack(cols, axis=1), np.zeros(S))
+    return _raw_share(m, d, "loss", p, y)
 
 
 def transfer(m, d: DesignData, p: int, y: int) -> Cols:

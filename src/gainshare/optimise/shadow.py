@@ -6,6 +6,12 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 DUAL_EPS = 1e-7
+SINGLE_ROWS = [  # (component, requirement, what one more pound of it buys)
+    ("commissioners_floor", "commissioners_min_expected",
+     "guaranteed commissioners' expected savings"),
+    ("margin_floor_min", "worst_margin_min", "minimum margin for every provider"),
+    ("savings_floor", "system_savings_min", "required expected system savings"),
+]  # fmt: skip
 
 
 def _integer_vars(m) -> list:
@@ -107,33 +113,16 @@ def binding_requirements(designer, objective_name: str, res=None) -> list[dict]:
                     obj_words,
                 ),
             )
-    if hasattr(m, "commissioners_floor"):
-        lam = float(duals.get(m.commissioners_floor, 0.0))
-        add(
-            "commissioners_min_expected",
-            lam,
-            _money_meaning("guaranteed commissioners' expected savings", lam, obj_words),
-        )
+    for comp, requirement, what in SINGLE_ROWS:
+        if hasattr(m, comp):
+            lam = float(duals.get(getattr(m, comp), 0.0))
+            add(requirement, lam, _money_meaning(what, lam, obj_words))
     if hasattr(m, "commissioners_worst_year"):
         lam = _block_sum(duals, m.commissioners_worst_year, "year_")
         add(
             "commissioners_worst_year",
             lam,
             _money_meaning("protection for the commissioners in their worst year", lam, obj_words),
-        )
-    if hasattr(m, "margin_floor_min"):
-        lam = float(duals.get(m.margin_floor_min, 0.0))
-        add(
-            "worst_margin_min",
-            lam,
-            _money_meaning("minimum margin for every provider", lam, obj_words),
-        )
-    if hasattr(m, "savings_floor"):
-        lam = float(duals.get(m.savings_floor, 0.0))
-        add(
-            "system_savings_min",
-            lam,
-            _money_meaning("required expected system savings", lam, obj_words),
         )
     _share_rows(m, d, duals, add, obj_words, money_obj)
     return out
