@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import gainshare
 from gainshare.cli import app
-from gainshare.report import write_report
+from gainshare.report import charts, write_report
 
 runner = CliRunner()
 FILES = [
@@ -36,8 +36,15 @@ def test_report_writes_every_file_and_says_where(inputs, tmp_path):
     res = runner.invoke(app, ["report", str(case), "-a", str(agreement), "--out", str(out)])
     assert res.exit_code == 0, res.output
     wrote = [line for line in res.output.splitlines() if line.startswith("wrote ")]
-    assert [line.split()[1] for line in wrote] == [str(out / f) for f in FILES]
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    files = list(FILES)
+    if charts.png_renderer_problem() is None:  # kaleido with a local Chrome/Chromium
+        for stem in ("net-positions", "waterfall", "pool"):
+            files.insert(files.index(f"chart-{stem}.html") + 1, f"chart-{stem}.png")
+    assert [line.split()[1] for line in wrote] == [str(out / f) for f in files]
+    assert sorted(p.name for p in out.iterdir()) == sorted(files)
+    for name in (f for f in files if f.endswith(".png")):  # real images, shown in the Markdown
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({name})" in (out / "term-sheet.md").read_text()
     html = (out / "term-sheet.html").read_text()
     assert '<script src="plotly.min.js"></script>' in html
     assert html.count('class="plotly-graph-div"') == 3

@@ -148,12 +148,34 @@ def fragment(fig: go.Figure) -> str:
     return fig.to_html(include_plotlyjs=False, full_html=False)
 
 
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def local_browser() -> str | None:
+    """A Chrome or Chromium already on this machine (BROWSER_PATH, else on PATH), for kaleido.
+    gainshare never downloads a browser."""
+    import os
+    import shutil
+
+    given = os.environ.get("BROWSER_PATH")
+    if given and os.path.isfile(given):
+        return given
+    for name in BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
 def png_renderer_problem() -> str | None:
     """None when PNG export works here, else why it does not."""
     try:
         import kaleido  # noqa: F401
     except ImportError:
         return "no static image renderer is installed (kaleido with a Chrome browser)"
+    if local_browser() is None:
+        return ("no Chrome or Chromium browser was found for the static images (on Debian: "
+                "apt-get install chromium)")  # fmt: skip
     return None
 
 
@@ -161,6 +183,9 @@ def write_png(fig: go.Figure, path: Path) -> Path | None:
     """PNG of a chart, or None when no renderer is available."""
     if png_renderer_problem() is not None:
         return None
+    import os
+
+    os.environ.setdefault("BROWSER_PATH", local_browser() or "")
     try:
         fig.write_image(path, width=1100, height=520, scale=1)
     except Exception:  # noqa: BLE001 - a missing browser shows up only when rendering
