@@ -5,6 +5,7 @@ scenarios."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -23,7 +24,8 @@ class LeverChoice:
 
 @dataclass(frozen=True)
 class Economics:
-    """Arrays are (scenario, year, party) unless said otherwise; money in pounds."""
+    """Arrays are (scenario, year, party) unless said otherwise; money in pounds. Derived
+    arrays are computed once, on first use, and kept (the object never changes)."""
 
     party_ids: list[str]
     is_provider: np.ndarray  # (P,) bool
@@ -48,28 +50,28 @@ class Economics:
     def shape(self) -> tuple[int, int, int]:
         return self.exp_pay.shape
 
-    @property
+    @cached_property
     def pool_contribution(self) -> np.ndarray:
         """Each commissioner's spend saved less scheme costs it pays directly."""
         return self.exp_spend - self.act_spend - self.direct_cost
 
-    @property
+    @cached_property
     def total_cost_change(self) -> np.ndarray:
         """Real resource change per party: provider costs, direct costs, less benefits."""
         return self.cost_change + self.direct_cost - self.benefit
 
-    @property
+    @cached_property
     def revenue_change(self) -> np.ndarray:
         return self.act_pay - self.exp_pay
 
-    @property
+    @cached_property
     def stranded_fixed_cost(self) -> np.ndarray:
         """Revenue lost minus cost avoided, where positive (providers)."""
         lost = np.maximum(-self.revenue_change, 0.0)
         avoided = np.maximum(-self.cost_change, 0.0)
         return np.maximum(lost - avoided, 0.0) * self.is_provider
 
-    @property
+    @cached_property
     def unfunded_activity(self) -> np.ndarray:
         """Cost added minus revenue added, where positive (providers)."""
         added_cost = np.maximum(self.cost_change, 0.0)

@@ -6,6 +6,7 @@ optimiser answer is re-settled by it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class Settlement:
     retained_by: np.ndarray  # each commissioner's part of R
     net: np.ndarray  # N
 
-    @property
+    @cached_property
     def system_savings(self) -> np.ndarray:
         """(S, Y): minus the sum of every party's real cost change."""
         return -self.econ.total_cost_change.sum(axis=2)
