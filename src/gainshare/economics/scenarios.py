@@ -129,7 +129,7 @@ def _draw(spec: ParamSpec, n: int, years: int, seed: int) -> np.ndarray:
     p = spec.param
     if isinstance(p, list):
         return np.stack([_draw_one(it, n, rng) for it in p], axis=1)
-    return np.repeat(_draw_one(p, n, rng)[:, None], years, axis=1)
+    return np.broadcast_to(_draw_one(p, n, rng)[:, None], (n, years))
 
 
 def _named_values(spec: ParamSpec, named, years: int) -> np.ndarray:
@@ -145,7 +145,10 @@ def _named_values(spec: ParamSpec, named, years: int) -> np.ndarray:
             rows.append([float(x) for x in v])
         else:
             rows.append([float(v)] * years)
-    return np.asarray(rows, dtype=float).reshape(len(named), years)
+    out = np.asarray(rows, dtype=float).reshape(len(named), years)
+    if (out == out[:, :1]).all():  # the same every year: one column viewed across the years
+        return np.broadcast_to(out[:, :1], out.shape)
+    return out
 
 
 def check_named_paths(case: Case) -> list[str]:
@@ -198,6 +201,12 @@ def sample(case: Case) -> ScenarioSet:
             parts.append(_named_values(spec, named, years))
         if n_mc:
             parts.append(_draw(spec, n_mc, years, unc.seed))
-        values[spec.path] = np.concatenate(parts, axis=0)
+        if all(part.strides[1] == 0 for part in parts):
+            # one value per scenario for every year: keep one column, viewed across the
+            # years (read-only, no copy)
+            column = np.concatenate([part[:, 0] for part in parts])
+            values[spec.path] = np.broadcast_to(column[:, None], (len(column), years))
+        else:
+            values[spec.path] = np.concatenate(parts, axis=0)
     names = [ns.name for ns in named] + [f"mc{i + 1:05d}" for i in range(n_mc)]
     return ScenarioSet(names=names, weights=weights, values=values)
