@@ -384,3 +384,14 @@ def test_capped_search_always_has_an_answer_to_improve(root):
     assert r.objective_value >= design(c).objective_value - 0.01  # no worse than uncapped
     assert "Time limit reached" in r.message
     json.dumps(r.document, allow_nan=False)
+
+
+def test_cli_objective_that_needs_a_reference_split_says_so(root):
+    cmd = [sys.executable, "-m", "gainshare.cli", "design", str(root / "cases" / "core.yaml"),
+           "--objective", "fair_reference"]  # fmt: skip
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    assert p.returncode == 2 and p.stdout == "" and "Traceback" not in p.stderr
+    assert p.stderr.strip() == (
+        "error: --objective fair_reference: objective fair_reference needs reference_split: "
+        "add it (in the case's requirements)"
+    )

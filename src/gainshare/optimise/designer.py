@@ -500,13 +500,16 @@ def design(
     if objective is not None and objective != case.requirements.objective:
         from pydantic import ValidationError
 
-        from gainshare.schema.io import InputError, format_validation
+        from gainshare.schema.io import InputError
         from gainshare.schema.requirements import Requirements
 
         data = case.requirements.model_dump() | {"objective": objective}
         try:
             req = Requirements.model_validate(data)
         except ValidationError as e:
-            raise InputError(format_validation("--objective", e)) from None
+            raise InputError([
+                f"--objective {objective}: {err.get('ctx', {}).get('error', err['msg'])} "
+                "(in the case's requirements)" for err in e.errors()
+            ]) from None  # fmt: skip
         case = case.model_copy(update={"requirements": req})
     return Designer(case).solve(time_limit=time_limit)
