@@ -4,6 +4,7 @@ scenarios."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -31,7 +32,7 @@ class Economics:
     is_provider: np.ndarray  # (P,) bool
     is_commissioner: np.ndarray  # (P,) bool
     year_labels: list[str]
-    scenario_names: list[str]
+    scenario_names: Sequence[str]
     weights: np.ndarray  # (S,)
     exp_pay: np.ndarray  # expected payments received as provider (E)
     act_pay: np.ndarray  # actual payments received as provider (A)

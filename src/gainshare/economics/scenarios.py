@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,9 +24,39 @@ class ParamSpec:
     label: str
 
 
+class ScenarioNames(Sequence):
+    """Scenario names: the named scenarios, then mc00001, mc00002, ... for the draws. Each
+    draw's name is written when it is asked for, not for all 100,000 in advance."""
+
+    def __init__(self, named: list[str], draws: int):
+        self._named, self._draws = list(named), int(draws)
+
+    def __len__(self) -> int:
+        return len(self._named) + self._draws
+
+    def _name(self, i: int) -> str:
+        k = len(self._named)
+        return self._named[i] if i < k else f"mc{i - k + 1:05d}"
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._name(j) for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("scenario index out of range")
+        return self._name(i)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class ScenarioSet:
-    names: list[str]
+    names: Sequence[str]
     weights: np.ndarray  # (S,)
     values: dict[str, np.ndarray] = field(repr=False)  # path -> (S, Y)
 
@@ -208,5 +239,5 @@ def sample(case: Case) -> ScenarioSet:
             values[spec.path] = np.broadcast_to(column[:, None], (len(column), years))
         else:
             values[spec.path] = np.concatenate(parts, axis=0)
-    names = [ns.name for ns in named] + [f"mc{i + 1:05d}" for i in range(n_mc)]
+    names = ScenarioNames([ns.name for ns in named], n_mc)
     return ScenarioSet(names=names, weights=weights, values=values)

@@ -121,7 +121,7 @@ def distributions(case: Case, result: CheckResult) -> go.Figure:
     sym = money(0, case.currency)[:-1]
     traces = [
         dict(type="box", x=total[:, j], name=names[j], orientation="h", boxpoints="outliers",
-             marker=dict(color=PALETTE[j % len(PALETTE)]), text=st.econ.scenario_names,
+             marker=dict(color=PALETTE[j % len(PALETTE)]), text=list(st.econ.scenario_names),
              hovertemplate=f"%{{text}}: {sym}%{{x:,.0f}}<extra></extra>")
         for j in reversed(range(len(names)))
     ]  # fmt: skip

@@ -56,7 +56,7 @@ def net_positions(case: Case, result: CheckResult) -> go.Figure:
                 name=name,
                 boxpoints="outliers",
                 marker_color=PALETTE[j % len(PALETTE)],
-                hovertext=st.econ.scenario_names,
+                hovertext=list(st.econ.scenario_names),
             )
         )
     fig.add_hline(y=0, line_dash="dash", line_color="#555", annotation_text="kept whole")
