@@ -73,7 +73,7 @@ def _party_arrays(st: Settlement) -> dict[str, np.ndarray]:
         "stranded": e.stranded_fixed_cost,
         "unfunded": e.unfunded_activity,
     }
-    return {k: expect(w, v.sum(axis=1)) for k, v in arrays.items()}
+    return {k: np.einsum("s,syp->p", w, v) for k, v in arrays.items()}
 
 
 def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.ndarray]) -> dict:
