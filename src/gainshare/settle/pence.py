@@ -16,18 +16,25 @@ from gainshare.settle.engine import Settlement
 
 
 def largest_remainder(values: np.ndarray, totals: np.ndarray) -> np.ndarray:
-    """Round pounds `values` (..., n) to whole pence that sum exactly to `totals` (...) pence."""
-    cents = values * 100.0
-    base = np.floor(cents)
-    rem = cents - base
+    """Round pounds `values` (..., n) to whole pence that sum exactly to `totals` (...) pence.
+
+    Each value gets its floor in pence; the pence still missing from the total go one each to
+    the values with the largest remainders (ties to the earlier position), whole rounds to
+    all values when more than n are missing (or taken back when the floors overshoot)."""
     n = values.shape[-1]
+    work = np.multiply(values, 100.0)  # cents, then the remainders, in one buffer
+    base = np.floor(work)
+    np.subtract(work, base, out=work)
     short = totals.astype(np.int64) - base.sum(axis=-1).astype(np.int64)
     every, extra = np.divmod(short, n)  # floor division: works for negative shortfalls too
-    order = np.argsort(-rem, axis=-1, kind="stable")
+    np.negative(work, out=work)
+    order = np.argsort(work, axis=-1, kind="stable")  # largest remainder first
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(n)[(None,) * (values.ndim - 1)], axis=-1)
-    bump = every[..., None] + (rank < extra[..., None])
-    return base.astype(np.int64) + bump
+    out = base.astype(np.int64)
+    out += every[..., None]
+    out += rank < extra[..., None]
+    return out
 
 
 @dataclass(frozen=True)
