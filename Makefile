@@ -27,7 +27,11 @@ demo: install
 browser-deps:
 	@if [ -x $(CHROMIUM) ]; then echo "browser: $(CHROMIUM)"; \
 	elif command -v apt-get >/dev/null; then \
-		$(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		for try in 1 2 3; do \
+			$(SUDO) apt-get update -qq && \
+			$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium && break; \
+			echo "apt-get failed (try $$try of 3); retrying" >&2; sleep 10; \
+		done; \
 	else echo "warning: no $(CHROMIUM) and no apt-get: the browser test will be skipped" >&2; fi
 
 # pytest exits 5 when it collects no test: that is reported, not counted as a failure
