@@ -97,19 +97,20 @@ def raw_loss(m, d: DesignData, p: int, y: int) -> Cols:
     return _raw_share(m, d, "loss", p, y)
 
 
+def per_scenario(var, S: int, *rest) -> Cols:
+    """A form with one variable of its own on each scenario's row, var[s, *rest], coefficient 1."""
+    return Cols([], np.zeros((S, 0)), np.zeros(S), [[(var[(s, *rest)], 1.0)] for s in range(S)])
+
+
 def transfer(m, d: DesignData, p: int, y: int) -> Cols:
     """t_p for every scenario of year y: capped gain part plus collared loss part."""
     S = d.dims[1]
     if p in m._capped:
-        gain = Cols(
-            [], np.zeros((S, 0)), np.zeros(S), [[(m.gain_transfer[s, y, p], 1.0)] for s in range(S)]
-        )
+        gain = per_scenario(m.gain_transfer, S, y, p)
     else:
         gain = raw_gain(m, d, p, y)
     if p in m._collared:
-        loss = Cols(
-            [], np.zeros((S, 0)), np.zeros(S), [[(m.loss_transfer[s, y, p], 1.0)] for s in range(S)]
-        )
+        loss = per_scenario(m.loss_transfer, S, y, p)
     else:
         loss = raw_loss(m, d, p, y)
     return gain + loss
@@ -444,15 +445,8 @@ def add_caps(m, d: DesignData) -> None:
             a = raw_gain(m, d, p, y)
             amax = a.A.sum(axis=1)  # shares <= 1
             c_lo, c_hi = _limit_bounds(m, d, "cap", p, y)
-            t = Cols(
-                [],
-                np.zeros((S, 0)),
-                np.zeros(S),
-                [[(m.gain_transfer[s, y, p], 1.0)] for s in range(S)],
-            )
-            b = Cols(
-                [], np.zeros((S, 0)), np.zeros(S), [[(m.cap_binds[s, y, p], 1.0)] for s in range(S)]
-            )
+            t = per_scenario(m.gain_transfer, S, y, p)
+            b = per_scenario(m.cap_binds, S, y, p)
             cap = _effective(m, d, "cap", p, y)
             lab = [(s, y, p) for s in range(S)]
             m1 = np.maximum(amax - c_lo, 0.0) * BIG_M_PAD
@@ -479,18 +473,8 @@ def add_collars(m, d: DesignData) -> None:
             a = raw_loss(m, d, p, y)  # <= 0
             amin = a.A.sum(axis=1)  # most negative with shares <= 1
             c_lo, c_hi = _limit_bounds(m, d, "collar", p, y)
-            t = Cols(
-                [],
-                np.zeros((S, 0)),
-                np.zeros(S),
-                [[(m.loss_transfer[s, y, p], 1.0)] for s in range(S)],
-            )
-            b = Cols(
-                [],
-                np.zeros((S, 0)),
-                np.zeros(S),
-                [[(m.collar_binds[s, y, p], 1.0)] for s in range(S)],
-            )
+            t = per_scenario(m.loss_transfer, S, y, p)
+            b = per_scenario(m.collar_binds, S, y, p)
             col = _effective(m, d, "collar", p, y)
             lab = [(s, y, p) for s in range(S)]
             m3 = np.maximum(-amin - c_lo, 0.0) * BIG_M_PAD
@@ -581,7 +565,7 @@ def _keep_whole_chance(m, d: DesignData, p: int, beta: float) -> None:
     what-if tolerance (>= 0) can need."""
     _, S, Y, _ = d.dims
     m.chance_limit[p] = 1.0 - beta
-    v = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.violated[s, p], 1.0)] for s in range(S)])
+    v = per_scenario(m.violated, S, p)
     for y in applicable_years(d, p):
         big = np.maximum(-_net_floor(m, d, p, y), 0.0) * BIG_M_PAD + 1e-6
         add_rows(
@@ -600,7 +584,7 @@ def _keep_whole_cvar(m, d: DesignData, p: int, beta: float) -> None:
     """Rockafellar-Uryasev: eta + E[(shortfall - eta)+] / (1 - beta) <= tolerance."""
     _, S, Y, _ = d.dims
     m.cvar_inv_alpha[p] = 1.0 / max(1.0 - beta, 1e-9)
-    u = Cols([], np.zeros((S, 0)), np.zeros(S), [[(m.cvar_excess[s, p], 1.0)] for s in range(S)])
+    u = per_scenario(m.cvar_excess, S, p)
     eta = Cols([m.cvar_eta[p]], np.ones((S, 1)), np.zeros(S))
     for y in applicable_years(d, p):
         add_rows(

@@ -26,6 +26,12 @@ from gainshare.schema.requirements import OBJECTIVES
 from gainshare.settle.check import CheckResult, check
 from gainshare.settle.requirements import failures
 
+SOLVER_OPTIONS = {  # one thread, a fixed seed, tight tolerances: the same case, the same answer
+    "random_seed": 0,
+    "threads": 1,
+    "mip_feasibility_tolerance": 1e-9,
+    "primal_feasibility_tolerance": 1e-9,
+}
 VERIFY_TOLERANCE = 0.01  # pounds: a re-settlement differing by more than a penny is an error
 OBJECTIVE_WORDS = {
     "commissioners": "commissioners' expected retained savings",
@@ -215,13 +221,7 @@ class Designer:
             raise_exception_on_nonoptimal_result=False,
             time_limit=time_limit if time_limit is not None else req.time_limit,
             rel_gap=req.mip_gap,
-            solver_options={
-                "random_seed": 0,
-                "threads": 1,
-                "mip_feasibility_tolerance": 1e-9,
-                "primal_feasibility_tolerance": 1e-9,
-                "solve_relaxation": False,
-            },
+            solver_options=SOLVER_OPTIONS | {"solve_relaxation": False},
         )
         t1 = time.perf_counter()
         highs_s = float(res.timing_info.highs_time) - clock

@@ -15,7 +15,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from gainshare.optimise.data import build_data
 from gainshare.optimise.design_model import build_design_model, trivial_shortfalls
-from gainshare.optimise.designer import DesignResult, design
+from gainshare.optimise.designer import SOLVER_OPTIONS, DesignResult, design
 from gainshare.optimise.extract import agreement_from_solution
 from gainshare.schema.case import Case
 from gainshare.settle.check import PENNY, check
@@ -96,12 +96,7 @@ def _solve_elastic(case: Case, kinds: tuple[str, ...], weights: dict | None):
         load_solutions=False,
         raise_exception_on_nonoptimal_result=False,
         time_limit=case.requirements.time_limit,
-        solver_options={
-            "random_seed": 0,
-            "threads": 1,
-            "primal_feasibility_tolerance": 1e-9,
-            "mip_feasibility_tolerance": 1e-9,
-        },
+        solver_options=SOLVER_OPTIONS,
     )
     if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
         return None
