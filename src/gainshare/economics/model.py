@@ -57,6 +57,25 @@ class Economics:
         return self.exp_spend - self.act_spend - self.direct_cost
 
     @cached_property
+    def pool(self) -> np.ndarray:
+        """(S, Y) G: the pool, every commissioner's contribution added."""
+        return self.pool_contribution.sum(axis=2)
+
+    @cached_property
+    def spend_split(self) -> np.ndarray:
+        """(S, Y, P) each commissioner's part of the commissioners' expected spend (equal parts
+        when none has any): how the retained amount is split unless an agreement says."""
+        spend = self.exp_spend * self.is_commissioner
+        total = spend.sum(axis=2, keepdims=True)
+        equal = self.is_commissioner / self.is_commissioner.sum()
+        return np.where(total > 0, spend / np.where(total > 0, total, 1.0), equal)
+
+    @cached_property
+    def quality_scores(self) -> np.ndarray:
+        """Quality scores with 100 where a party has none (a gateway then never reduces)."""
+        return np.nan_to_num(self.quality, nan=100.0)
+
+    @cached_property
     def total_cost_change(self) -> np.ndarray:
         """Real resource change per party: provider costs, direct costs, less benefits."""
         return self.cost_change + self.direct_cost - self.benefit

@@ -18,7 +18,7 @@ from gainshare.schema.agreement import Corridor
 from gainshare.schema.case import Case
 from gainshare.schema.common import Limit
 from gainshare.schema.requirements import LimitRule, Requirements
-from gainshare.settle.engine import quality_factor, shareable_amount, tier_portions
+from gainshare.settle.engine import GATE_CODES, quality_factor, shareable_amount, tier_portions
 
 STEPS = {"none": None, "1%": 0.01, "5%": 0.05}
 
@@ -147,53 +147,25 @@ def _edges(edges: list[Limit], spend: np.ndarray) -> np.ndarray:
     return np.stack([e.resolve(spend) for e in edges], axis=-1)
 
 
-def _portions(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    S, Y = x.shape
-    out = [tier_portions(x[:, y], edges[:, y, :]) for y in range(Y)]
-    return np.stack(out, axis=1)
-
-
 def _split(case: Case, econ: Economics) -> np.ndarray:
     fixed = case.requirements.commissioner_split
-    S, Y, P = econ.shape
-    if fixed is not None:
-        out = np.zeros((S, Y, P))
-        for pid, v in fixed.items():
-            out[:, :, econ.index(pid)] = v
-        return out
-    spend = econ.exp_spend * econ.is_commissioner
-    total = spend.sum(axis=2, keepdims=True)
-    equal = np.broadcast_to(econ.is_commissioner / econ.is_commissioner.sum(), spend.shape)
-    return np.where(total > 0, spend / np.where(total > 0, total, 1.0), equal)
+    if fixed is None:
+        return econ.spend_split
+    out = np.zeros(econ.shape)
+    for pid, v in fixed.items():
+        out[:, :, econ.index(pid)] = v
+    return out
 
 
 def _quality(econ: Economics, gateway: dict) -> np.ndarray:
     """(S, Y, P) gateway factor of one gateway option, via the settlement code."""
-    from gainshare.settle.engine import YearTerms
-
-    S, Y, P = econ.shape
-    modes: list[str | None] = [None] * P
-    target, floor = np.full(P, 100.0), np.zeros(P)
+    _, Y, P = econ.shape
+    code = np.zeros((Y, P), dtype=np.int8)
+    target, floor = np.full((Y, P), 100.0), np.zeros((Y, P))
     for pid, gw in gateway.items():
         j = econ.index(pid)
-        modes[j], target[j], floor[j] = gw.mode, gw.target, gw.floor
-    yt = YearTerms(
-        gain_threshold=np.zeros(S),
-        loss_threshold=np.zeros(S),
-        excess_only=False,
-        gain_edges=np.zeros((S, 0)),
-        gain_shares=np.zeros((1, P)),
-        loss_edges=np.zeros((S, 0)),
-        loss_shares=np.zeros((1, P)),
-        cap=np.zeros((S, P)),
-        collar=np.zeros((S, P)),
-        split=np.zeros((S, P)),
-        gate_mode=modes,
-        gate_target=target,
-        gate_floor=floor,
-    )
-    scores = np.nan_to_num(econ.quality, nan=100.0)
-    return np.stack([quality_factor(scores[:, y, :], yt) for y in range(Y)], axis=1)
+        code[:, j], target[:, j], floor[:, j] = GATE_CODES[gw.mode], gw.target, gw.floor
+    return quality_factor(econ.quality_scores, code, target, floor)
 
 
 def choose_scale(base_net: np.ndarray, pool: np.ndarray) -> float:
@@ -218,7 +190,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
     spend = e0.exp_spend.sum(axis=2)  # (S, Y) total expected spend
     gp, lp, qf, base, pool, sav = [], [], [], [], [], []
     for st, e in zip(structures, econs, strict=True):
-        g = e.pool_contribution.sum(axis=2)
+        g = e.pool
         c = st.corridor
         x = shareable_amount(
             g,
@@ -226,8 +198,8 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
             c.loss_threshold.resolve(spend),
             c.mode == "excess_only",
         )
-        gp.append(_portions(np.maximum(x, 0.0), _edges(list(st.gain_edges), spend)))
-        lp.append(_portions(np.maximum(-x, 0.0), _edges(list(st.loss_edges), spend)))
+        gp.append(tier_portions(np.maximum(x, 0.0), _edges(list(st.gain_edges), spend)))
+        lp.append(tier_portions(np.maximum(-x, 0.0), _edges(list(st.loss_edges), spend)))
         qf.append(_quality(e, st.gateway))
         base.append(e.revenue_change * e.is_provider - e.cost_change + e.benefit)
         pool.append(g)

@@ -1,4 +1,4 @@
-"""Settlement of an agreement (SPEC section 3, normative), vectorised over scenarios.
+"""Settlement of an agreement (SPEC section 3, normative), vectorised over scenarios and years.
 
 This module is the one definition of what an agreement pays. `check` uses it directly and every
 optimiser answer is re-settled by it."""
@@ -13,24 +13,30 @@ import numpy as np
 from gainshare.economics.model import Economics
 from gainshare.schema.agreement import Agreement, Terms, Tier
 
+GATE_CODES = {None: 0, "proportional": 1, "linear": 2}  # gateway modes as array codes
+OPEN_EDGE = 1e300  # upper edge of a year's top tier when another year has more tiers
+
 
 @dataclass(frozen=True)
-class YearTerms:
-    """One year's terms as arrays over scenarios (S) and parties (P); pounds."""
+class HorizonTerms:
+    """Every year's terms as arrays over scenarios (S), years (Y) and parties (P); pounds.
 
-    gain_threshold: np.ndarray  # (S,)
-    loss_threshold: np.ndarray  # (S,)
-    excess_only: bool
-    gain_edges: np.ndarray  # (S, Kg-1) upper edges of all but the last gain tier
-    gain_shares: np.ndarray  # (Kg, P)
-    loss_edges: np.ndarray  # (S, Kl-1)
-    loss_shares: np.ndarray  # (Kl, P)
-    cap: np.ndarray  # (S, P), inf where none
-    collar: np.ndarray  # (S, P), inf where none
-    split: np.ndarray  # (S, P) commissioners' split of the retained amount, rows sum to 1
-    gate_mode: list[str | None]  # per party: None, "linear" or "proportional"
-    gate_target: np.ndarray  # (P,)
-    gate_floor: np.ndarray  # (P,)
+    Years with fewer tiers than the most any year has are padded with empty tiers: their edges
+    are OPEN_EDGE (no amount reaches them) and their shares zero, so the padding pays nothing."""
+
+    gain_threshold: np.ndarray  # (S, Y)
+    loss_threshold: np.ndarray  # (S, Y)
+    excess_only: np.ndarray  # (Y,) bool
+    gain_edges: np.ndarray  # (S, Y, Kg-1) upper edges of all but the last gain tier
+    gain_shares: np.ndarray  # (Y, Kg, P)
+    loss_edges: np.ndarray  # (S, Y, Kl-1)
+    loss_shares: np.ndarray  # (Y, Kl, P)
+    cap: np.ndarray  # (S, Y, P), inf where none
+    collar: np.ndarray  # (S, Y, P), inf where none
+    split: np.ndarray  # (S, Y, P) commissioners' split of the retained amount, sums to 1
+    gate_code: np.ndarray  # (Y, P) GATE_CODES: none, proportional or linear
+    gate_target: np.ndarray  # (Y, P)
+    gate_floor: np.ndarray  # (Y, P)
 
 
 @dataclass(frozen=True)
@@ -53,134 +59,130 @@ class Settlement:
         return -self.econ.total_cost_change.sum(axis=2)
 
 
-def _tier_arrays(tiers: list[Tier], basis: np.ndarray, pidx: dict[str, int], P: int):
-    shares = np.zeros((len(tiers), P))
-    for k, t in enumerate(tiers):
-        for pid, v in t.shares.items():
-            shares[k, pidx[pid]] = v
-    edges = (
-        np.stack([t.upto.resolve(basis) for t in tiers[:-1]], axis=1)
-        if len(tiers) > 1
-        else (np.zeros((basis.shape[0], 0)))
+def _groups(agreement: Agreement, years: int) -> list[tuple[Terms, np.ndarray]]:
+    """The distinct terms of the horizon, each with the (0-based) years it governs."""
+    out: dict[int, tuple[Terms, list[int]]] = {}
+    for y in range(years):
+        t = agreement.terms_for_year(y + 1)
+        out.setdefault(id(t), (t, []))[1].append(y)
+    return [(t, np.array(ys)) for t, ys in out.values()]
+
+
+def _tiers(tiers: list[Tier], ys, spend, edges, shares, pidx) -> None:
+    for k, tier in enumerate(tiers):
+        if k < len(tiers) - 1:
+            edges[:, ys, k] = tier.upto.resolve(spend)
+        for pid, v in tier.shares.items():
+            shares[ys, k, pidx[pid]] = v
+
+
+def resolve_terms(agreement: Agreement, econ: Economics) -> HorizonTerms:
+    """Turn every year's terms into pounds, scenario by scenario (once per distinct terms)."""
+    S, Y, P = econ.shape
+    pidx = {pid: i for i, pid in enumerate(econ.party_ids)}
+    spend = econ.exp_spend.sum(axis=2)  # total expected spend (S, Y): corridor and tier basis
+    groups = _groups(agreement, Y)
+    kg = max(len(t.gain_tiers) for t, _ in groups)
+    kl = max(len(t.loss_tiers) for t, _ in groups)
+    out = HorizonTerms(
+        gain_threshold=np.empty((S, Y)),
+        loss_threshold=np.empty((S, Y)),
+        excess_only=np.zeros(Y, dtype=bool),
+        gain_edges=np.full((S, Y, kg - 1), OPEN_EDGE),
+        gain_shares=np.zeros((Y, kg, P)),
+        loss_edges=np.full((S, Y, kl - 1), OPEN_EDGE),
+        loss_shares=np.zeros((Y, kl, P)),
+        cap=np.full((S, Y, P), np.inf),
+        collar=np.full((S, Y, P), np.inf),
+        split=np.zeros((S, Y, P)),
+        gate_code=np.zeros((Y, P), dtype=np.int8),
+        gate_target=np.full((Y, P), 100.0),
+        gate_floor=np.zeros((Y, P)),
     )
-    return edges, shares
-
-
-def _party_limits(limits, basis: np.ndarray, pidx: dict[str, int]) -> np.ndarray:
-    """(S, P) pounds from per-provider limits; inf where a party has none."""
-    out = np.full(basis.shape, np.inf)
-    for pid, lim in limits.items():
-        j = pidx[pid]
-        out[:, j] = lim.resolve(basis[:, j])
+    for t, ys in groups:
+        sp = spend[:, ys]
+        out.gain_threshold[:, ys] = t.corridor.gain_threshold.resolve(sp)
+        out.loss_threshold[:, ys] = t.corridor.loss_threshold.resolve(sp)
+        out.excess_only[ys] = t.corridor.mode == "excess_only"
+        _tiers(t.gain_tiers, ys, sp, out.gain_edges, out.gain_shares, pidx)
+        _tiers(t.loss_tiers, ys, sp, out.loss_edges, out.loss_shares, pidx)
+        for limits, arr in ((t.caps, out.cap), (t.collars, out.collar)):
+            for pid, lim in limits.items():  # provider basis: its expected payment
+                j = pidx[pid]
+                arr[:, ys, j] = lim.resolve(econ.exp_pay[:, ys, j])
+        if t.commissioner_split is not None:
+            for pid, v in t.commissioner_split.items():
+                out.split[:, ys, pidx[pid]] = v
+        else:  # in proportion to the commissioners' expected spend
+            out.split[:, ys, :] = econ.spend_split[:, ys, :]
+        for pid, gw in t.gateway.items():
+            j = pidx[pid]
+            out.gate_code[ys, j] = GATE_CODES[gw.mode]
+            out.gate_target[ys, j], out.gate_floor[ys, j] = gw.target, gw.floor
     return out
 
 
-def _split(terms: Terms, econ: Economics, y: int, pidx: dict[str, int]) -> np.ndarray:
-    S, _, P = econ.shape
-    out = np.zeros((S, P))
-    if terms.commissioner_split is not None:
-        for pid, v in terms.commissioner_split.items():
-            out[:, pidx[pid]] = v
-        return out
-    spend = econ.exp_spend[:, y, :] * econ.is_commissioner
-    total = spend.sum(axis=1, keepdims=True)
-    equal = econ.is_commissioner / econ.is_commissioner.sum()
-    return np.where(total > 0, spend / np.where(total > 0, total, 1.0), equal)
-
-
-def resolve_terms(agreement: Agreement, econ: Economics, y: int) -> YearTerms:
-    """Turn year y's (0-based) terms into pounds, scenario by scenario."""
-    terms = agreement.terms_for_year(y + 1)
-    pidx = {pid: i for i, pid in enumerate(econ.party_ids)}
-    P = len(econ.party_ids)
-    spend = econ.exp_spend[:, y, :].sum(axis=1)  # total expected spend (S,)
-    exp_pay = econ.exp_pay[:, y, :]  # provider basis for caps/collars (S, P)
-    ge, gs = _tier_arrays(terms.gain_tiers, spend, pidx, P)
-    le, ls = _tier_arrays(terms.loss_tiers, spend, pidx, P)
-    modes: list[str | None] = [None] * P
-    target, floor = np.full(P, 100.0), np.zeros(P)
-    for pid, gw in terms.gateway.items():
-        j = pidx[pid]
-        modes[j], target[j], floor[j] = gw.mode, gw.target, gw.floor
-    return YearTerms(
-        gain_threshold=terms.corridor.gain_threshold.resolve(spend),
-        loss_threshold=terms.corridor.loss_threshold.resolve(spend),
-        excess_only=terms.corridor.mode == "excess_only",
-        gain_edges=ge,
-        gain_shares=gs,
-        loss_edges=le,
-        loss_shares=ls,
-        cap=_party_limits(terms.caps, exp_pay, pidx),
-        collar=_party_limits(terms.collars, exp_pay, pidx),
-        split=_split(terms, econ, y, pidx),
-        gate_mode=modes,
-        gate_target=target,
-        gate_floor=floor,
-    )
-
-
-def shareable_amount(pool: np.ndarray, gain_t, loss_t, excess_only: bool) -> np.ndarray:
-    """X: zero inside the corridor; outside it the pool (first pound) or the excess."""
+def shareable_amount(pool: np.ndarray, gain_t, loss_t, excess_only) -> np.ndarray:
+    """X: zero inside the corridor; outside it the pool (first pound) or the excess.
+    `excess_only` is a bool, or an array that broadcasts against `pool` (per year)."""
     gain = pool > gain_t
     loss = pool < -loss_t
-    if excess_only:
-        return np.where(gain, pool - gain_t, np.where(loss, pool + loss_t, 0.0))
-    return np.where(gain | loss, pool, 0.0)
+    first = np.where(gain | loss, pool, 0.0)
+    excess = np.asarray(excess_only, dtype=bool)
+    if not excess.any():
+        return first
+    beyond = np.where(gain, pool - gain_t, np.where(loss, pool + loss_t, 0.0))
+    return np.where(excess, beyond, first)
 
 
 def tier_portions(amount: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Split a non-negative amount (S,) into tier portions (S, K) by upper edges (S, K-1)."""
-    S = amount.shape[0]
-    lower = np.concatenate([np.zeros((S, 1)), edges], axis=1)
-    upper = np.concatenate([edges, np.full((S, 1), np.inf)], axis=1)
-    return np.clip(amount[:, None] - lower, 0.0, upper - lower)
+    """Split a non-negative amount (...) into tier portions (..., K) by upper edges (..., K-1)."""
+    lead = amount.shape + (1,)
+    lower = np.concatenate([np.zeros(lead), edges], axis=-1)
+    upper = np.concatenate([edges, np.full(lead, np.inf)], axis=-1)
+    return np.clip(amount[..., None] - lower, 0.0, upper - lower)
 
 
-def quality_factor(scores: np.ndarray, yt: YearTerms) -> np.ndarray:
-    """(S, P) gateway factor: 1 where a party has no gateway."""
-    out = np.ones_like(scores)
-    for j, mode in enumerate(yt.gate_mode):
-        if mode == "proportional":
-            out[:, j] = np.clip(scores[:, j] / 100.0, 0.0, 1.0)
-        elif mode == "linear":
-            span = yt.gate_target[j] - yt.gate_floor[j]
-            out[:, j] = np.clip((scores[:, j] - yt.gate_floor[j]) / span, 0.0, 1.0)
+def tiered(amount: np.ndarray, edges: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """(S, Y, P) each party's share of a tiered amount (S, Y): tier portions (S, Y, K) times
+    shares (Y, K, P), added tier by tier (K is small; no BLAS product, see check.expect)."""
+    portions = tier_portions(amount, edges)
+    out = portions[:, :, 0, None] * shares[:, 0, :]
+    for k in range(1, shares.shape[1]):
+        out += portions[:, :, k, None] * shares[:, k, :]
     return out
 
 
-def settle_year(econ: Economics, yt: YearTerms, y: int) -> dict[str, np.ndarray]:
-    """Settle one year (all scenarios at once)."""
-    prov = econ.is_provider
-    pool = econ.pool_contribution[:, y, :].sum(axis=1)
-    x = shareable_amount(pool, yt.gain_threshold, yt.loss_threshold, yt.excess_only)
-    # (S, K) portions times (K, P) shares, without a BLAS product (see settle.check.expect)
-    gains = np.einsum("sk,kp->sp", tier_portions(np.maximum(x, 0.0), yt.gain_edges), yt.gain_shares)
-    losses = np.einsum("sk,kp->sp", tier_portions(np.maximum(-x, 0.0), yt.loss_edges),
-                       yt.loss_shares)  # fmt: skip
-    raw = (gains - losses) * prov
-    scores = np.nan_to_num(econ.quality[:, y, :], nan=100.0)
-    qf = quality_factor(scores, yt)
-    t_gain = np.minimum(gains * qf, yt.cap)
-    t_loss = -np.minimum(losses, yt.collar)
-    transfer = np.where(x[:, None] > 0, t_gain, np.where(x[:, None] < 0, t_loss, 0.0)) * prov
-    retained = pool - transfer.sum(axis=1)
-    retained_by = yt.split * retained[:, None]
-    net = (
-        econ.revenue_change[:, y, :]
-        - econ.cost_change[:, y, :]
-        + econ.benefit[:, y, :]
-        + transfer
-        + retained_by
-    )
-    return dict(
-        pool=pool, shareable=x, raw_share=raw, quality_factor=qf, transfer=transfer,
-        retained=retained, retained_by=retained_by, net=net,
-    )  # fmt: skip
+def quality_factor(scores: np.ndarray, code, target, floor) -> np.ndarray:
+    """(S, Y, P) gateway factor from quality scores (S, Y, P) and per-(year, party) gateway
+    codes, targets and floors (Y, P): 1 where a party has no gateway; proportional: score/100;
+    linear: 0 at the floor rising to 1 at the target; always clipped to 0..1."""
+    if not np.any(code):
+        return np.ones_like(scores)
+    prop = np.clip(scores / 100.0, 0.0, 1.0)
+    linear = code == GATE_CODES["linear"]
+    span = np.where(linear, np.asarray(target) - floor, 1.0)
+    lin = np.clip((scores - floor) / span, 0.0, 1.0)
+    return np.where(code == GATE_CODES["proportional"], prop, np.where(linear, lin, 1.0))
 
 
 def settle(econ: Economics, agreement: Agreement) -> Settlement:
-    """Settle the agreement in every scenario and year (loops over years only)."""
-    S, Y, P = econ.shape
-    per_year = [settle_year(econ, resolve_terms(agreement, econ, y), y) for y in range(Y)]
-    stack = {k: np.stack([py[k] for py in per_year], axis=1) for k in per_year[0]}
-    return Settlement(econ=econ, **stack)
+    """Settle the agreement in every scenario and year at once (no loop over either)."""
+    ht = resolve_terms(agreement, econ)
+    prov = econ.is_provider
+    pool = econ.pool
+    x = shareable_amount(pool, ht.gain_threshold, ht.loss_threshold, ht.excess_only)
+    gains = tiered(np.maximum(x, 0.0), ht.gain_edges, ht.gain_shares)
+    losses = tiered(np.maximum(-x, 0.0), ht.loss_edges, ht.loss_shares)
+    raw = (gains - losses) * prov
+    qf = quality_factor(econ.quality_scores, ht.gate_code, ht.gate_target, ht.gate_floor)
+    t_gain = np.minimum(gains * qf, ht.cap)
+    t_loss = -np.minimum(losses, ht.collar)
+    xs = x[:, :, None]
+    transfer = np.where(xs > 0, t_gain, np.where(xs < 0, t_loss, 0.0)) * prov
+    retained = pool - transfer.sum(axis=2)
+    retained_by = ht.split * retained[:, :, None]
+    net = econ.revenue_change - econ.cost_change + econ.benefit + transfer + retained_by
+    return Settlement(econ=econ, pool=pool, shareable=x, raw_share=raw, quality_factor=qf,
+                      transfer=transfer, retained=retained, retained_by=retained_by,
+                      net=net)  # fmt: skip
