@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import LinearExpression
+from pyomo.core.base.param import ParamData
+from pyomo.core.expr.numeric_expr import LinearExpression, NPV_NegationExpression
 
 from gainshare.optimise.data import DesignData
 from gainshare.optimise.rows import prune_implied
@@ -151,6 +152,7 @@ def add_rows(m, name: str, form: Cols, lower, labels: list[tuple], prune: bool =
     lower_c, lower_p = lower if isinstance(lower, tuple) else (lower, None)
     rhs = np.asarray(lower_c, dtype=float) - form._c(form.rows)
     A = form._A(form.rows)
+    sign, param = _signed_param(lower_p)
     idx = np.arange(form.rows)
     if prune and form.own is None:
         idx = prune_implied(A, rhs)
@@ -172,7 +174,18 @@ def add_rows(m, name: str, form: Cols, lower, labels: list[tuple], prune: bool =
         expr = LinearExpression(constant=0.0, linear_coefs=cs, linear_vars=vs)
         bound = float(rhs[i]) if lower_p is None else float(rhs[i]) + lower_p
         con[label] = expr >= bound
+        if param is not None:
+            m.model()._param_rows.append((con[label], float(rhs[i]), sign, param))
     return con
+
+
+def _signed_param(expr) -> tuple[float, object | None]:
+    """(sign, Param) when `expr` is a mutable Param or its negation, else (0, None)."""
+    if isinstance(expr, ParamData):
+        return 1.0, expr
+    if isinstance(expr, NPV_NegationExpression) and isinstance(expr.args[0], ParamData):
+        return -1.0, expr.args[0]
+    return 0.0, None
 
 
 def trivial_shortfalls(m) -> list[tuple[str, tuple, float]]:
@@ -753,6 +766,7 @@ def build_design_model(d: DesignData) -> pyo.ConcreteModel:
     """The design model: variables, then each constraint family, then the objective."""
     m = pyo.ConcreteModel(name="gainshare_design")
     m._trivial_rows = []
+    m._param_rows = []  # (constraint, constant, sign, Param): rows bounded by const + sign*Param
     add_share_variables(m, d)
     add_limit_variables(m, d)
     add_share_sums(m, d)

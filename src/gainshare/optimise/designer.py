@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from gainshare.optimise.data import DesignData, build_data
 from gainshare.optimise.design_model import build_design_model, net, raw_gain, trivial_shortfalls
+from gainshare.optimise.direct import DirectHighs
 from gainshare.optimise.extract import agreement_from_solution, evaluate
 from gainshare.optimise.shadow import binding_requirements
 from gainshare.schema.agreement import Agreement
@@ -102,6 +102,7 @@ class Designer:
         self.model = build_design_model(self.data)
         t2 = time.perf_counter()
         self._opt: Highs | None = None
+        self._direct: DirectHighs | None = None
         self._timings = {"data_s": t1 - t0, "build_s": t2 - t1}
         self._objective = case.requirements.objective
         self._first = True  # the first solve's timings include building the model
@@ -115,7 +116,18 @@ class Designer:
         self.model.tolerance[p] = pounds / self.data.scale
         kw = self.case.keep_whole_for(party).model_copy(update={"tolerance": float(pounds)})
         self.case = self.case.model_copy(update={"keep_whole": self.case.keep_whole | {party: kw}})
-        self._params_changed = True
+        self._changed(self.model.tolerance[p])
+
+    def _changed(self, param) -> None:
+        """A mutable Param changed: HiGHS hears of it before the next solve."""
+        if self._direct is not None:
+            self._direct.changed(param)
+
+    def _added(self, con) -> None:
+        """A constraint added after loading: load it into HiGHS too."""
+        if self._opt is not None:
+            self._opt.add_constraints([con])
+            self._direct.refresh()
 
     def _requirement(self, **update) -> None:
         """Keep the case's requirements in step with the model, so checks test what was solved."""
@@ -127,22 +139,20 @@ class Designer:
         m = self.model
         if not hasattr(m, "commissioners_floor"):
             m.commissioners_floor = pyo.Constraint(expr=m.retained_expected >= m.commissioners_min)
-            if self._opt is not None:
-                self._opt.add_constraints([m.commissioners_floor])
+            self._added(m.commissioners_floor)
         m.commissioners_min = -1e30 if pounds is None else pounds / self.data.scale
         self._requirement(commissioners_min_expected=pounds)
-        self._params_changed = True
+        self._changed(m.commissioners_min)
 
     def set_margin_min(self, pounds: float | None) -> None:
         """Require every provider's net in every scenario and year to be at least `pounds`."""
         m = self.model
         if not hasattr(m, "margin_floor_min"):
             m.margin_floor_min = pyo.Constraint(expr=m.margin >= m.margin_min)
-            if self._opt is not None:
-                self._opt.add_constraints([m.margin_floor_min])
+            self._added(m.margin_floor_min)
         m.margin_min = -1e30 if pounds is None else pounds / self.data.scale
         self._requirement(worst_margin_min=pounds)
-        self._params_changed = True
+        self._changed(m.margin_min)
 
     def set_objective(self, name: str) -> None:
         """Switch the primary objective without rebuilding the constraints."""
@@ -171,6 +181,7 @@ class Designer:
         m.objective = pyo.Objective(expr=primary + tie, sense=pyo.maximize)
         if self._opt is not None:
             self._opt.set_objective(m.objective)
+            self._direct.refresh()
         self._objective = name
 
     # ------------------------------------------------------------ solve
@@ -197,12 +208,11 @@ class Designer:
             # HiGHS logs model changes (e.g. a bound set to -infinity) straight to stdout;
             # silence it so that `--json` output stays one clean document.
             opt._solver_model.setOptionValue("output_flag", False)
-            self._timings["load_s"] = time.perf_counter() - t
             self._opt = opt
-            self._params_changed = False
-        elif getattr(self, "_params_changed", False):
-            self._opt.update_parameters()
-            self._params_changed = False
+            self._direct = DirectHighs(opt, self.model)
+            self._timings["load_s"] = time.perf_counter() - t
+        else:
+            self._direct.push()
         return self._opt
 
     def solve(self, time_limit: float | None = None, duals: bool = True) -> DesignResult:
@@ -214,25 +224,18 @@ class Designer:
         opt = self._solver()
         req = self.case.requirements
         start_s = self._start_without_limits(opt)
-        clock = opt._solver_model.getRunTime()  # HiGHS's run clock adds up over re-solves
-        res = opt.solve(
-            self.model,
-            load_solutions=False,
-            raise_exception_on_nonoptimal_result=False,
-            time_limit=time_limit if time_limit is not None else req.time_limit,
-            rel_gap=req.mip_gap,
-            solver_options=SOLVER_OPTIONS | {"solve_relaxation": False},
+        res = self._direct.run(
+            SOLVER_OPTIONS
+            | {
+                "solve_relaxation": False,
+                "time_limit": float(time_limit if time_limit is not None else req.time_limit),
+                "mip_rel_gap": float(req.mip_gap),
+            }
         )
         t1 = time.perf_counter()
-        highs_s = float(res.timing_info.highs_time) - clock
-        tc = res.termination_condition
-        has_sol = res.incumbent_objective is not None
-        timings = self._timing(t0, t1, highs_s)
+        timings = self._timing(t0, t1, res.highs_s)
         timings["start_s"] = round(start_s, 4)
-        if tc in (
-            TerminationCondition.provenInfeasible,
-            TerminationCondition.infeasibleOrUnbounded,
-        ):
+        if res.status == "infeasible":
             return self._failed(
                 "infeasible",
                 name,
@@ -240,11 +243,11 @@ class Designer:
                 "No agreement meets every requirement: run `gainshare explain` "
                 "to see which requirements conflict.",
             )
-        if tc == TerminationCondition.maxTimeLimit and has_sol:
+        if res.status == "time_limit" and res.has_solution:
             status = "time_limit"
-        elif tc == TerminationCondition.convergenceCriteriaSatisfied:
+        elif res.status == "optimal" and res.has_solution:
             status = "optimal"
-        elif tc == TerminationCondition.maxTimeLimit:
+        elif res.status == "time_limit":
             return self._failed(
                 "time_limit",
                 name,
@@ -253,8 +256,7 @@ class Designer:
                 "more time or relax the requirements.",
             )
         else:
-            return self._failed("error", name, timings, f"The solver stopped: {tc.name}.")
-        res.solution_loader.load_vars()
+            return self._failed("error", name, timings, f"The solver stopped: {res.detail}.")
         return self._verified(status, name, res, t0, timings, duals)
 
     def _cap_floor(self, p: int, yt: int) -> float:
@@ -287,6 +289,8 @@ class Designer:
         provider needs, and the result is handed to HiGHS as a starting solution, so the
         search always has an answer to improve on. Returns the seconds spent."""
         m = self.model
+        if not m._capped and not m._collared:
+            return 0.0
         limits = [(m.cap, m.cap_binds), (m.collar, m.collar_binds)]
         binds = [v for _, b in limits for v in b.values() if not v.fixed]
         if not binds:
@@ -450,27 +454,60 @@ class Designer:
 
     def _mismatch(self, result: CheckResult) -> float:
         """Largest difference (pounds) between the model's and the settlement's net positions."""
-        d, m = self.data, self.model
+        d = self.data
         st = result.settlement
+        stack = self._net_stack()
+        if stack is not None:
+            A, const, cols = stack
+            x = np.array([v.value if v.value is not None else 0.0 for v in cols])
+            model_net = (const + A @ x) * d.scale
+            return float(np.abs(model_net - st.net).max())
         worst = 0.0
         _, _, Y, _ = d.dims
-        for p in range(len(d.party_ids)):
-            for y in range(Y):
-                if (p, y) not in self._nets:
-                    self._nets[p, y] = net(m, d, p, y)
-                model_net = evaluate(self._nets[p, y]) * d.scale
-                worst = max(worst, float(np.abs(model_net - st.net[:, y, p]).max()))
+        for (p, y), form in self._net_forms().items():
+            model_net = evaluate(form) * d.scale
+            worst = max(worst, float(np.abs(model_net - st.net[:, y, p]).max()))
         return worst
+
+    def _net_forms(self) -> dict:
+        """Every party's net position in every year as a linear form, built once."""
+        if not self._nets:
+            d, m = self.data, self.model
+            for p in range(len(d.party_ids)):
+                for y in range(d.dims[2]):
+                    self._nets[p, y] = net(m, d, p, y)
+        return self._nets
+
+    def _net_stack(self):
+        """The net forms as one array (S, Y, P, columns), a constant (S, Y, P) and the columns'
+        variables, so that every net position is one product; None when some row has variables
+        of its own (caps, collars) or the array would be large."""
+        if not hasattr(self, "_stack"):
+            self._stack = None
+            forms = self._net_forms()
+            _, S, Y, _ = self.data.dims
+            P = len(self.data.party_ids)
+            cols: dict[int, tuple[int, object]] = {}
+            for f in forms.values():
+                for v in f.vars:
+                    cols.setdefault(id(v), (len(cols), v))
+            if all(f.own is None for f in forms.values()) and S * Y * P * len(cols) <= 4e6:
+                A, const = np.zeros((S, Y, P, len(cols))), np.zeros((S, Y, P))
+                for (p, y), f in forms.items():
+                    const[:, y, p] = f._c(S)
+                    for j, v in enumerate(f.vars):  # a variable may appear in several parts
+                        A[:, y, p, cols[id(v)][0]] += f._A(S)[:, j]
+                self._stack = (A, const, [v for _, v in sorted(cols.values(), key=lambda t: t[0])])
+        return self._stack
 
     def _objective_values(self, res, name: str, result: CheckResult):
         d, m = self.data, self.model
-        doc = result.document
         if name == "commissioners":
-            value = doc["retained"]["expected"]
+            value = result.expected_retained
         elif name == "system_savings":
-            value = doc["system_savings"]["expected"]
+            value = result.expected_system_savings
         elif name == "worst_margin":
-            value = min(doc["by_party"][d.party_ids[p]]["worst_net"] for p in d.providers)
+            value = round(result.worst_provider_net, 2)
         else:
             value = float(pyo.value(m.fair_distance))
         bound = res.objective_bound

@@ -15,18 +15,40 @@ SINGLE_ROWS = [  # (component, requirement, what one more pound of it buys)
 
 
 def _integer_vars(m) -> list:
-    return [
-        v for v in m.component_data_objects(pyo.Var, active=True) if v.is_integer() and not v.fixed
-    ]
+    """The model's integer variables not fixed now (the list of integer variables is found
+    once per model)."""
+    if not hasattr(m, "_integer_var_list"):
+        m._integer_var_list = [
+            v for v in m.component_data_objects(pyo.Var, active=True) if v.is_integer()
+        ]
+    return [v for v in m._integer_var_list if not v.fixed]
 
 
-def _duals(designer, res=None) -> dict:
+class _Duals:
+    """Row duals by Pyomo constraint, from a solve's arrays or a dictionary."""
+
+    def __init__(self, res=None, table: dict | None = None):
+        self.res, self.table = res, table
+
+    def dual(self, con) -> float:
+        if self.res is not None:
+            return self.res.dual(con)
+        return float(self.table.get(con, 0.0))
+
+    def total(self, key, cons) -> float:
+        """Sum of the duals of the constraints `cons()` lists, a group named by `key`."""
+        if self.res is not None:
+            return self.res.total(key, cons)
+        return float(sum(self.table.get(c, 0.0) for c in cons()))
+
+
+def _duals(designer, res=None) -> _Duals | None:
     """Row duals of the LP with integers fixed (the LP itself when there are none: then the
     duals of the solve that just finished, `res`, are read without solving again)."""
     m, opt = designer.model, designer._opt
+    if res is not None and res.row_dual is not None:
+        return _Duals(res=res)
     ints = _integer_vars(m)
-    if not ints and res is not None:
-        return res.solution_loader.get_duals()
     for v in ints:
         v.fix(round(v.value or 0.0))
     if ints:
@@ -39,8 +61,8 @@ def _duals(designer, res=None) -> dict:
             solver_options={"solve_relaxation": bool(ints)},
         )
         if res.incumbent_objective is None:
-            return {}
-        return res.solution_loader.get_duals()
+            return None
+        return _Duals(table=res.solution_loader.get_duals())
     finally:
         if ints:
             for v in ints:
@@ -48,18 +70,15 @@ def _duals(designer, res=None) -> dict:
             opt.update_variables(ints)
 
 
-def _sum(duals, component) -> float:
-    if component is None:
-        return 0.0
-    return float(sum(duals.get(c, 0.0) for c in component.values()))
+def _block_sum(duals: _Duals, block, prefix: str) -> float:
+    """Sum of the duals of every row of the block's constraints named `prefix...`."""
 
+    def cons():
+        for comp in block.component_objects(pyo.Constraint, descend_into=False):
+            if comp.local_name.startswith(prefix):
+                yield from comp.values()
 
-def _block_sum(duals, block, prefix: str) -> float:
-    total = 0.0
-    for comp in block.component_objects(pyo.Constraint, descend_into=False):
-        if comp.local_name.startswith(prefix):
-            total += _sum(duals, comp)
-    return total
+    return duals.total((block.local_name, prefix), cons)
 
 
 def _money_meaning(what: str, price: float, objective: str, unit: str = "£1") -> str:
@@ -76,7 +95,7 @@ def binding_requirements(designer, objective_name: str, res=None) -> list[dict]:
 
     m, d = designer.model, designer.data
     duals = _duals(designer, res)
-    if not duals:
+    if duals is None:
         return []
     obj_words = OBJECTIVE_WORDS[objective_name]
     money_obj = objective_name != "fair_reference"
@@ -102,7 +121,7 @@ def binding_requirements(designer, objective_name: str, res=None) -> list[dict]:
                 ),
             )
         elif kw.mode == "cvar" and hasattr(m, "cvar_limit") and p in m.cvar_limit:
-            lam = float(duals.get(m.cvar_limit[p], 0.0))
+            lam = duals.dual(m.cvar_limit[p])
             add(
                 f"keep_whole.{pid}",
                 -lam,
@@ -115,7 +134,7 @@ def binding_requirements(designer, objective_name: str, res=None) -> list[dict]:
             )
     for comp, requirement, what in SINGLE_ROWS:
         if hasattr(m, comp):
-            lam = float(duals.get(getattr(m, comp), 0.0))
+            lam = duals.dual(getattr(m, comp))
             add(requirement, lam, _money_meaning(what, lam, obj_words))
     if hasattr(m, "commissioners_worst_year"):
         lam = _block_sum(duals, m.commissioners_worst_year, "year_")
@@ -133,7 +152,7 @@ def _share_rows(m, d, duals, add, obj_words: str, money_obj: bool) -> None:
     for comp, side in ((m.share_bound_lower, "minimum"), (m.share_bound_upper, "maximum")):
         for key, con in comp.items():
             kind, pid, _, _ = key
-            agg[(kind, pid, side)] = agg.get((kind, pid, side), 0.0) + duals.get(con, 0.0)
+            agg[(kind, pid, side)] = agg.get((kind, pid, side), 0.0) + duals.dual(con)
     for (kind, pid, side), lam in sorted(agg.items()):
         per_point = lam * 0.01 * (d.scale if money_obj else 1.0)
         name = d.case.party(pid).name

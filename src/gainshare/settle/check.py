@@ -3,7 +3,7 @@ position against its keep-whole requirement. Solver-free; re-verifies every opti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -51,9 +51,9 @@ def requirement_met(net: np.ndarray, weights: np.ndarray, kw: KeepWhole) -> bool
     """Whether a party's (S, Y) net positions satisfy its keep-whole requirement."""
     if kw.mode == "none":
         return True
+    if kw.mode == "robust":  # the same test as every shortfall <= PENNY, in one pass
+        return bool((kw.line() - net[:, kw.from_year - 1 :]).max() <= PENNY)
     sf = shortfall_by_scenario(net, kw)
-    if kw.mode == "robust":
-        return bool((sf <= PENNY).all())
     if kw.mode == "chance":
         return bool(weights[sf <= PENNY].sum() >= kw.beta - 1e-9)
     return weighted_cvar(sf, weights, kw.beta) <= kw.tolerance + PENNY
@@ -76,7 +76,9 @@ def _party_arrays(st: Settlement) -> dict[str, np.ndarray]:
     return {k: np.einsum("s,syp->p", w, v) for k, v in arrays.items()}
 
 
-def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.ndarray]) -> dict:
+def _party_summary(
+    st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.ndarray], met: bool
+) -> dict:
     e, w = st.econ, st.econ.weights
     net = st.net[:, :, j]
     sf = shortfall_by_scenario(net, kw)
@@ -108,7 +110,7 @@ def _party_summary(st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.n
             "beta": kw.beta,
             "tolerance": kw.tolerance,
             "from_year": kw.from_year,
-            "met": requirement_met(net, w, kw),
+            "met": met,
         },
     }
 
@@ -143,26 +145,64 @@ def _violations(st: Settlement, case: Case) -> tuple[list[dict], int]:
     return out, total
 
 
-def _distribution(a: np.ndarray, w: np.ndarray) -> dict:
-    """Expected value, worst and best of a per-scenario horizon total (S,)."""
+def _distribution(a: np.ndarray, w: np.ndarray, expected: float | None = None) -> dict:
+    """Expected value (when not already known), worst and best of a per-scenario horizon
+    total (S,)."""
     return {
-        "expected": round(float(expect(w, a)), 2),
+        "expected": round(float(expect(w, a)), 2) if expected is None else expected,
         "worst": round(float(a.min()), 2),
         "best": round(float(a.max()), 2),
     }
 
 
-@dataclass(frozen=True)
 class CheckResult:
-    """Outcome of `check`: the JSON document plus the arrays and tables behind it."""
+    """Outcome of `check`: the settlement, and (computed when first asked for) the JSON
+    document and the statements in whole pence. The keep-whole verdicts and the headline
+    expectations an optimiser answer is verified against are cheap and computed from the
+    settlement directly; the document reports the same numbers."""
 
-    document: dict
-    settlement: Settlement
-    pence: Statements
+    def __init__(self, case: Case, agreement: Agreement, settlement: Settlement):
+        self.case, self.agreement, self.settlement = case, agreement, settlement
+
+    @cached_property
+    def pence(self) -> Statements:
+        return statements(self.settlement)
+
+    @cached_property
+    def requirement_met(self) -> dict[str, bool]:
+        """Whether each party's keep-whole requirement is met, by party id."""
+        st = self.settlement
+        e = st.econ
+        return {
+            pid: requirement_met(st.net[:, :, j], e.weights, self.case.keep_whole_for(pid))
+            for j, pid in enumerate(e.party_ids)
+        }
 
     @property
     def all_kept_whole(self) -> bool:
-        return bool(self.document["all_kept_whole"])
+        return all(self.requirement_met.values())
+
+    @cached_property
+    def expected_retained(self) -> float:
+        """Commissioners' expected retained savings over the horizon, to the penny."""
+        st = self.settlement
+        return round(float(expect(st.econ.weights, st.retained.sum(axis=1))), 2)
+
+    @cached_property
+    def expected_system_savings(self) -> float:
+        st = self.settlement
+        return round(float(expect(st.econ.weights, st.system_savings.sum(axis=1))), 2)
+
+    @cached_property
+    def worst_provider_net(self) -> float | None:
+        """The lowest net position of any provider in any scenario and year (pounds)."""
+        st = self.settlement
+        prov = st.econ.is_provider
+        return float(st.net[:, :, prov].min()) if prov.any() else None
+
+    @cached_property
+    def document(self) -> dict:
+        return _document(self)
 
     def parties_table(self) -> pd.DataFrame:
         rows = [{"party": pid} | {k: v for k, v in d.items() if not isinstance(v, list | dict)}
@@ -174,16 +214,22 @@ class CheckResult:
 
 
 def summarise(case: Case, agreement: Agreement, st: Settlement) -> CheckResult:
+    return CheckResult(case, agreement, st)
+
+
+def _document(result: CheckResult) -> dict:
+    case, agreement, st = result.case, result.agreement, result.settlement
     e, w = st.econ, st.econ.weights
-    pen = statements(st)
+    pen = result.pence
     arrays = _party_arrays(st)
     by_party = {
-        pid: _party_summary(st, j, case.keep_whole_for(pid), arrays)
+        pid: _party_summary(st, j, case.keep_whole_for(pid), arrays, result.requirement_met[pid])
         for j, pid in enumerate(e.party_ids)
     }
     viol, total = _violations(st, case)
-    all_whole = all(d["requirement"]["met"] for d in by_party.values())
-    doc = {
+    retained = _distribution(st.retained.sum(axis=1), w, result.expected_retained)
+    savings = _distribution(st.system_savings.sum(axis=1), w, result.expected_system_savings)
+    return {
         "command": "check",
         "case": case.name,
         "agreement": agreement.name,
@@ -191,16 +237,15 @@ def summarise(case: Case, agreement: Agreement, st: Settlement) -> CheckResult:
         "scenarios": len(e.scenario_names),
         "years": len(e.year_labels),
         "year_labels": e.year_labels,
-        "all_kept_whole": all_whole,
-        "system_savings": _distribution(st.system_savings.sum(axis=1), w),
+        "all_kept_whole": result.all_kept_whole,
+        "system_savings": savings,
         "pool": _distribution(st.pool.sum(axis=1), w),
-        "retained": _distribution(st.retained.sum(axis=1), w),
+        "retained": retained,
         "by_party": by_party,
         "violations": viol,
         "violations_total": total,
         "identities": identities(st, pen),
     }
-    return CheckResult(document=doc, settlement=st, pence=pen)
 
 
 def identities(st: Settlement, pen: Statements) -> dict:

@@ -137,6 +137,8 @@ def shareable_amount(pool: np.ndarray, gain_t, loss_t, excess_only) -> np.ndarra
 
 def tier_portions(amount: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Split a non-negative amount (...) into tier portions (..., K) by upper edges (..., K-1)."""
+    if edges.shape[-1] == 0:  # one tier: all of it
+        return np.clip(amount[..., None], 0.0, np.inf)
     lead = amount.shape + (1,)
     lower = np.concatenate([np.zeros(lead), edges], axis=-1)
     upper = np.concatenate([edges, np.full(lead, np.inf)], axis=-1)

@@ -48,11 +48,12 @@ def _share_failures(case: Case, agreement: Agreement) -> list[dict]:
 
 def failures(case: Case, agreement: Agreement, result: CheckResult) -> list[dict]:
     """Every requirement the agreement fails, each with a sentence: empty when it meets all."""
-    doc, cur, req = result.document, case.currency, case.requirements
+    cur, req = case.currency, case.requirements
     out = []
-    for pid, d in doc["by_party"].items():
-        r = d["requirement"]
-        if not r["met"]:
+    for pid, met in result.requirement_met.items():
+        if not met:  # the document (built only when something fails) has the figures to say
+            d = result.document["by_party"][pid]
+            r = d["requirement"]
             out.append(
                 {
                     "requirement": f"keep_whole.{pid}",
@@ -63,7 +64,7 @@ def failures(case: Case, agreement: Agreement, result: CheckResult) -> list[dict
                 }
             )
     st = result.settlement
-    retained = doc["retained"]["expected"]
+    retained = result.expected_retained
     if req.commissioners_min_expected is not None and (
         retained < req.commissioners_min_expected - PENNY
     ):
@@ -86,8 +87,7 @@ def failures(case: Case, agreement: Agreement, result: CheckResult) -> list[dict
             }
         )
     if req.worst_margin_min is not None:
-        prov = st.econ.is_provider
-        worst = float(st.net[:, :, prov].min()) if prov.any() else 0.0
+        worst = result.worst_provider_net or 0.0
         if worst < req.worst_margin_min - PENNY:
             out.append(
                 {

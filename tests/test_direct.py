@@ -1,0 +1,101 @@
+"""The Designer re-solves by changing only what a what-if touches in its HiGHS instance
+(optimise.direct). Every change must leave HiGHS with exactly the model Pyomo's own full update
+would give, and every re-solve must agree with a fresh design."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gainshare
+from gainshare.optimise import Designer, design
+from gainshare.schema.io import agreement_to_dict
+from tests.helpers_design import tiny_case
+
+
+def _bounds(designer: Designer) -> tuple[np.ndarray, np.ndarray]:
+    lp = designer._direct.h.getLp()
+    return np.array(lp.row_lower_), np.array(lp.row_upper_)
+
+
+def _same_as_full_update(designer: Designer) -> None:
+    """Push the noted changes directly, then let Pyomo recompute every Param-dependent bound
+    from scratch: HiGHS must not see a single bound move."""
+    designer._solver()  # pushes the noted changes
+    ours = _bounds(designer)
+    designer._opt.update_parameters()
+    full = _bounds(designer)
+    assert np.array_equal(ours[0], full[0]) and np.array_equal(ours[1], full[1])
+
+
+KEEP_WHOLE = {
+    "robust": {"acute": {"mode": "robust"}, "community": {"mode": "robust"}},
+    "chance": {"acute": {"mode": "robust"}, "community": {"mode": "chance", "beta": 0.5}},
+    "cvar": {
+        "acute": {"mode": "robust"},
+        "community": {"mode": "cvar", "beta": 0.5, "tolerance": 6000.0},
+    },
+}
+
+
+@pytest.mark.parametrize("mode", sorted(KEEP_WHOLE))
+def test_tolerance_change_sets_the_bounds_a_full_update_would(mode):
+    d = Designer(tiny_case(keep_whole=KEEP_WHOLE[mode]))
+    d.solve()
+    before = _bounds(d)[0]
+    d.set_tolerance("community", 7000.0)
+    d.set_tolerance("acute", 2500.0)
+    _same_as_full_update(d)
+    assert not np.array_equal(before, _bounds(d)[0])  # the change did reach HiGHS
+
+
+def test_floors_added_after_loading_are_updated_too():
+    d = Designer(tiny_case())
+    d.solve()
+    d.set_commissioners_min(1000.0)
+    d.set_margin_min(-5000.0)
+    _same_as_full_update(d)
+    d.set_commissioners_min(1500.0)
+    _same_as_full_update(d)
+    d.set_commissioners_min(None)
+    _same_as_full_update(d)
+
+
+@pytest.mark.parametrize("mode", sorted(KEEP_WHOLE))
+def test_every_resolve_equals_a_fresh_design(mode):
+    kw = KEEP_WHOLE[mode]
+    d = Designer(tiny_case(keep_whole=kw))
+    d.solve()
+    for tol in (500.0, 4000.0, 0.0, 9000.0):
+        d.set_tolerance("community", tol)
+        again = d.solve()
+        fresh_kw = kw | {"community": kw["community"] | {"tolerance": tol}}
+        fresh = design(tiny_case(keep_whole=fresh_kw))
+        assert again.status == fresh.status == "optimal"
+        assert again.objective_value == pytest.approx(fresh.objective_value, abs=0.01)
+        assert agreement_to_dict(again.agreement) == agreement_to_dict(fresh.agreement)
+
+
+def test_resolve_on_the_core_case_matches_a_fresh_design_and_its_shadow_prices(root):
+    case = gainshare.load_case(root / "cases" / "core.yaml")
+    d = Designer(case)
+    d.solve()
+    d.set_tolerance("acute", 20000.0)
+    again = d.solve()
+    kw = case.keep_whole_for("acute").model_copy(update={"tolerance": 20000.0})
+    fresh = design(case.model_copy(update={"keep_whole": case.keep_whole | {"acute": kw}}))
+    assert again.objective_value == pytest.approx(fresh.objective_value, abs=0.01)
+    assert again.binding == fresh.binding
+    assert again.check.document == fresh.check.document
+
+
+def test_infeasible_and_back():
+    d = Designer(tiny_case())
+    ok = d.solve()
+    d.set_commissioners_min(1e9)  # more than the pool can ever hold
+    r = d.solve()
+    assert r.status == "infeasible" and r.agreement is None
+    d.set_commissioners_min(None)
+    back = d.solve()
+    assert back.status == "optimal"
+    assert back.objective_value == pytest.approx(ok.objective_value, abs=0.01)
