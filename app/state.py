@@ -16,10 +16,13 @@ import streamlit as st
 
 import gainshare
 from gainshare.analysis import workshop as wk
+from gainshare.memory import keep_freed_memory
 from gainshare.optimise import Designer, DesignResult
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.settle.check import CheckResult, check
+
+keep_freed_memory()  # once per app process: large checks reuse freed memory
 
 KEY = "gainshare.session"
 RECENT = 32  # results kept per session for pages the room goes back to

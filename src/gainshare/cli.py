@@ -516,6 +516,9 @@ def workshop_app(
 
 
 def main() -> None:
+    from gainshare.memory import keep_freed_memory
+
+    keep_freed_memory()
     app()
 
 

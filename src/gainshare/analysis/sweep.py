@@ -227,8 +227,11 @@ def _tasks(sweep, name, file, data, case, figures, resolve, start, case_no) -> l
 
 def run_task(task: Task) -> list[dict]:
     """Build the design model once for the task's case and solve it for every run."""
+    from gainshare.memory import keep_freed_memory
     from gainshare.optimise import Designer
     from gainshare.schema.case import Case
+
+    keep_freed_memory()  # in each worker process (once)
 
     defaults = _keep_whole_defaults(Case.model_validate(task.case))
     designer = None

@@ -23,6 +23,16 @@ class LeverChoice:
     release_year: dict[str, int] = field(default_factory=dict)  # contract id -> first year
 
 
+def party_sum(a: np.ndarray) -> np.ndarray:
+    """Sum over the last (party) axis, adding the parties in their order. np.sum over a short
+    last axis is a strided reduction, several times slower on (S, Y, P) arrays; for up to seven
+    parties it adds in the same order, so the result is the same to the bit."""
+    out = a[..., 0].copy()
+    for j in range(1, a.shape[-1]):
+        out += a[..., j]
+    return out
+
+
 @dataclass(frozen=True)
 class Economics:
     """Arrays are (scenario, year, party) unless said otherwise; money in pounds. Derived
@@ -59,14 +69,19 @@ class Economics:
     @cached_property
     def pool(self) -> np.ndarray:
         """(S, Y) G: the pool, every commissioner's contribution added."""
-        return self.pool_contribution.sum(axis=2)
+        return party_sum(self.pool_contribution)
+
+    @cached_property
+    def total_exp_spend(self) -> np.ndarray:
+        """(S, Y) the commissioners' total expected spend: the basis of corridors and tiers."""
+        return party_sum(self.exp_spend)
 
     @cached_property
     def spend_split(self) -> np.ndarray:
         """(S, Y, P) each commissioner's part of the commissioners' expected spend (equal parts
         when none has any): how the retained amount is split unless an agreement says."""
         spend = self.exp_spend * self.is_commissioner
-        total = spend.sum(axis=2, keepdims=True)
+        total = party_sum(spend)[..., None]
         equal = self.is_commissioner / self.is_commissioner.sum()
         return np.where(total > 0, spend / np.where(total > 0, total, 1.0), equal)
 
@@ -139,6 +154,11 @@ def _scheme_flows(case, sc, teams_of):
     return flows
 
 
+def _by_scenario(a: np.ndarray) -> np.ndarray:
+    """(P, S, Y) -> (S, Y, P), contiguous."""
+    return np.ascontiguousarray(np.moveaxis(a, 0, -1))
+
+
 def compute(
     case: Case, scenarios: ScenarioSet | None = None, levers: LeverChoice | None = None
 ) -> Economics:
@@ -147,50 +167,57 @@ def compute(
     lv = levers or LeverChoice()
     S, Y, P = sc.count, case.horizon.years, len(case.parties)
     pidx = {pid: i for i, pid in enumerate(case.party_ids)}
-    kidx = {c.id: k for k, c in enumerate(case.contracts)}
-    K = len(case.contracts)
-    z = lambda: np.zeros((S, Y, P))  # noqa: E731
+    # Accumulated party by party in (P, S, Y) layout, where each party's block is contiguous,
+    # and turned into the (S, Y, P) layout once at the end.
+    z = lambda: np.zeros((P, S, Y))  # noqa: E731
     E, A, ES, AS, dC, D, B = z(), z(), z(), z(), z(), z(), z()
-    Q = np.full((S, Y, P), np.nan)
-    u_exp = np.stack([sc[f"contracts.{c.id}.expected_units"] for c in case.contracts], axis=2)
-    dv = np.stack([sc[f"contracts.{c.id}.demand_variation"] for c in case.contracts], axis=2)
-    u_act = u_exp * dv
+    Q = np.full((P, S, Y), np.nan)
+    u_exp = [sc[f"contracts.{c.id}.expected_units"] for c in case.contracts]
+    u_act = [
+        u * sc[f"contracts.{c.id}.demand_variation"]
+        for c, u in zip(case.contracts, u_exp, strict=True)
+    ]
+    kidx = {c.id: k for k, c in enumerate(case.contracts)}
     flows = _scheme_flows(case, sc, lv.teams)
     for s in case.schemes:
         referrals, avoided, new_esc, cost = flows[s.id]
         for sh in s.moves_from:
-            u_act[:, :, kidx[sh.contract]] += (new_esc - avoided) * sh.units_per_patient
+            u_act[kidx[sh.contract]] += (new_esc - avoided) * sh.units_per_patient
         for sh in s.moves_to:
-            u_act[:, :, kidx[sh.contract]] += referrals * sh.units_per_patient
+            u_act[kidx[sh.contract]] += referrals * sh.units_per_patient
         if s.paid_directly_by is not None:
-            D[:, :, pidx[s.paid_directly_by]] += cost
+            D[pidx[s.paid_directly_by]] += cost
         else:
-            dC[:, :, pidx[s.provider]] += cost
+            dC[pidx[s.provider]] += cost
         for b in s.benefits:
-            B[:, :, pidx[b.party]] += sc[f"schemes.{s.id}.benefits.{b.party}"] * avoided
-    u_act = np.maximum(u_act, 0.0)
-    released = np.zeros((S, Y, K))
+            B[pidx[b.party]] += sc[f"schemes.{s.id}.benefits.{b.party}"] * avoided
+    u_act = [np.maximum(u, 0.0) for u in u_act]
+    released = []
     years = np.arange(1, Y + 1)[None, :]
     for k, c in enumerate(case.contracts):
-        ue, ua = u_exp[:, :, k], u_act[:, :, k]
+        ue, ua = u_exp[k], u_act[k]
         pe, pa = _payment(c, ue, ue), _payment(c, ua, ue)
         i_p, i_c = pidx[c.provider], pidx[c.commissioner]
-        E[:, :, i_p] += pe
-        A[:, :, i_p] += pa
-        ES[:, :, i_c] += pe
-        AS[:, :, i_c] += pa
-        dC[:, :, i_p] += sc[f"contracts.{c.id}.variable_cost"] * (ua - ue)
+        E[i_p] += pe
+        A[i_p] += pa
+        ES[i_c] += pe
+        AS[i_c] += pa
+        dC[i_p] += sc[f"contracts.{c.id}.variable_cost"] * (ua - ue)
         st = c.costs.stepped
+        rel = np.zeros((S, Y))
         if st is not None:
             freed = np.maximum(ue - ua, 0.0) * c.bed_days_per_unit
             possible = np.floor(freed / st.capacity_per_step + 1e-9)
             planned = lv.closures.get(c.id, st.closures)
             first = lv.release_year.get(c.id, st.first_release_year)
             rel = np.minimum(possible, planned) * (years >= first)
-            released[:, :, k] = rel
-            dC[:, :, i_p] -= rel * st.cost_per_step
+            dC[i_p] -= rel * st.cost_per_step
+        released.append(rel)
     for pid in case.quality_scores:
-        Q[:, :, pidx[pid]] = sc[f"quality.{pid}"]
+        Q[pidx[pid]] = sc[f"quality.{pid}"]
+    E, A, ES, AS, dC, D, B, Q = (_by_scenario(x) for x in (E, A, ES, AS, dC, D, B, Q))
+    stack = lambda arrays: np.stack([np.broadcast_to(a, (S, Y)) for a in arrays], axis=2)  # noqa: E731
+    u_exp, u_act, released = stack(u_exp), stack(u_act), stack(released)
     return Economics(
         party_ids=case.party_ids,
         is_provider=np.array([p.is_provider for p in case.parties]),

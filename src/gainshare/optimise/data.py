@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gainshare.economics.model import Economics, LeverChoice, compute
+from gainshare.economics.model import Economics, LeverChoice, compute, party_sum
 from gainshare.economics.scenarios import ScenarioSet, sample
 from gainshare.schema.agreement import Corridor
 from gainshare.schema.case import Case
@@ -187,7 +187,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
             cache[repr(st.levers)] = compute(case, sc, st.levers)
     econs = [cache[repr(st.levers)] for st in structures]
     e0 = econs[0]
-    spend = e0.exp_spend.sum(axis=2)  # (S, Y) total expected spend
+    spend = e0.total_exp_spend  # (S, Y) total expected spend
     gp, lp, qf, base, pool, sav = [], [], [], [], [], []
     for st, e in zip(structures, econs, strict=True):
         g = e.pool
@@ -203,7 +203,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
         qf.append(_quality(e, st.gateway))
         base.append(e.revenue_change * e.is_provider - e.cost_change + e.benefit)
         pool.append(g)
-        sav.append(-e.total_cost_change.sum(axis=2))
+        sav.append(-party_sum(e.total_cost_change))
     base_a, pool_a = np.stack(base), np.stack(pool)
     scale = choose_scale(base_a, pool_a)
     P = len(case.parties)

@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from gainshare.economics.model import Economics, compute
+from gainshare.economics.model import Economics, compute, party_sum
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case, KeepWhole
 from gainshare.settle.engine import Settlement, settle
@@ -77,10 +77,10 @@ def _party_arrays(st: Settlement) -> dict[str, np.ndarray]:
 
 
 def _party_summary(
-    st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.ndarray], met: bool
+    st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.ndarray], met: bool, net
 ) -> dict:
+    """One party's summary; `net` is its (S, Y) net positions (contiguous)."""
     e, w = st.econ, st.econ.weights
-    net = st.net[:, :, j]
     sf = shortfall_by_scenario(net, kw)
     whole = sf <= PENNY
 
@@ -222,8 +222,11 @@ def _document(result: CheckResult) -> dict:
     e, w = st.econ, st.econ.weights
     pen = result.pence
     arrays = _party_arrays(st)
+    by_party_net = np.ascontiguousarray(np.moveaxis(st.net, 2, 0))  # (P, S, Y): one copy
     by_party = {
-        pid: _party_summary(st, j, case.keep_whole_for(pid), arrays, result.requirement_met[pid])
+        pid: _party_summary(
+            st, j, case.keep_whole_for(pid), arrays, result.requirement_met[pid], by_party_net[j]
+        )
         for j, pid in enumerate(e.party_ids)
     }
     viol, total = _violations(st, case)
@@ -250,10 +253,10 @@ def _document(result: CheckResult) -> dict:
 
 def identities(st: Settlement, pen: Statements) -> dict:
     """The SPEC section 3 identities, in pounds (float) and in whole pence (exact)."""
-    conserv = np.abs(st.transfer.sum(axis=2) + st.retained - st.pool).max()
-    savings = np.abs(st.net.sum(axis=2) - st.system_savings).max()
-    pen_pool = (pen.transfer.sum(axis=2) + pen.retained.sum(axis=2) == pen.pool).all()
-    pen_sav = (pen.net.sum(axis=2) == pen.system_savings).all()
+    conserv = np.abs(party_sum(st.transfer) + st.retained - st.pool).max()
+    savings = np.abs(party_sum(st.net) - st.system_savings).max()
+    pen_pool = (party_sum(pen.transfer) + party_sum(pen.retained) == pen.pool).all()
+    pen_sav = (party_sum(pen.net) == pen.system_savings).all()
     return {
         "pool_conserved_max_error": float(conserv),
         "savings_identity_max_error": float(savings),

@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from gainshare.economics.model import Economics
+from gainshare.economics.model import Economics, party_sum
 from gainshare.schema.agreement import Agreement, Terms, Tier
 
 GATE_CODES = {None: 0, "proportional": 1, "linear": 2}  # gateway modes as array codes
@@ -56,7 +56,7 @@ class Settlement:
     @cached_property
     def system_savings(self) -> np.ndarray:
         """(S, Y): minus the sum of every party's real cost change."""
-        return -self.econ.total_cost_change.sum(axis=2)
+        return -party_sum(self.econ.total_cost_change)
 
 
 def _groups(agreement: Agreement, years: int) -> list[tuple[Terms, np.ndarray]]:
@@ -80,7 +80,7 @@ def resolve_terms(agreement: Agreement, econ: Economics) -> HorizonTerms:
     """Turn every year's terms into pounds, scenario by scenario (once per distinct terms)."""
     S, Y, P = econ.shape
     pidx = {pid: i for i, pid in enumerate(econ.party_ids)}
-    spend = econ.exp_spend.sum(axis=2)  # total expected spend (S, Y): corridor and tier basis
+    spend = econ.total_exp_spend  # (S, Y): the basis of corridors and tier edges
     groups = _groups(agreement, Y)
     kg = max(len(t.gain_tiers) for t, _ in groups)
     kl = max(len(t.loss_tiers) for t, _ in groups)
@@ -182,7 +182,7 @@ def settle(econ: Economics, agreement: Agreement) -> Settlement:
     t_loss = -np.minimum(losses, ht.collar)
     xs = x[:, :, None]
     transfer = np.where(xs > 0, t_gain, np.where(xs < 0, t_loss, 0.0)) * prov
-    retained = pool - transfer.sum(axis=2)
+    retained = pool - party_sum(transfer)
     retained_by = ht.split * retained[:, :, None]
     net = econ.revenue_change - econ.cost_change + econ.benefit + transfer + retained_by
     return Settlement(econ=econ, pool=pool, shareable=x, raw_share=raw, quality_factor=qf,

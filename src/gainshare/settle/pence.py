@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gainshare.economics.model import party_sum
 from gainshare.settle.engine import Settlement
 
 
@@ -20,21 +21,28 @@ def largest_remainder(values: np.ndarray, totals: np.ndarray) -> np.ndarray:
 
     Each value gets its floor in pence; the pence still missing from the total go one each to
     the values with the largest remainders (ties to the earlier position), whole rounds to
-    all values when more than n are missing (or taken back when the floors overshoot)."""
+    all values when more than n are missing (or taken back when the floors overshoot).
+
+    A value's place in that order is counted directly: the values before it with a remainder
+    at least as large, plus the values after it with a larger one. n is the number of parties
+    sharing a total (a handful), so the n x n comparisons run over contiguous columns and cost
+    less than sorting every row."""
     n = values.shape[-1]
-    work = np.multiply(values, 100.0)  # cents, then the remainders, in one buffer
-    base = np.floor(work)
-    np.subtract(work, base, out=work)
-    short = totals.astype(np.int64) - base.sum(axis=-1).astype(np.int64)
+    lead = values.shape[:-1]
+    cents = np.moveaxis(values, -1, 0).reshape(n, -1) * 100.0  # (n, rows), contiguous
+    base = np.floor(cents)
+    rem = np.subtract(cents, base, out=cents)
+    short = totals.reshape(-1).astype(np.int64) - base.sum(axis=0).astype(np.int64)
     every, extra = np.divmod(short, n)  # floor division: works for negative shortfalls too
-    np.negative(work, out=work)
-    order = np.argsort(work, axis=-1, kind="stable")  # largest remainder first
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(n)[(None,) * (values.ndim - 1)], axis=-1)
+    rank = np.zeros(rem.shape, dtype=np.int16)
+    for i in range(n):
+        for j in range(n):
+            if j != i:
+                rank[i] += rem[j] >= rem[i] if j < i else rem[j] > rem[i]
     out = base.astype(np.int64)
-    out += every[..., None]
-    out += rank < extra[..., None]
-    return out
+    out += every
+    out += rank < extra
+    return np.ascontiguousarray(np.moveaxis(out.reshape((n, *lead)), 0, -1))
 
 
 @dataclass(frozen=True)
@@ -74,15 +82,15 @@ def statements(st: Settlement) -> Statements:
     rev[:, :, prov] = _pence(e.revenue_change[:, :, prov])
     saved = np.zeros(shape, dtype=np.int64)
     (saved[:, :, comm],) = _apportion(
-        [e.exp_spend[:, :, comm] - e.act_spend[:, :, comm]], -rev.sum(axis=2)
+        [e.exp_spend[:, :, comm] - e.act_spend[:, :, comm]], -party_sum(rev)
     )
     cost, direct, ben = _pence(e.cost_change), _pence(e.direct_cost), _pence(e.benefit)
-    pool = saved.sum(axis=2) - direct.sum(axis=2)
+    pool = party_sum(saved) - party_sum(direct)
     transfer = np.zeros(shape, dtype=np.int64)
     retained = np.zeros(shape, dtype=np.int64)
     transfer[:, :, prov], retained[:, :, comm] = _apportion(
         [st.transfer[:, :, prov], st.retained_by[:, :, comm]], pool
     )
     net = rev - cost + transfer + retained + ben
-    savings = -(cost + direct - ben).sum(axis=2)
+    savings = -party_sum(cost + direct - ben)
     return Statements(rev, cost, saved, direct, ben, transfer, retained, net, pool, savings)

@@ -1,0 +1,40 @@
+"""Large array work: keep freed memory for reuse instead of handing it back to the system.
+
+A check over 100,000 scenarios makes hundreds of temporary arrays of 10-30 MB. With its
+default settings glibc's allocator gives such blocks back to the operating system when they
+are freed, so the next one is faulted in again page by page: on the 6-party, 3-year case about
+56,000 page faults and 0.1-0.3 s of system time per check, as much as half the check.
+`keep_freed_memory()` sets the allocator (mallopt) to serve blocks up to 32 MB from its heap
+and to keep up to 1 GB of freed heap for reuse; the check then runs with no page faults after
+the first. The command line, the app, sweep workers and the benchmarks call it once at start.
+It changes nothing where the C library is not glibc."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 32 * 2**20  # the largest glibc accepts on 64-bit systems
+TRIM_THRESHOLD = 2**30
+
+_done: bool | None = None
+
+
+def keep_freed_memory() -> bool:
+    """Apply the allocator settings once per process; True when they are in effect."""
+    global _done
+    if _done is None:
+        _done = False
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                mallopt = libc.mallopt
+            except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
+                return False
+            mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+            ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+            _done = ok and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    return _done
