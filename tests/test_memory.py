@@ -46,3 +46,10 @@ def test_freed_arrays_are_reused_without_page_faults():
     # to the system and faulted in again; reused, (almost) none are
     assert kept < 1_000
     assert _faults("default") > 10 * kept + 10_000
+
+
+def test_numpy_huge_page_advice_is_off():
+    from numpy._core.multiarray import _get_madvise_hugepage
+
+    keep_freed_memory()
+    assert _get_madvise_hugepage() is False
