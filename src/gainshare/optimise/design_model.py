@@ -145,8 +145,14 @@ def net(m, d: DesignData, p: int, y: int) -> Cols:
 # ------------------------------------------------------------------ constraint helpers
 
 
-def add_rows(m, name: str, form: Cols, lower, labels: list[tuple], prune: bool = False):
-    """Add rows `form >= lower` (lower: array, or array + a mutable Param) as component `name`.
+def by_scenario(*rest):
+    """Row labels (scenario, *rest), made only for the rows that are kept."""
+    return lambda s: (s, *rest)
+
+
+def add_rows(m, name: str, form: Cols, lower, labels, prune: bool = False):
+    """Add rows `form >= lower` (lower: array, or array + a mutable Param) as component `name`;
+    `labels` names row i: a list, or a function of i (`by_scenario`).
 
     Rows without variables are checked against the data and reported instead of added."""
     lower_c, lower_p = lower if isinstance(lower, tuple) else (lower, None)
@@ -166,7 +172,7 @@ def add_rows(m, name: str, form: Cols, lower, labels: list[tuple], prune: bool =
             for v, c in form.own[i]:
                 vs.append(v)
                 cs.append(float(c))
-        label = labels[i]
+        label = labels(int(i)) if callable(labels) else labels[i]
         if not vs:  # nothing can change this row: kept aside and tested against the data
             root = m.model()
             root._trivial_rows.append((name, label, float(rhs[i]), lower_p))
@@ -461,7 +467,7 @@ def add_caps(m, d: DesignData) -> None:
             t = per_scenario(m.gain_transfer, S, y, p)
             b = per_scenario(m.cap_binds, S, y, p)
             cap = _effective(m, d, "cap", p, y)
-            lab = [(s, y, p) for s in range(S)]
+            lab = by_scenario(y, p)
             m1 = np.maximum(amax - c_lo, 0.0) * BIG_M_PAD
             m2 = np.maximum(c_hi, 0.0) * BIG_M_PAD
             add_rows(m, f"cap_upper_{y}_{p}", cap + t.scaled(-1.0), np.zeros(S), lab)
@@ -489,7 +495,7 @@ def add_collars(m, d: DesignData) -> None:
             t = per_scenario(m.loss_transfer, S, y, p)
             b = per_scenario(m.collar_binds, S, y, p)
             col = _effective(m, d, "collar", p, y)
-            lab = [(s, y, p) for s in range(S)]
+            lab = by_scenario(y, p)
             m3 = np.maximum(-amin - c_lo, 0.0) * BIG_M_PAD
             m4 = np.maximum(c_hi, 0.0) * BIG_M_PAD
             add_rows(m, f"collar_lower_{y}_{p}", t + col, np.zeros(S), lab)
@@ -558,7 +564,7 @@ def _keep_whole_robust(m, d: DesignData, p: int) -> None:
             f"robust_{p}_{y}",
             form,
             (np.zeros(S), -m.tolerance[p]),
-            [(s, y, p) for s in range(S)],
+            by_scenario(y, p),
             prune=True,
         )
 
@@ -586,7 +592,7 @@ def _keep_whole_chance(m, d: DesignData, p: int, beta: float) -> None:
             f"chance_{p}_{y}",
             net(m, d, p, y) + v.scaled(big),
             (np.zeros(S), -m.tolerance[p]),
-            [(s, y, p) for s in range(S)],
+            by_scenario(y, p),
         )
     m.chance_level[p] = sum(
         float(d.weights[s]) * m.violated[s, p] for s in range(S)
@@ -605,7 +611,7 @@ def _keep_whole_cvar(m, d: DesignData, p: int, beta: float) -> None:
             f"cvar_{p}_{y}",
             net(m, d, p, y) + u + eta,
             np.zeros(S),
-            [(s, y, p) for s in range(S)],
+            by_scenario(y, p),
         )
     for s in range(S):
         m.cvar_floor[s, p] = m.cvar_excess[s, p] + m.cvar_eta[p] >= 0
@@ -662,7 +668,7 @@ def add_commissioner_bounds(m, d: DesignData) -> None:
                 f"year_{y}",
                 form,
                 (np.zeros(S), m.commissioners_worst),
-                [(s, y) for s in range(S)],
+                by_scenario(y),
                 prune=True,
             )
 
@@ -687,7 +693,7 @@ def add_margin(m, d: DesignData) -> None:
                 f"p{p}_y{y}",
                 net(m, d, p, y) + mv,
                 np.zeros(S),
-                [(s, y, p) for s in range(S)],
+                by_scenario(y, p),
                 prune=True,
             )
 

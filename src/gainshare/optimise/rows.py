@@ -27,6 +27,15 @@ class RowBlock:
         return self.A.shape[0]
 
 
+def _below(rows: np.ndarray, others: np.ndarray, tol: float) -> np.ndarray:
+    """[i, j]: others[j] <= rows[i] + tol in every column (a column at a time: the rows have a
+    few columns and many rows, and numpy reduces a short last axis slowly)."""
+    out = np.ones((rows.shape[0], others.shape[0]), dtype=bool)
+    for k in range(rows.shape[1]):
+        out &= others[None, :, k] <= rows[:, k, None] + tol
+    return out
+
+
 def prune_implied(A: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     """Indices of the rows of A x >= b that are not implied by another row (x >= 0).
 
@@ -39,18 +48,20 @@ def prune_implied(A: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> np.ndarra
     n = A.shape[0]
     if n <= 1:
         return np.arange(n)
-    order = np.lexsort((A.sum(axis=1), -b))  # b descending, then smaller rows first
-    As = A[order][:, (A != 0).any(axis=0)]
+    A = A[:, (A != 0).any(axis=0)]
+    order = np.argsort(-b, kind="stable")  # b descending
+    if (np.diff(b[order]) == 0).any():  # equal b: smaller rows first
+        order = np.lexsort((A.sum(axis=1), -b))
+    As = A[order]
     rest = np.arange(n)  # positions (in `order`) not yet kept or dropped
     keep: list[int] = []
     while len(rest):
         idx, rest = rest[:CHUNK], rest[CHUNK:]
         C = As[idx]
-        inner = (C[None, :, :] <= C[:, None, :] + tol).all(axis=2)  # [i, j]: row j <= row i
+        inner = _below(C, C, tol)  # [i, j]: row j <= row i
         inner &= np.tri(len(idx), k=-1, dtype=bool)  # only earlier rows (b_j >= b_i)
         new = idx[~inner.any(axis=1)]
         keep.extend(new.tolist())
         if len(rest):
-            dom = (As[new][None, :, :] <= As[rest][:, None, :] + tol).all(axis=2).any(axis=1)
-            rest = rest[~dom]
+            rest = rest[~_below(As[rest], As[new], tol).any(axis=1)]
     return np.sort(order[np.asarray(keep, dtype=int)])
