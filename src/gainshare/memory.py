@@ -32,21 +32,25 @@ _done: bool | None = None
 
 
 def keep_freed_memory() -> bool:
-    """Apply the allocator settings once per process; True when they are in effect."""
+    """Apply the settings once per process; True when the allocator setting is in effect."""
     global _done
     if _done is None:
-        _done = False
-        if sys.platform.startswith("linux"):
-            try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-                mallopt = libc.mallopt
-            except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
-                return False
-            mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-            ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-            _done = ok and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
         _no_huge_page_advice()
+        _done = _allocator_keeps_freed_memory()
     return _done
+
+
+def _allocator_keeps_freed_memory() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    return ok and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
 
 
 def _no_huge_page_advice() -> None:
