@@ -264,12 +264,18 @@ def cold_check(agreement, tmp: Path) -> float:
     while this process is small: on a virtual machine whose memory the host backs on first
     touch, a child started after the 400,000-row formulation was built took 1.5-2 s instead of
     about 0.55 s, for the memory it was given, not for the work."""
-    path = tmp / "workshop.agreement.yaml"
+    out = in_fresh_process(COLD_CHECK_SCRIPT, agreement, tmp / "workshop.agreement.yaml", 600)
+    return float(out["check_s"])
+
+
+def in_fresh_process(script: str, agreement, path: Path, timeout: float) -> dict:
+    """Run `script` (given this folder and the agreement written to `path`) in a new Python
+    process; the JSON document it prints last."""
     write_agreement(agreement, path)
-    code = COLD_CHECK_SCRIPT.format(here=str(HERE), agreement=str(path))
+    code = script.format(here=str(HERE), agreement=str(path))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=600)  # fmt: skip
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["check_s"])
+                         check=True, timeout=timeout)  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def check_100k(agreement, repeats: int = 3) -> dict:
@@ -376,12 +382,7 @@ print(json.dumps({{"peak_kb": hwm(), "before_check_kb": before, "check_s": secon
 
 def peak_memory(agreement, tmp: Path) -> dict:
     """check over 100,000 x 10 x 5 in a fresh process; its peak resident set size."""
-    path = tmp / "large.agreement.yaml"
-    write_agreement(agreement, path)
-    code = MEMORY_SCRIPT.format(here=str(HERE), agreement=str(path))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=1800)  # fmt: skip
-    m = json.loads(out.stdout.strip().splitlines()[-1])
+    m = in_fresh_process(MEMORY_SCRIPT, agreement, tmp / "large.agreement.yaml", 1800)
     return {
         "case": "large case with 100,000 scenarios (10 parties x 5 years)",
         "agreement": "the designed large-case agreement (5,000 scenarios)",

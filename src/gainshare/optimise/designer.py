@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import highspy
 import numpy as np
@@ -137,22 +138,25 @@ class Designer:
     def set_commissioners_min(self, pounds: float | None) -> None:
         """Require commissioners' expected retained savings of at least `pounds` (None: drop)."""
         m = self.model
-        if not hasattr(m, "commissioners_floor"):
-            m.commissioners_floor = pyo.Constraint(expr=m.retained_expected >= m.commissioners_min)
-            self._added(m.commissioners_floor)
-        m.commissioners_min = -1e30 if pounds is None else pounds / self.data.scale
-        self._requirement(commissioners_min_expected=pounds)
-        self._changed(m.commissioners_min)
+        self._set_floor("commissioners_floor", lambda: m.retained_expected, m.commissioners_min,
+                        "commissioners_min_expected", pounds)  # fmt: skip
 
     def set_margin_min(self, pounds: float | None) -> None:
         """Require every provider's net in every scenario and year to be at least `pounds`."""
         m = self.model
-        if not hasattr(m, "margin_floor_min"):
-            m.margin_floor_min = pyo.Constraint(expr=m.margin >= m.margin_min)
-            self._added(m.margin_floor_min)
-        m.margin_min = -1e30 if pounds is None else pounds / self.data.scale
-        self._requirement(worst_margin_min=pounds)
-        self._changed(m.margin_min)
+        self._set_floor("margin_floor_min", lambda: m.margin, m.margin_min, "worst_margin_min",
+                        pounds)  # fmt: skip
+
+    def _set_floor(self, row: str, form, param, requirement: str, pounds: float | None) -> None:
+        """`form() >= param` as constraint `row` (added the first time), with the Param set to
+        `pounds` (None: no floor) and the case's requirement kept in step."""
+        m = self.model
+        if not hasattr(m, row):
+            m.add_component(row, pyo.Constraint(expr=form() >= param))
+            self._added(getattr(m, row))
+        param.set_value(-1e30 if pounds is None else pounds / self.data.scale)
+        self._requirement(**{requirement: pounds})
+        self._changed(param)
 
     def set_objective(self, name: str) -> None:
         """Switch the primary objective without rebuilding the constraints."""
@@ -456,7 +460,7 @@ class Designer:
         """Largest difference (pounds) between the model's and the settlement's net positions."""
         d = self.data
         st = result.settlement
-        stack = self._net_stack()
+        stack = self._net_stack
         if stack is not None:
             A, const, cols = stack
             x = np.array([v.value if v.value is not None else 0.0 for v in cols])
@@ -478,27 +482,26 @@ class Designer:
                     self._nets[p, y] = net(m, d, p, y)
         return self._nets
 
+    @cached_property
     def _net_stack(self):
         """The net forms as one array (S, Y, P, columns), a constant (S, Y, P) and the columns'
         variables, so that every net position is one product; None when some row has variables
         of its own (caps, collars) or the array would be large."""
-        if not hasattr(self, "_stack"):
-            self._stack = None
-            forms = self._net_forms()
-            _, S, Y, _ = self.data.dims
-            P = len(self.data.party_ids)
-            cols: dict[int, tuple[int, object]] = {}
-            for f in forms.values():
-                for v in f.vars:
-                    cols.setdefault(id(v), (len(cols), v))
-            if all(f.own is None for f in forms.values()) and S * Y * P * len(cols) <= 4e6:
-                A, const = np.zeros((S, Y, P, len(cols))), np.zeros((S, Y, P))
-                for (p, y), f in forms.items():
-                    const[:, y, p] = f._c(S)
-                    for j, v in enumerate(f.vars):  # a variable may appear in several parts
-                        A[:, y, p, cols[id(v)][0]] += f._A(S)[:, j]
-                self._stack = (A, const, [v for _, v in sorted(cols.values(), key=lambda t: t[0])])
-        return self._stack
+        forms = self._net_forms()
+        _, S, Y, _ = self.data.dims
+        P = len(self.data.party_ids)
+        cols: dict[int, tuple[int, object]] = {}
+        for f in forms.values():
+            for v in f.vars:
+                cols.setdefault(id(v), (len(cols), v))
+        if any(f.own is not None for f in forms.values()) or S * Y * P * len(cols) > 4e6:
+            return None
+        A, const = np.zeros((S, Y, P, len(cols))), np.zeros((S, Y, P))
+        for (p, y), f in forms.items():
+            const[:, y, p] = f._c(S)
+            for j, v in enumerate(f.vars):  # a variable may appear in several parts
+                A[:, y, p, cols[id(v)][0]] += f._A(S)[:, j]
+        return A, const, [v for _, v in sorted(cols.values(), key=lambda t: t[0])]
 
     def _objective_values(self, res, name: str, result: CheckResult):
         d, m = self.data, self.model

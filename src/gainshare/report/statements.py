@@ -19,6 +19,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from gainshare.economics.model import party_sum
 from gainshare.economics.scenarios import parameters
 from gainshare.report.excel_case import (
     case_sheets,
@@ -307,7 +308,7 @@ def _pool(wb: Workbook, result: CheckResult) -> None:
     sh = _Sheet(wb, "Pool", {"A": 14, "B": 12, "C": 10, **{c: 17 for c in "DEFG"}})
     sh.ws.freeze_panes = "A2"
     sh.header("Scenario", "Weight", "Year", "Pool", "Transfers", "Retained", "System savings")
-    cols = [pen.pool, pen.transfer.sum(axis=2), pen.retained.sum(axis=2), pen.system_savings]
+    cols = [pen.pool, party_sum(pen.transfer), party_sum(pen.retained), pen.system_savings]
     cells = [sh._styled(MONEY) for _ in cols]
     for s in range(keep):
         for y in range(Y):

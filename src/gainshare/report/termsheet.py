@@ -121,7 +121,7 @@ class Baseline:
     def of(cls, result: CheckResult) -> Baseline:
         e = result.settlement.econ
         w = e.weights
-        total = e.exp_spend.sum(axis=2)  # (S, Y)
+        total = e.total_exp_spend  # (S, Y)
         return cls(
             labels=list(e.year_labels),
             spend=[float(v) for v in w @ total],

@@ -213,10 +213,6 @@ class CheckResult:
         return pd.DataFrame(self.document["violations"])
 
 
-def summarise(case: Case, agreement: Agreement, st: Settlement) -> CheckResult:
-    return CheckResult(case, agreement, st)
-
-
 def _document(result: CheckResult) -> dict:
     case, agreement, st = result.case, result.agreement, result.settlement
     e, w = st.econ, st.econ.weights
@@ -268,4 +264,4 @@ def identities(st: Settlement, pen: Statements) -> dict:
 def check(case: Case, agreement: Agreement, econ: Economics | None = None) -> CheckResult:
     """Settle `agreement` on `case` over every scenario and year (SPEC section 4.1)."""
     e = econ if econ is not None else compute(case)
-    return summarise(case, agreement, settle(e, agreement))
+    return CheckResult(case, agreement, settle(e, agreement))
