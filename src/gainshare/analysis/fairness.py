@@ -146,8 +146,9 @@ def _solve_lp(c, a_rows, lo, hi, col_lo, col_hi):
     import highspy
 
     fix = lambda a: np.clip(np.asarray(a, dtype=float), -highspy.kHighsInf, highspy.kHighsInf)  # noqa: E731
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    from gainshare.optimise.highs import quiet_highs, run
+
+    h = quiet_highs()
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = a_rows.shape[1], a_rows.shape[0]
     lp.col_cost_ = np.asarray(c, dtype=float)
@@ -159,7 +160,7 @@ def _solve_lp(c, a_rows, lo, hi, col_lo, col_hi):
     lp.a_matrix_.index_ = cols.astype(np.int32)
     lp.a_matrix_.value_ = a_rows[rows, cols]
     h.passModel(lp)
-    h.run()
+    run(h)
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:
         return None

@@ -20,26 +20,16 @@ from gainshare.optimise.data import DesignData, build_data
 from gainshare.optimise.design_model import build_design_model, net, raw_gain, trivial_shortfalls
 from gainshare.optimise.direct import DirectHighs
 from gainshare.optimise.extract import agreement_from_solution, evaluate
+from gainshare.optimise.highs import OPTIONS as SOLVER_OPTIONS
+from gainshare.optimise.highs import pyomo_solve, stdout_to_stderr
 from gainshare.optimise.shadow import binding_requirements
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
-from gainshare.schema.requirements import OBJECTIVES
+from gainshare.schema.requirements import OBJECTIVE_WORDS, OBJECTIVES
 from gainshare.settle.check import CheckResult, check
 from gainshare.settle.requirements import failures
 
-SOLVER_OPTIONS = {  # one thread, a fixed seed, tight tolerances: the same case, the same answer
-    "random_seed": 0,
-    "threads": 1,
-    "mip_feasibility_tolerance": 1e-9,
-    "primal_feasibility_tolerance": 1e-9,
-}
 VERIFY_TOLERANCE = 0.01  # pounds: a re-settlement differing by more than a penny is an error
-OBJECTIVE_WORDS = {
-    "commissioners": "commissioners' expected retained savings",
-    "system_savings": "expected system savings",
-    "worst_margin": "worst provider margin",
-    "fair_reference": "L1 distance of gain shares to the reference split",
-}
 
 
 @dataclass(frozen=True)
@@ -208,7 +198,8 @@ class Designer:
                 if flag in au:
                     setattr(au, flag, False)
             t = time.perf_counter()
-            opt.set_instance(self.model)
+            with stdout_to_stderr():
+                opt.set_instance(self.model)
             # HiGHS logs model changes (e.g. a bound set to -infinity) straight to stdout;
             # silence it so that `--json` output stays one clean document.
             opt._solver_model.setOptionValue("output_flag", False)
@@ -312,8 +303,9 @@ class Designer:
             v.fix(0)
         opt.update_variables(free + binds)
         try:
-            res = opt.solve(m, load_solutions=False, raise_exception_on_nonoptimal_result=False,
-                            solver_options={"solve_relaxation": False})  # fmt: skip
+            res = pyomo_solve(opt, m, load_solutions=False,
+                              raise_exception_on_nonoptimal_result=False,
+                              solver_options={"solve_relaxation": False})  # fmt: skip
             found = res.incumbent_objective is not None
             values = list(opt._solver_model.getSolution().col_value) if found else None
         finally:

@@ -24,6 +24,8 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.visitor import identify_mutable_parameters
 
+from gainshare.optimise.highs import run as run_highs
+
 Status = highspy.HighsModelStatus
 INFEASIBLE = (Status.kInfeasible, Status.kUnboundedOrInfeasible)
 
@@ -160,7 +162,7 @@ class DirectHighs:
         for key, value in options.items():
             h.setOptionValue(key, value)
         clock = h.getRunTime()  # HiGHS's run clock adds up over re-solves
-        h.run()
+        run_highs(h)
         highs_s = h.getRunTime() - clock
         status = h.getModelStatus()
         info = h.getInfo()

@@ -15,8 +15,9 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from gainshare.optimise.data import build_data
 from gainshare.optimise.design_model import build_design_model, trivial_shortfalls
-from gainshare.optimise.designer import SOLVER_OPTIONS, DesignResult, design
+from gainshare.optimise.designer import DesignResult, design
 from gainshare.optimise.extract import agreement_from_solution
+from gainshare.optimise.highs import pyomo_solve
 from gainshare.schema.case import Case
 from gainshare.settle.check import PENNY, check
 from gainshare.units import money
@@ -91,12 +92,12 @@ def _solve_elastic(case: Case, kinds: tuple[str, ...], weights: dict | None):
     if trivial_shortfalls(m):  # short with nothing to share, and that requirement may not give
         return None
     opt = Highs()
-    res = opt.solve(
+    res = pyomo_solve(
+        opt,
         m,
         load_solutions=False,
         raise_exception_on_nonoptimal_result=False,
         time_limit=case.requirements.time_limit,
-        solver_options=SOLVER_OPTIONS,
     )
     if res.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
         return None

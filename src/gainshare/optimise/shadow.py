@@ -4,6 +4,10 @@ integer variable fixed at its optimal value), said in words a finance director u
 from __future__ import annotations
 
 import pyomo.environ as pyo
+from pyomo.contrib.solver.common.util import NoDualsError
+
+from gainshare.optimise.highs import pyomo_solve
+from gainshare.schema.requirements import OBJECTIVE_WORDS
 
 DUAL_EPS = 1e-7
 SINGLE_ROWS = [  # (component, requirement, what one more pound of it buys)
@@ -54,15 +58,21 @@ def _duals(designer, res=None) -> _Duals | None:
     if ints:
         opt.update_variables(ints)
     try:
-        res = opt.solve(
+        res = pyomo_solve(
+            opt,
             m,
             load_solutions=False,
             raise_exception_on_nonoptimal_result=False,
-            solver_options={"solve_relaxation": bool(ints)},
+            # every integer is fixed (here, or by the data), so the relaxation is that LP; a
+            # model whose integers were all fixed beforehand is still a MIP to HiGHS otherwise
+            solver_options={"solve_relaxation": True},
         )
         if res.incumbent_objective is None:
             return None
-        return _Duals(table=res.solution_loader.get_duals())
+        try:
+            return _Duals(table=res.solution_loader.get_duals())
+        except NoDualsError:
+            return None
     finally:
         if ints:
             for v in ints:
@@ -91,8 +101,6 @@ def _money_meaning(what: str, price: float, objective: str, unit: str = "£1") -
 
 def binding_requirements(designer, objective_name: str, res=None) -> list[dict]:
     """List of {requirement, shadow_price, meaning} for every requirement that binds."""
-    from gainshare.optimise.designer import OBJECTIVE_WORDS
-
     m, d = designer.model, designer.data
     duals = _duals(designer, res)
     if duals is None:

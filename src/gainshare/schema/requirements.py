@@ -12,6 +12,12 @@ from gainshare.schema.common import Identifier, Limit, Share, SignedMoney, Stric
 
 Objective = Literal["commissioners", "system_savings", "worst_margin", "fair_reference"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
+OBJECTIVE_WORDS = {
+    "commissioners": "commissioners' expected retained savings",
+    "system_savings": "expected system savings",
+    "worst_margin": "worst provider margin",
+    "fair_reference": "L1 distance of gain shares to the reference split",
+}
 
 
 class ShareBounds(Strict):
