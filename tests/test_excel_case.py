@@ -14,16 +14,16 @@ from typer.testing import CliRunner
 
 import gainshare
 from gainshare.cli import app
-from gainshare.report.excel_case import (
+from gainshare.report.excel_case import write_case_workbook
+from gainshare.schema.case import Case
+from gainshare.schema.requirements import OBJECTIVES
+from gainshare.schema.workbook import read_case_workbook
+from gainshare.schema.workbook_layout import (
     ParamTextError,
     case_sheets,
     format_param,
     parse_param,
-    read_case_workbook,
-    write_case_workbook,
 )
-from gainshare.schema.case import Case
-from gainshare.schema.requirements import OBJECTIVES
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 runner = CliRunner()

@@ -24,10 +24,7 @@ frontier points stop at `MAX_CANDIDATES`."""
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,11 +40,13 @@ from gainshare.analysis.frontier import (
     to_frame,
     with_provider_chance,
 )
-from gainshare.optimise.designer import OBJECTIVE_WORDS, Designer, DesignResult
+from gainshare.optimise.designer import Designer, DesignResult
 from gainshare.schema.agreement import Agreement, Terms
 from gainshare.schema.case import Case
 from gainshare.schema.io import agreement_to_dict
+from gainshare.schema.requirements import OBJECTIVE_WORDS
 from gainshare.settle.check import CheckResult, requirement_met
+from gainshare.units import money
 
 MAX_CANDIDATES = 8
 MIN_CANDIDATES = 4
@@ -295,7 +294,6 @@ def _simple_candidate(case: Case, scenarios, time_limit, notes) -> Candidate | N
 
 
 def _margin_candidate(case: Case, p: FrontierPoint, last: bool) -> Candidate:
-    from gainshare.report.console import money
 
     if p.label == "commissioners' optimum":  # listed only when the case's objective differs
         method = "design maximising commissioners' expected retained savings"
@@ -475,130 +473,3 @@ def _note_methods(notes: list[str], points: list[FrontierPoint], betas) -> None:
 
 __all__ = ["Candidate", "CandidatesResult", "candidates", "near_duplicate", "simple_case",
            "with_provider_chance"]  # fmt: skip
-
-
-# ------------------------------------------------------------------ terminal output
-
-
-@contextmanager
-def solver_output_to_stderr():
-    """Send anything the solver library writes to standard output to standard error instead,
-    so that `--json` prints exactly one document on standard output."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-        os.dup2(2, 1)
-    except OSError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f}%"
-
-
-def _tier_shares(tiers: list, pid: str) -> str:
-    return " / ".join(_pct(t.shares.get(pid, 0.0)) for t in tiers)
-
-
-def _limit(lim, cur: str) -> str:
-    from gainshare.report.console import money
-
-    if lim is None:
-        return "-"
-    return (
-        money(lim.amount, cur) if lim.amount is not None else f"{_pct(lim.share_of_expected)} of E"
-    )
-
-
-def _solver_word(c: Candidate) -> str:
-    if c.status == "optimal" or c.gap is None:
-        return c.status
-    return f"limit, gap {100 * c.gap:.0f}%"
-
-
-def _rows(result: CandidatesResult) -> list[tuple[str, list[str]]]:
-    from gainshare.report.console import money
-
-    case, items, cur = result.case, result.items, result.case.currency
-    rows: list[tuple[str, list[str]]] = []
-    m = [c.metrics for c in items]
-    for p in case.parties:
-        rows.append((f"{p.id}: expected net", [money(x["expected_net"][p.id], cur) for x in m]))
-        rows.append(("  worst year", [money(x["worst_net"][p.id], cur) for x in m]))
-        rows.append(("  P(kept whole)", [_pct(x["prob_whole"][p.id]) for x in m]))
-    rows.append(("Commissioners' retained",
-                 [money(c.metrics["commissioners_expected"], cur) for c in items]))  # fmt: skip
-    if case.provider_ids:
-        rows.append(("Worst provider margin", [money(c.metrics["worst_margin"], cur)
-                                               for c in items]))  # fmt: skip
-    rows.append(("P(all kept whole)", [_pct(c.metrics["prob_all_whole"]) for c in items]))
-    losses = any((c.check.settlement.shareable < 0).any() for c in items)
-    for p in case.parties:
-        rows.append((f"Gain share: {p.id}", [_tier_shares(c.agreement.terms.gain_tiers, p.id)
-                                             for c in items]))  # fmt: skip
-    if losses:
-        for p in case.parties:
-            rows.append((f"Loss share: {p.id}", [_tier_shares(c.agreement.terms.loss_tiers, p.id)
-                                                 for c in items]))  # fmt: skip
-    for kind in ("caps", "collars"):
-        for pid in case.provider_ids:
-            vals = [getattr(c.agreement.terms, kind).get(pid) for c in items]
-            if any(v is not None for v in vals):
-                rows.append((f"{kind[:-1].capitalize()}: {pid}", [_limit(v, cur) for v in vals]))
-    if any(c.agreement.year_overrides for c in items):
-        rows.append(("Glide path", ["yes" if c.agreement.year_overrides else "no" for c in items]))
-    rows.append(("Meets case requirements", ["yes" if c.meets_case else "no"
-                                                   for c in items]))  # fmt: skip
-    rows.append(("Solver", [_solver_word(c) for c in items]))
-    return rows
-
-
-def print_candidates(result: CandidatesResult) -> None:
-    """Candidates side by side, the frontier, how each was found, and notes."""
-    from rich.table import Table
-
-    from gainshare.report.console import console, money
-
-    out, cur = console(), result.case.currency
-    out.print(f"[bold]{result.case.name}[/]: {len(result.items)} candidate agreements, each "
-              f"settled over the same {result.scenarios} scenarios x {result.case.horizon.years} "
-              "years (expected values are horizon totals)", highlight=False)  # fmt: skip
-    if result.items:
-        t = Table(title="Candidates side by side", title_justify="left")
-        t.add_column("", no_wrap=True)
-        for c in result.items:
-            t.add_column(c.label, justify="right")
-        for name, cells in _rows(result):
-            t.add_row(name, *cells)
-        out.print(t)
-        for i, c in enumerate(result.items, start=1):
-            req = (
-                ""
-                if c.requirement == "the case's requirements"
-                else f" Requirement: {c.requirement}."
-            )
-            out.print(f"{i}. [bold]{c.label}[/]: {c.method}.{req}", highlight=False)
-    if len(result.frontier):
-        f = Table(title="Trade-off frontier (points no other point beats on both axes)",
-                  title_justify="left")  # fmt: skip
-        for col in ("Point", "Commissioners' retained", "Worst provider margin",
-                    "P(every party kept whole)", "Solver"):  # fmt: skip
-            f.add_column(col, justify="left" if col == "Point" else "right")
-        for r in result.frontier.itertuples():
-            margin = "-" if pd.isna(r.worst_margin) else money(r.worst_margin, cur)
-            f.add_row(r.label, money(r.commissioners_expected, cur), margin,
-                      _pct(r.prob_all_whole), r.status)  # fmt: skip
-        out.print(f)
-    twins = [f"{d['label']} (same as {d['same_as']})" for d in result.dropped
-             if d["reason"] == "near-duplicate" and d["kind"] != "frontier"]  # fmt: skip
-    if twins:
-        out.print(f"Near-duplicates left out: {'; '.join(twins)}.", highlight=False)
-    for n in result.notes:
-        out.print(f"[yellow]note:[/] {n}", highlight=False)

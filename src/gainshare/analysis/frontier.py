@@ -24,6 +24,7 @@ from gainshare.optimise.designer import Designer, DesignResult
 from gainshare.schema.case import Case
 from gainshare.settle.check import PENNY, CheckResult
 from gainshare.settle.engine import Settlement
+from gainshare.units import money
 
 MARGIN_BACKOFF = 0.01  # pounds: the last point asks for the max-min margin less a penny
 MONEY_TOL = 0.01  # pounds: closer than this on an axis counts as equal
@@ -147,7 +148,6 @@ def margin_points(
     points included). `start`: the designer's latest answer when its objective was already the
     commissioners' and nothing has changed since (saves one solve). The designer's objective and
     margin floor are put back afterwards."""
-    from gainshare.report.console import money
 
     case = designer.case
     if not case.provider_ids or n_points < 1:

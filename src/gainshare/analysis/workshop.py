@@ -152,7 +152,7 @@ def load_upload(name: str, data: bytes) -> Case:
 def _load_workbook(name: str, data: bytes) -> Case:
     import tempfile
 
-    from gainshare.report.excel_case import read_case_workbook
+    from gainshare.schema.workbook import read_case_workbook
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(name).name
@@ -475,7 +475,7 @@ def _cell_text(col: Col, value) -> Any:
     if value is None:
         return None
     if col.kind == "param":
-        from gainshare.report.excel_case import format_number, format_param
+        from gainshare.schema.workbook_layout import format_number, format_param
 
         v = format_param(value)
         return format_number(v) if isinstance(v, float) else v
@@ -510,7 +510,7 @@ def _blank(v) -> bool:
 def _cell_value(col: Col, v):
     """Table cell -> case value; ValueError with a message when it cannot be read."""
     if col.kind == "param":
-        from gainshare.report.excel_case import ParamTextError, parse_param
+        from gainshare.schema.workbook_layout import ParamTextError, parse_param
 
         if isinstance(v, int | float):
             return float(v)

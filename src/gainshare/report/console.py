@@ -3,11 +3,18 @@ result documents."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from gainshare.analysis.coalitions import SPLITS
 from gainshare.schema.case import Case
 from gainshare.units import money
+
+if TYPE_CHECKING:
+    from gainshare.analysis.candidates import Candidate, CandidatesResult
 
 
 def console(stderr: bool = False) -> Console:
@@ -187,3 +194,218 @@ def print_repair(result, case: Case) -> None:
     c.print(party_table(before, case, "\nThe proposal (expected totals)"))
     if result.check is not None and result.status == "repaired":
         c.print(party_table(result.check.document, case, "The repaired agreement"))
+
+
+# ---------------------------------------------------------------- candidates
+
+
+def _pct_1dp(v: float) -> str:
+    return f"{100 * v:.1f}%"
+
+
+def _tier_shares(tiers: list, pid: str) -> str:
+    return " / ".join(_pct_1dp(t.shares.get(pid, 0.0)) for t in tiers)
+
+
+def _limit(lim, cur: str) -> str:
+
+    if lim is None:
+        return "-"
+    if lim.amount is not None:
+        return money(lim.amount, cur)
+    return f"{_pct_1dp(lim.share_of_expected)} of E"
+
+
+def _solver_word(c: Candidate) -> str:
+    if c.status == "optimal" or c.gap is None:
+        return c.status
+    return f"limit, gap {100 * c.gap:.0f}%"
+
+
+def _rows(result: CandidatesResult) -> list[tuple[str, list[str]]]:
+
+    case, items, cur = result.case, result.items, result.case.currency
+    rows: list[tuple[str, list[str]]] = []
+    m = [c.metrics for c in items]
+    for p in case.parties:
+        rows.append((f"{p.id}: expected net", [money(x["expected_net"][p.id], cur) for x in m]))
+        rows.append(("  worst year", [money(x["worst_net"][p.id], cur) for x in m]))
+        rows.append(("  P(kept whole)", [_pct_1dp(x["prob_whole"][p.id]) for x in m]))
+    rows.append(("Commissioners' retained",
+                 [money(c.metrics["commissioners_expected"], cur) for c in items]))  # fmt: skip
+    if case.provider_ids:
+        rows.append(("Worst provider margin", [money(c.metrics["worst_margin"], cur)
+                                               for c in items]))  # fmt: skip
+    rows.append(("P(all kept whole)", [_pct_1dp(c.metrics["prob_all_whole"]) for c in items]))
+    losses = any((c.check.settlement.shareable < 0).any() for c in items)
+    for p in case.parties:
+        rows.append((f"Gain share: {p.id}", [_tier_shares(c.agreement.terms.gain_tiers, p.id)
+                                             for c in items]))  # fmt: skip
+    if losses:
+        for p in case.parties:
+            rows.append((f"Loss share: {p.id}", [_tier_shares(c.agreement.terms.loss_tiers, p.id)
+                                                 for c in items]))  # fmt: skip
+    for kind in ("caps", "collars"):
+        for pid in case.provider_ids:
+            vals = [getattr(c.agreement.terms, kind).get(pid) for c in items]
+            if any(v is not None for v in vals):
+                rows.append((f"{kind[:-1].capitalize()}: {pid}", [_limit(v, cur) for v in vals]))
+    if any(c.agreement.year_overrides for c in items):
+        rows.append(("Glide path", ["yes" if c.agreement.year_overrides else "no" for c in items]))
+    rows.append(("Meets case requirements", ["yes" if c.meets_case else "no"
+                                                   for c in items]))  # fmt: skip
+    rows.append(("Solver", [_solver_word(c) for c in items]))
+    return rows
+
+
+def print_candidates(result: CandidatesResult) -> None:
+    """Candidates side by side, the frontier, how each was found, and notes."""
+    out, cur = console(), result.case.currency
+    out.print(f"[bold]{result.case.name}[/]: {len(result.items)} candidate agreements, each "
+              f"settled over the same {result.scenarios} scenarios x {result.case.horizon.years} "
+              "years (expected values are horizon totals)", highlight=False)  # fmt: skip
+    if result.items:
+        t = Table(title="Candidates side by side", title_justify="left")
+        t.add_column("", no_wrap=True)
+        for c in result.items:
+            t.add_column(c.label, justify="right")
+        for name, cells in _rows(result):
+            t.add_row(name, *cells)
+        out.print(t)
+        for i, c in enumerate(result.items, start=1):
+            req = (
+                ""
+                if c.requirement == "the case's requirements"
+                else f" Requirement: {c.requirement}."
+            )
+            out.print(f"{i}. [bold]{c.label}[/]: {c.method}.{req}", highlight=False)
+    if len(result.frontier):
+        f = Table(title="Trade-off frontier (points no other point beats on both axes)",
+                  title_justify="left")  # fmt: skip
+        for col in ("Point", "Commissioners' retained", "Worst provider margin",
+                    "P(every party kept whole)", "Solver"):  # fmt: skip
+            f.add_column(col, justify="left" if col == "Point" else "right")
+        for r in result.frontier.itertuples():
+            margin = "-" if pd.isna(r.worst_margin) else money(r.worst_margin, cur)
+            f.add_row(r.label, money(r.commissioners_expected, cur), margin,
+                      _pct_1dp(r.prob_all_whole), r.status)  # fmt: skip
+        out.print(f)
+    twins = [f"{d['label']} (same as {d['same_as']})" for d in result.dropped
+             if d["reason"] == "near-duplicate" and d["kind"] != "frontier"]  # fmt: skip
+    if twins:
+        out.print(f"Near-duplicates left out: {'; '.join(twins)}.", highlight=False)
+    for n in result.notes:
+        out.print(f"[yellow]note:[/] {n}", highlight=False)
+
+
+# ---------------------------------------------------------------- fair references
+
+
+def print_fair(doc: dict) -> None:
+    cur = doc["currency"]
+    out = console()
+    out.print(
+        f"[bold]{doc['case']}[/]: coalition savings game over {doc['scenarios']} scenarios x "
+        f"{doc['years']} years; the whole system saves {money(doc['grand_coalition_value'], cur)} "
+        "in expectation",
+        highlight=False,
+    )
+    t = Table(title="Fair reference splits of expected system savings", title_justify="left")
+    t.add_column("Party")
+    for name in SPLITS:
+        label = name.replace("_", " ").capitalize()
+        if name == "proportional":
+            label += f" ({doc['proportional_basis'].replace('_', '-')})"
+        t.add_column(label, justify="right")
+    for p in doc["players"]:
+        cells = []
+        for name in SPLITS:
+            x, sh = doc[name], doc["shares"][name]
+            if x is None:
+                cells.append("n/a")
+            else:
+                cells.append(money(x[p], cur) + (f" ({100 * sh[p]:.1f}%)" if sh else ""))
+        t.add_row(p, *cells)
+    t.add_row(*["In the core"] + [_yes_no(doc["in_core"][n]) for n in SPLITS], style="dim")
+    out.print(t)
+    core = "empty: no split satisfies every coalition" if doc["core_empty"] else "not empty"
+    out.print(f"Core: {core}.", highlight=False)
+    v = Table(title="Coalition values (best expected savings on their own)", title_justify="left")
+    v.add_column("Coalition")
+    v.add_column("Value", justify="right")
+    for c, val in doc["values"].items():
+        v.add_row(c, money(val, cur))
+    out.print(v)
+    for n in doc["notes"]:
+        out.print(f"[yellow]note:[/] {n}", highlight=False)
+
+
+def _yes_no(b: bool | None) -> str:
+    return "n/a" if b is None else ("yes" if b else "no")
+
+
+# ---------------------------------------------------------------- sensitivity
+
+
+def print_sensitivity(doc: dict) -> None:
+    cur = doc["currency"]
+    out = console()
+    out.print(
+        f"[bold]{doc['case']}[/] - agreement [bold]{doc['agreement']}[/]: {doc['scenarios']} "
+        f"scenarios x {doc['years']} years; each parameter fixed at its low and high bound, "
+        "the others keep their draws",
+        highlight=False,
+    )
+    t = Table(
+        title="Tornado: expected net (horizon total) with the parameter at low -> high; "
+        "probability of being kept whole where it moves",
+        title_justify="left",
+    )
+    t.add_column("Parameter")
+    t.add_column("Low -> high", justify="right")
+    for p in doc["parties"]:
+        t.add_column(p, justify="right")
+    base = ["[dim]as drawn[/]", ""] + [
+        f"{money(doc['base'][p]['expected_net'], cur)} "
+        f"({100 * doc['base'][p]['prob_whole']:.0f}% whole)"
+        for p in doc["parties"]
+    ]
+    t.add_row(*base)
+    for r in doc["tornado"]:
+        cells = []
+        for p in doc["parties"]:
+            d = r["by_party"][p]
+            cell = f"{money(d['expected_net_low'], cur)} -> {money(d['expected_net_high'], cur)}"
+            if d["prob_whole_low"] != d["prob_whole_high"]:
+                cell += (
+                    f"\n[dim]whole {100 * d['prob_whole_low']:.0f}% -> "
+                    f"{100 * d['prob_whole_high']:.0f}%[/]"
+                )
+            cells.append(cell)
+        t.add_row(r["label"], f"{_fmt(r['low'])} -> {_fmt(r['high'])}", *cells)
+    out.print(t)
+    if not doc["tornado"]:
+        out.print("The case has no uncertain parameters.")
+    if "stress" in doc and doc["stress"]:
+        first = doc["stress"][0]
+        s = Table(
+            title=f"Stress: {first['label']} ({first['path']}) fixed in every scenario",
+            title_justify="left",
+        )
+        s.add_column("Value", justify="right")
+        for p in doc["parties"]:
+            s.add_column(f"{p}: net / worst year / P(whole)", justify="right")
+        for pt in doc["stress"]:
+            cells = [
+                f"{money(d['expected_net'], cur)} / {money(d['worst_year'], cur)} / "
+                f"{100 * d['prob_whole']:.0f}%"
+                for d in (pt["by_party"][p] for p in doc["parties"])
+            ]
+            s.add_row(_fmt(pt["value"]), *cells)
+        out.print(s)
+
+
+def _fmt(x: float | list[float]) -> str:
+    if isinstance(x, list):
+        return "[" + ", ".join(f"{v:,.4g}" for v in x) + "]"
+    return f"{x:,.4g}"

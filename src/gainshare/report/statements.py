@@ -21,18 +21,12 @@ from openpyxl.styles import Alignment, Font, PatternFill
 
 from gainshare.economics.model import party_sum
 from gainshare.economics.scenarios import parameters
-from gainshare.report.excel_case import (
-    case_sheets,
-    cell_value,
-    format_param,
-    get_path,
-    save_atomic,
-    sheet_rows,
-)
+from gainshare.report.excel_case import cell_value, get_path, save_atomic, sheet_rows
 from gainshare.report.termsheet import Baseline, Fmt, TermSheet, term_sheet
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.common import param_bounds, param_is_uncertain
+from gainshare.schema.workbook_layout import case_sheets, format_param
 from gainshare.settle.check import CheckResult
 
 MAX_SETTLEMENT_ROWS = 100_000
