@@ -92,15 +92,41 @@ def test_corridor_excess_only_gain_shares_the_excess():
 
 
 @pytest.mark.parametrize("mode", ["first_pound", "excess_only"])
-@pytest.mark.parametrize("referrals", [40, 50])
-def test_corridor_gain_inside_shares_nothing(mode, referrals):
-    # 40 referrals: G = 1,000 x 40 = 40,000; 50 referrals: G = 50,000 = the threshold, which is
-    # still inside the corridor. Nothing is shared; the commissioner keeps the whole pool.
-    agr = agreement(GAIN_SHARES, corridor={"gain_threshold": 50_000, "mode": mode})
-    st = settle_dicts(small_case(referrals=referrals), agr)
+@pytest.mark.parametrize(("referrals", "strict"), [(40, False), (40, True), (50, True)])
+def test_corridor_gain_inside_shares_nothing(mode, referrals, strict):
+    # 40 referrals: G = 1,000 x 40 = 40,000, below the 50,000 threshold; 50 referrals: G =
+    # 50,000 = the threshold, inside only when the agreement says `strict`. Nothing is shared;
+    # the commissioner keeps the whole pool.
+    corridor = {"gain_threshold": 50_000, "mode": mode, "strict": strict}
+    st = settle_dicts(small_case(referrals=referrals), agreement(GAIN_SHARES, corridor=corridor))
     g = 1_000 * referrals
     assert float(st.shareable[0, 0]) == 0
     assert_settled(st, transfer={}, retained_by={"icb": g}, pool=g)
+
+
+def test_corridor_pool_at_the_threshold_is_shared():
+    # G = 50,000 = the threshold: "savings of at least the minimum savings rate" are shared.
+    # First pound: X = 50,000, acute 0.3 x 50,000 = 15,000, comm 10,000, R = 25,000.
+    # Excess only: X = 50,000 - 50,000 = 0, nothing to share although outside the corridor.
+    first = agreement(GAIN_SHARES, corridor={"gain_threshold": 50_000})
+    st = settle_dicts(small_case(referrals=50), first)
+    assert float(st.shareable[0, 0]) == 50_000
+    assert_settled(st, transfer={"acute": 15_000, "comm": 10_000}, retained_by={"icb": 25_000})
+    excess = agreement(GAIN_SHARES, corridor={"gain_threshold": 50_000, "mode": "excess_only"})
+    st = settle_dicts(small_case(referrals=50), excess)
+    assert_settled(st, transfer={}, retained_by={"icb": 50_000}, pool=50_000)
+
+
+def test_corridor_loss_at_the_threshold_is_shared_unless_strict():
+    # 50 referrals, half escalated: 25 new spells, G = -50,000 = minus the loss threshold.
+    # At least: X = -50,000, acute and comm -0.25 x 50,000 = -12,500 each, R = -25,000.
+    agr = agreement(loss=LOSS_SHARES, corridor={"loss_threshold": 50_000})
+    st = settle_dicts(loss_case(referrals=50), agr)
+    assert float(st.pool[0, 0]) == -50_000
+    assert_settled(st, transfer={"acute": -12_500, "comm": -12_500}, retained_by={"icb": -25_000})
+    agr = agreement(loss=LOSS_SHARES, corridor={"loss_threshold": 50_000, "strict": True})
+    st = settle_dicts(loss_case(referrals=50), agr)
+    assert_settled(st, transfer={}, retained_by={"icb": -50_000}, pool=-50_000)
 
 
 @pytest.mark.parametrize(

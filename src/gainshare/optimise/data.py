@@ -197,6 +197,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
             c.gain_threshold.resolve(spend),
             c.loss_threshold.resolve(spend),
             c.mode == "excess_only",
+            c.strict,
         )
         gp.append(tier_portions(np.maximum(x, 0.0), _edges(list(st.gain_edges), spend)))
         lp.append(tier_portions(np.maximum(-x, 0.0), _edges(list(st.loss_edges), spend)))

@@ -15,18 +15,24 @@ SHARE_TOL = 1e-9
 class Corridor(Strict):
     gain_threshold: Limit = Field(
         default_factory=lambda: Limit(amount=0.0),
-        description="Pool gain below which nothing is shared: pounds or share of total "
-        "expected spend",
+        description="Pool gain below which nothing is shared (a pool at least this large is "
+        "shared unless strict): pounds or share of total expected spend",
     )
     loss_threshold: Limit = Field(
         default_factory=lambda: Limit(amount=0.0),
-        description="Pool loss below which nothing is shared: pounds or share of total "
-        "expected spend",
+        description="Pool loss below which nothing is shared (a loss at least this large is "
+        "shared unless strict): pounds or share of total expected spend",
     )
     mode: Literal["first_pound", "excess_only"] = Field(
         default="first_pound",
         description="first_pound: once outside the corridor the whole pool is shared; "
         "excess_only: only the part beyond the threshold",
+    )
+    strict: bool = Field(
+        default=False,
+        description="false (the rule of MSSP and ACA corridors): a pool exactly at a threshold "
+        "is shared ('savings of at least the minimum savings rate'); true: it stays inside the "
+        "corridor and nothing is shared",
     )
 
 

@@ -27,6 +27,7 @@ class HorizonTerms:
     gain_threshold: np.ndarray  # (S, Y)
     loss_threshold: np.ndarray  # (S, Y)
     excess_only: np.ndarray  # (Y,) bool
+    strict: np.ndarray  # (Y,) bool: a pool exactly at a threshold stays inside the corridor
     gain_edges: np.ndarray  # (S, Y, Kg-1) upper edges of all but the last gain tier
     gain_shares: np.ndarray  # (Y, Kg, P)
     loss_edges: np.ndarray  # (S, Y, Kl-1)
@@ -88,6 +89,7 @@ def resolve_terms(agreement: Agreement, econ: Economics) -> HorizonTerms:
         gain_threshold=np.empty((S, Y)),
         loss_threshold=np.empty((S, Y)),
         excess_only=np.zeros(Y, dtype=bool),
+        strict=np.zeros(Y, dtype=bool),
         gain_edges=np.full((S, Y, kg - 1), OPEN_EDGE),
         gain_shares=np.zeros((Y, kg, P)),
         loss_edges=np.full((S, Y, kl - 1), OPEN_EDGE),
@@ -104,6 +106,7 @@ def resolve_terms(agreement: Agreement, econ: Economics) -> HorizonTerms:
         out.gain_threshold[:, ys] = t.corridor.gain_threshold.resolve(sp)
         out.loss_threshold[:, ys] = t.corridor.loss_threshold.resolve(sp)
         out.excess_only[ys] = t.corridor.mode == "excess_only"
+        out.strict[ys] = t.corridor.strict
         _tiers(t.gain_tiers, ys, sp, out.gain_edges, out.gain_shares, pidx)
         _tiers(t.loss_tiers, ys, sp, out.loss_edges, out.loss_shares, pidx)
         for limits, arr in ((t.caps, out.cap), (t.collars, out.collar)):
@@ -122,11 +125,13 @@ def resolve_terms(agreement: Agreement, econ: Economics) -> HorizonTerms:
     return out
 
 
-def shareable_amount(pool: np.ndarray, gain_t, loss_t, excess_only) -> np.ndarray:
-    """X: zero inside the corridor; outside it the pool (first pound) or the excess.
-    `excess_only` is a bool, or an array that broadcasts against `pool` (per year)."""
-    gain = pool > gain_t
-    loss = pool < -loss_t
+def shareable_amount(pool: np.ndarray, gain_t, loss_t, excess_only, strict=False) -> np.ndarray:
+    """X: zero inside the corridor; outside it the pool (first pound) or the excess. A pool
+    exactly at a threshold is outside the corridor unless `strict` (SPEC section 3).
+    `excess_only` and `strict` are bools, or arrays that broadcast against `pool` (per year)."""
+    strict = np.asarray(strict, dtype=bool)
+    gain = np.where(strict, pool > gain_t, pool >= gain_t)
+    loss = np.where(strict, pool < -loss_t, pool <= -loss_t)
     first = np.where(gain | loss, pool, 0.0)
     excess = np.asarray(excess_only, dtype=bool)
     if not excess.any():
@@ -173,7 +178,7 @@ def settle(econ: Economics, agreement: Agreement) -> Settlement:
     ht = resolve_terms(agreement, econ)
     prov = econ.is_provider
     pool = econ.pool
-    x = shareable_amount(pool, ht.gain_threshold, ht.loss_threshold, ht.excess_only)
+    x = shareable_amount(pool, ht.gain_threshold, ht.loss_threshold, ht.excess_only, ht.strict)
     gains = tiered(np.maximum(x, 0.0), ht.gain_edges, ht.gain_shares)
     losses = tiered(np.maximum(-x, 0.0), ht.loss_edges, ht.loss_shares)
     raw = (gains - losses) * prov
