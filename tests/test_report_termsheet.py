@@ -163,11 +163,11 @@ def test_scope_and_baseline(tiered):
 def test_corridor_excess_only_with_share_and_amount(tiered):
     text = clause(tiered, "Corridor")
     assert (
-        "No gain is shared until the pool exceeds £120,000 (0.4% of expected spend of £30m); "
-        "beyond that only the part of the pool above the threshold is shared." in text
+        "No gain is shared until the pool reaches £120,000 (0.4% of expected spend of £30m); "
+        "from there only the part of the pool above the threshold is shared." in text
     )
     assert (
-        "No loss is shared until the pool falls below minus £250,000; beyond that only the "
+        "No loss is shared until the pool reaches minus £250,000; from there only the "
         "part of the loss beyond the threshold is shared." in text
     )
 
@@ -258,7 +258,7 @@ def test_currency_symbol_follows_the_case():
     case, agreement = report_case(currency="USD"), report_agreement()
     sheet = term_sheet(case, agreement, gainshare.check(case, agreement))
     md = sheet.markdown()
-    assert "exceeds $120,000 (0.4% of expected spend of $30m)" in md
+    assert "reaches $120,000 (0.4% of expected spend of $30m)" in md
     assert "£" not in md
     assert "Transfers are paid in dollars and cents" in md and "to the cent." in md
     assert Fmt("EUR").exact(2_500_000) == "€2.5m"

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€"}
+CURRENCY_WORDS = {
+    "GBP": ("pound", "pounds", "pence", "penny"),
+    "USD": ("dollar", "dollars", "cents", "cent"),
+    "EUR": ("euro", "euros", "cents", "cent"),
+}
+
+
+def currency_words(currency: str = "GBP") -> tuple[str, str, str, str]:
+    """(unit, units, small units, small unit) in words: pound, pounds, pence, penny; an unknown
+    code gives 'CHF unit', 'CHF units', cents, cent."""
+    return CURRENCY_WORDS.get(currency, (f"{currency} unit", f"{currency} units", "cents", "cent"))
 
 
 def money(v: float, currency: str = "GBP") -> str:

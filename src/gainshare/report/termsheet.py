@@ -21,13 +21,9 @@ from gainshare.schema.agreement import Agreement, Corridor, Tier
 from gainshare.schema.case import Case
 from gainshare.schema.common import Limit
 from gainshare.settle.check import CheckResult
+from gainshare.units import currency_words
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
-CURRENCY_WORDS = {
-    "GBP": ("pound", "pounds", "pence", "penny"),
-    "USD": ("dollar", "dollars", "cents", "cent"),
-    "EUR": ("euro", "euros", "cents", "cent"),
-}
 LOWER_AFTER_YEARS = {"Gains", "Losses", "Caps:", "Collars:", "No", "Every", "There", "The"}
 TERM_PARTS = {
     "corridor": "the corridor (clause 4)",
@@ -56,9 +52,7 @@ class Fmt:
     @property
     def words(self) -> tuple[str, str, str, str]:
         """(unit, units, small units, small unit): pound, pounds, pence, penny."""
-        return CURRENCY_WORDS.get(
-            self.currency, (f"{self.currency} unit", f"{self.currency} units", "cents", "cent")
-        )
+        return currency_words(self.currency)
 
     def exact(self, v: float) -> str:
         """A stated amount, exactly: £2.5m, £500,000, £1,234.56."""
@@ -317,7 +311,8 @@ class _Writer:
                 if c.mode == "first_pound"
                 else "only the part of the pool above the threshold is shared."
             )
-            out.append(f"No gain is shared until the pool exceeds {gt}; beyond that {rest}")
+            reach = "exceeds" if c.strict else "reaches"
+            out.append(f"No gain is shared until the pool {reach} {gt}; from there {rest}")
         if zero(lo):
             out.append(f"Every {unit} of loss is shared.")
         else:
@@ -327,7 +322,8 @@ class _Writer:
                 if c.mode == "first_pound"
                 else "only the part of the loss beyond the threshold is shared."
             )
-            out.append(f"No loss is shared until the pool falls below minus {lt}; beyond that "
+            reach = "falls below" if c.strict else "reaches"
+            out.append(f"No loss is shared until the pool {reach} minus {lt}; from there "
                        f"{rest}")  # fmt: skip
         return out
 

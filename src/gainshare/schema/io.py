@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
+from gainshare.units import currency_words, money
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -304,7 +305,7 @@ def agreement_from_mapping(data: dict, name: str = "agreement", case: Case | Non
 def load_case(path: str | Path) -> Case:
     """Read and validate a case file (YAML, JSON or an Excel workbook)."""
     if str(path).lower().endswith(".xlsx"):
-        from gainshare.report.excel_case import read_case_workbook
+        from gainshare.schema.workbook import read_case_workbook
 
         return read_case_workbook(path)
     return case_from_mapping(read_mapping(path), str(path))
@@ -368,22 +369,28 @@ def _term_problems(where: str, t, case: Case) -> list[str]:
 
 
 def case_warnings(case: Case) -> list[str]:
-    """Figures that parse but look like a units slip (e.g. a ward costing 2 instead of 2m)."""
+    """Figures that parse but look like a units slip (e.g. a ward costing 2 instead of 2m), said
+    in the case's own currency."""
+    many = currency_words(case.currency)[1]
+    cur = case.currency
     out = []
     for i, c in enumerate(case.contracts):
         st = c.costs.stepped
         if st is not None and st.cost_per_step < 10_000:
             out.append(
-                f"contracts[{i}].costs.stepped.cost_per_step is {st.cost_per_step:,.2f}: a ward "
-                "or team usually costs hundreds of thousands of pounds a year; check the units"
+                f"contracts[{i}].costs.stepped.cost_per_step is {money(st.cost_per_step, cur)}: "
+                f"a ward or team usually costs hundreds of thousands of {many} a year; check the "
+                "units"
             )
         if c.rule in ("activity", "blended") and 0 < c.price < 10:
             out.append(
-                f"contracts[{i}].price is {c.price:,.2f} per {c.unit}: check it is in pounds"
+                f"contracts[{i}].price is {c.price:,.2f} {many} per {c.unit}: check it is in "
+                f"{many}, not thousands of {many}"
             )
         if c.rule == "block" and c.fixed_payment is not None and 0 < c.fixed_payment < 10_000:
             out.append(
-                f"contracts[{i}].fixed_payment is {c.fixed_payment:,.2f} a year: check the units"
+                f"contracts[{i}].fixed_payment is {money(c.fixed_payment, cur)} a year: check the "
+                f"units (whole {many}, not thousands)"
             )
     return out
 
