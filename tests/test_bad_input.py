@@ -8,6 +8,7 @@ stdout, stderr and the exit code apart). A sample of them also runs through the 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import subprocess
@@ -377,7 +378,7 @@ BAD = [
     ),
     Bad("missing file", ["nothere.yaml", "file not found"], args=["validate", "nothere.yaml"]),
     Bad(
-        "bad case under check --json prints nothing on stdout",
+        "bad case under check --json prints one bad_input document",
         [CASE, "contracts[0].rule", "'tariff'"],
         case=contract(0, rule="tariff"),
         args=["check", CASE, "--agreement", AGR, "--json"],
@@ -443,7 +444,15 @@ def _executable(bad: Bad, folder: Path) -> Ran:
 
 def assert_refused(bad: Bad, r: Ran) -> None:
     assert r.code == 2, (r.code, r.stdout, r.stderr)
-    assert r.stdout == ""
+    if "--json" in bad.args:  # one JSON document naming the problems, and nothing else
+        doc = json.loads(r.stdout)
+        assert doc["status"] == "bad_input" and doc["command"] == bad.args[0]
+        assert [p["text"] for p in doc["problems"]] == [
+            line.removeprefix("error: ") for line in r.stderr.strip().splitlines()
+        ]
+        assert all(p["file"] == bad.words[0] for p in doc["problems"]), doc["problems"]
+    else:
+        assert r.stdout == ""
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
     lines = r.stderr.strip().splitlines()
     assert lines, "no message"
@@ -477,7 +486,7 @@ THROUGH_EXECUTABLE = [
     "YAML python object tag",
     "non-UTF-8 text",
     "file over the size limit",
-    "bad case under check --json prints nothing on stdout",
+    "bad case under check --json prints one bad_input document",
 ]
 
 
@@ -522,5 +531,5 @@ def test_ward_costing_two_pounds_warns_but_passes(tmp_path):
     assert out.stdout.startswith("ok: Small hand case")
     assert "warning:" in out.stderr
     assert "contracts[0].costs.stepped.cost_per_step" in out.stderr
-    assert "is 2.00" in out.stderr and "check the units" in out.stderr
+    assert "is £2:" in out.stderr and "check the units" in out.stderr
     assert "Traceback" not in out.stderr

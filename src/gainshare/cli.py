@@ -29,8 +29,23 @@ CaseArg = Annotated[Path, typer.Argument(help="Case file (.yaml, .json or .xlsx)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document, nothing else")]
 
 
+class NoAnswer(Exception):  # noqa: N818 - an outcome, not a fault
+    """The command has no answer to give (exit 1): said in words, or as one JSON document with
+    `--json`."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+_EMITTED: list[bool] = []  # a JSON document went to stdout in this command
+
+
 def emit_json(doc: dict) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=_jsonable) + "\n")
+    text = json.dumps(doc, indent=2, allow_nan=False, default=_jsonable)
+    _EMITTED.append(True)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def _jsonable(o):
@@ -43,23 +58,68 @@ def _jsonable(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def guarded(fn: Callable[[], int]) -> None:
-    """Run a command body; turn bad input into exit 2 and faults into exit 3, no traceback."""
+def _command_name(fn: Callable) -> str:
+    name = fn.__qualname__.split(".")[0]
+    return {"workshop_app": "app"}.get(name, name)
+
+
+def guarded(fn: Callable[[], int], as_json: bool = False) -> None:
+    """Run a command body; turn bad input into exit 2 and faults into exit 3, no traceback.
+    With `as_json`, every way out prints exactly one JSON document on stdout (docs/errors.md)."""
+    command = _command_name(fn)
+    _EMITTED.clear()
     try:
         code = fn()
     except InputError as e:
         for line in e.problems:
             typer.echo(f"error: {line}", err=True)
+        _fallback(as_json, {"command": command, "status": "bad_input",
+                            "problems": [problem_fields(line) for line in e.problems]})  # fmt: skip
         raise typer.Exit(2) from None
-    except (typer.Exit, KeyboardInterrupt):
+    except NoAnswer as e:
+        typer.echo(f"error: {e.message}", err=True)
+        _fallback(as_json, {"command": command, "status": e.status, "message": e.message})
+        raise typer.Exit(1) from None
+    except typer.Exit:
         raise
+    except KeyboardInterrupt:
+        stopped = "stopped by the user before an answer was ready"
+        _fallback(as_json, {"command": command, "status": "interrupted", "message": stopped})
+        raise typer.Exit(130) from None
     except Exception as e:  # noqa: BLE001 - last line of defence for users
         if os.environ.get("GAINSHARE_DEBUG"):
             raise
-        typer.echo(f"internal error: {type(e).__name__}: {e} (set GAINSHARE_DEBUG=1 for detail)",
-                   err=True)  # fmt: skip
+        text = f"internal error: {type(e).__name__}: {e}"
+        typer.echo(f"{text} (set GAINSHARE_DEBUG=1 for detail)", err=True)
+        _fallback(as_json, {"command": command, "status": "error", "message": text})
         raise typer.Exit(3) from None
     raise typer.Exit(code)
+
+
+def _fallback(as_json: bool, doc: dict) -> None:
+    """With `--json`, the document for a command that ended before printing its own."""
+    if as_json and not _EMITTED:
+        emit_json(doc)
+
+
+_PROBLEM = re.compile(r"^(?P<file>[^:]+?): (?P<rest>.*)$")
+
+
+def problem_fields(line: str) -> dict:
+    """One error line as {file, field, message, fix}; the line reads
+    'FILE: FIELD: what is wrong: fix' (field and fix may be absent)."""
+    file, rest = None, line
+    m = _PROBLEM.match(line)
+    if m and ("/" in m["file"] or "." in m["file"] or m["file"].startswith("--")):
+        file, rest = m["file"], m["rest"]
+    field = None
+    head, sep, tail = rest.partition(": ")
+    if sep and " " not in head.strip():
+        field, rest = head, tail
+    message, sep, fix = rest.rpartition(": ")
+    if not sep:
+        message, fix = rest, None
+    return {"file": file, "field": field, "message": message, "fix": fix, "text": line}
 
 
 @app.command(rich_help_panel="Cases")
@@ -84,7 +144,7 @@ def validate(
         print_validation(doc, parameters)
         return 0
 
-    guarded(body)
+    guarded(body, as_json)
 
 
 @app.command(rich_help_panel="Agreements")
@@ -109,7 +169,7 @@ def check(
             print_check(result, c)
         return 0 if result.all_kept_whole else 1
 
-    guarded(body)
+    guarded(body, as_json)
 
 
 @app.command(rich_help_panel="Outputs")
@@ -141,7 +201,7 @@ def report(
             typer.echo(f"note: {note}", err=True)
         return 0
 
-    guarded(body)
+    guarded(body, as_json)
 
 
 @app.command(rich_help_panel="Cases")
@@ -180,7 +240,8 @@ def fair(case: CaseArg, as_json: JsonOpt = False) -> None:
 
     def body() -> int:
         import gainshare
-        from gainshare.analysis.coalitions import fair_references, print_fair
+        from gainshare.analysis.coalitions import fair_references
+        from gainshare.report.console import print_fair
 
         doc = fair_references(gainshare.load_case(case))
         if as_json:
@@ -189,7 +250,7 @@ def fair(case: CaseArg, as_json: JsonOpt = False) -> None:
             print_fair(doc)
         return 0
 
-    guarded(body)
+    guarded(body, as_json)
 
 
 def _stress_values(values: str | None, span: str | None) -> list[float] | None:
@@ -242,8 +303,8 @@ def sensitivity(
 
     def body() -> int:
         import gainshare
-        from gainshare.analysis.sensitivity import print_sensitivity
         from gainshare.analysis.sensitivity import sensitivity as run
+        from gainshare.report.console import print_sensitivity
 
         stress_at = _stress_values(values, span)
         if (parameter is None) != (stress_at is None):
@@ -254,9 +315,8 @@ def sensitivity(
         else:  # the designed agreement, as `gainshare design` would give it
             designed = gainshare.design(c)
             if designed.agreement is None:
-                typer.echo(f"error: no agreement to test: design found none ({designed.status}); "
-                           "pass one with --agreement", err=True)  # fmt: skip
-                return 1
+                raise NoAnswer(designed.status, "no agreement to test: design found none "
+                               f"({designed.status}); pass one with --agreement")  # fmt: skip
             a = designed.agreement
         doc = run(c, a, parties=party or None, path=parameter, values=stress_at)
         doc["agreement_source"] = str(agreement) if agreement is not None else "designed"
@@ -266,7 +326,7 @@ def sensitivity(
             print_sensitivity(doc)
         return 0
 
-    guarded(body)
+    guarded(body, as_json)
 
 
 @app.command(rich_help_panel="Agreements")
@@ -319,7 +379,7 @@ def design(
             print_design(result, c, out)
         return 0 if result.agreement is not None else 1
 
-    guarded(body)
+    guarded(body, as_json)
 
 
 @app.command(rich_help_panel="Agreements")
@@ -340,7 +400,7 @@ def explain(case: CaseArg, as_json: JsonOpt = False) -> None:
             print_explain(result)
         return 0 if result.status == "feasible" else 1
 
-    guarded(body)
+    guarded(body, as_json)
 
 
 @app.command(rich_help_panel="Agreements")
@@ -381,7 +441,7 @@ def repair(
             print_repair(result, c)
         return 0 if result.agreement is not None else 1
 
-    guarded(body)
+    guarded(body, as_json)
 
 
 def _parse_weights(text: str | None, known: dict[str, float]) -> dict[str, float]:
@@ -436,7 +496,7 @@ def sweep(
             print_sweep(result)
         return 1 if result.status_counts.get("error") else 0
 
-    guarded(body)
+    guarded(body, as_json)
 
 
 @app.command(rich_help_panel="Agreements")
@@ -457,22 +517,21 @@ def candidates(
     def body() -> int:
         import gainshare
         from gainshare.analysis.candidates import candidates as run
-        from gainshare.analysis.candidates import print_candidates, solver_output_to_stderr
+        from gainshare.report.console import print_candidates
 
         if not 2 <= points <= 50:
             raise InputError(["--points: give a whole number from 2 to 50"])
         if time_limit is not None and time_limit <= 0:
             raise InputError(["--time-limit: give a number of seconds above 0"])
         c = gainshare.load_case(case)
-        with solver_output_to_stderr():
-            result = run(c, n_points=points, time_limit=time_limit)
+        result = run(c, n_points=points, time_limit=time_limit)
         if as_json:
             emit_json(result.document)
         else:
             print_candidates(result)
         return 0 if result.feasible else 1
 
-    guarded(body)
+    guarded(body, as_json)
 
 
 def app_home() -> Path:
@@ -508,17 +567,32 @@ def workshop_app(
         if headless:
             cmd += ["--server.headless", "true"]
         try:
-            return subprocess.call(cmd)
+            return subprocess.call(cmd, stdout=sys.stdout)
         except KeyboardInterrupt:
             return 0
 
     guarded(body)
 
 
+def documents_only_on_stdout() -> None:
+    """Point file descriptor 1 at stderr and keep `sys.stdout` on the real standard output, so
+    that only what gainshare prints reaches it: a library writing to the C-level stdout (a
+    solver's banner or log) cannot break a `--json` document."""
+    try:
+        sys.stdout.flush()
+        real = os.dup(1)
+        os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):
+        return
+    enc = getattr(sys.stdout, "encoding", None) or "utf-8"
+    sys.stdout = open(real, "w", buffering=1, encoding=enc, errors="replace", closefd=True)  # noqa: SIM115
+
+
 def main() -> None:
     from gainshare.memory import keep_freed_memory
 
     keep_freed_memory()
+    documents_only_on_stdout()
     app()
 
 
