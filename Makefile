@@ -1,19 +1,30 @@
 # gainshare - the two set-up commands are `make demo` and `make test`.
+#
+# Installs come from requirements.lock (exact versions that passed the tests), so a fresh clone
+# installs what passed, whatever is released later. `make lock` refreshes the lock to the newest
+# releases pyproject.toml allows; `make test-latest` runs the tests on those newest releases in
+# a separate environment (.venv-latest), as CI does beside the locked run.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LOCK := requirements.lock
+EXTRAS := app,dev,dask
+BUILD_TOOLS := pip==26.3 setuptools==84.2.1 wheel==0.48.0
+LATEST ?= .venv-latest
 DEMO_CASE ?= cases/core.yaml
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install lint format clean browser-deps
+.PHONY: demo test test-latest install lock lint format clean browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[app,dev,dask]'
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(BUILD_TOOLS)
+	$(BIN)/python -m pip install --quiet --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $@
 
 install: $(VENV)/.installed
@@ -39,6 +50,22 @@ test: install browser-deps
 	$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
+# The same tests on the newest releases pyproject.toml allows (no lock), in their own venv.
+test-latest: browser-deps
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[$(EXTRAS)]'
+	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE '^(highspy|pyomo|numpy|pandas|pydantic|streamlit)=' || true
+	GAINSHARE_UNLOCKED=1 $(LATEST)/bin/python -m pytest -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+# Refresh the lock to the newest releases pyproject.toml allows (then run `make test`).
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra app --extra dev --extra dask \
+		--python-version 3.11 --upgrade --no-header -o $(LOCK)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -48,4 +75,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache
