@@ -13,6 +13,9 @@ Per scenario (a: targeting 1, b: targeting 0.8):
 Keep-whole (robust, one gain tier): acute share >= 0.6 in both; community share >= 0.3 (a) and
 >= 0.375 (b). Maximising the commissioners' expected retained amount: acute 0.6, community
 0.375, ccg 0.025, expected retained 0.5 x 100,000 x 0.025 + 0.5 x 80,000 x 0.025 = 2,250.
+
+The case states shares of any value and no drafting-space search (`search: null`), so these
+hand-worked figures hold; tests of the default search state what they change.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ def tiny_dict() -> dict:
                 {"name": "b", "weight": 0.5, "values": {"schemes.rr.targeting": 0.8}},
             ],
         },
+        # the hand-worked space: shares of any value, and only the terms a test states
+        "requirements": {"rounding": "none", "search": None},
     }
 
 

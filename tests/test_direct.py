@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gainshare
-from gainshare.optimise import Designer, design
+from gainshare.optimise import Designer
 from gainshare.schema.io import agreement_to_dict
 from tests.helpers_design import tiny_case
 
@@ -40,7 +40,7 @@ KEEP_WHOLE = {
 
 @pytest.mark.parametrize("mode", sorted(KEEP_WHOLE))
 def test_tolerance_change_sets_the_bounds_a_full_update_would(mode):
-    d = Designer(tiny_case(keep_whole=KEEP_WHOLE[mode]))
+    d = Designer(tiny_case(keep_whole=KEEP_WHOLE[mode]), method="mip")
     d.solve()
     before = _bounds(d)[0]
     d.set_tolerance("community", 7000.0)
@@ -50,7 +50,7 @@ def test_tolerance_change_sets_the_bounds_a_full_update_would(mode):
 
 
 def test_floors_added_after_loading_are_updated_too():
-    d = Designer(tiny_case())
+    d = Designer(tiny_case(), method="mip")
     d.solve()
     d.set_commissioners_min(1000.0)
     d.set_margin_min(-5000.0)
@@ -64,13 +64,13 @@ def test_floors_added_after_loading_are_updated_too():
 @pytest.mark.parametrize("mode", sorted(KEEP_WHOLE))
 def test_every_resolve_equals_a_fresh_design(mode):
     kw = KEEP_WHOLE[mode]
-    d = Designer(tiny_case(keep_whole=kw))
+    d = Designer(tiny_case(keep_whole=kw), method="mip")
     d.solve()
     for tol in (500.0, 4000.0, 0.0, 9000.0):
         d.set_tolerance("community", tol)
         again = d.solve()
         fresh_kw = kw | {"community": kw["community"] | {"tolerance": tol}}
-        fresh = design(tiny_case(keep_whole=fresh_kw))
+        fresh = Designer(tiny_case(keep_whole=fresh_kw), method="mip").solve()
         assert again.status == fresh.status == "optimal"
         assert again.objective_value == pytest.approx(fresh.objective_value, abs=0.01)
         assert agreement_to_dict(again.agreement) == agreement_to_dict(fresh.agreement)
@@ -78,19 +78,20 @@ def test_every_resolve_equals_a_fresh_design(mode):
 
 def test_resolve_on_the_core_case_matches_a_fresh_design_and_its_shadow_prices(root):
     case = gainshare.load_case(root / "cases" / "core.yaml")
-    d = Designer(case)
+    d = Designer(case, method="mip")
     d.solve()
     d.set_tolerance("acute", 20000.0)
     again = d.solve()
     kw = case.keep_whole_for("acute").model_copy(update={"tolerance": 20000.0})
-    fresh = design(case.model_copy(update={"keep_whole": case.keep_whole | {"acute": kw}}))
+    fresh = Designer(case.model_copy(update={"keep_whole": case.keep_whole | {"acute": kw}}),
+                     method="mip").solve()  # fmt: skip
     assert again.objective_value == pytest.approx(fresh.objective_value, abs=0.01)
     assert again.binding == fresh.binding
     assert again.check.document == fresh.check.document
 
 
 def test_infeasible_and_back():
-    d = Designer(tiny_case())
+    d = Designer(tiny_case(), method="mip")
     ok = d.solve()
     d.set_commissioners_min(1e9)  # more than the pool can ever hold
     r = d.solve()
@@ -105,7 +106,7 @@ def test_a_workshop_of_what_ifs_on_the_core_case(root):
     """Twelve mixed what-ifs in a row, as a workshop would make them: after each, HiGHS holds
     what Pyomo's full update gives; the last answer equals a fresh design of the same case."""
     case = gainshare.load_case(root / "cases" / "core.yaml")
-    d = Designer(case)
+    d = Designer(case, method="mip")
     d.solve()
     rng = np.random.default_rng(7)
     providers = case.provider_ids
@@ -121,7 +122,7 @@ def test_a_workshop_of_what_ifs_on_the_core_case(root):
             d.set_margin_min(-float(rng.integers(0, 60)) * 1e3)
         _same_as_full_update(d)
         last = d.solve()
-    fresh = design(d.case)
+    fresh = Designer(d.case, method="mip").solve()
     assert last.status == fresh.status == "optimal"
     assert last.objective_value == pytest.approx(fresh.objective_value, abs=0.01)
     assert last.check.document == fresh.check.document

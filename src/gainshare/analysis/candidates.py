@@ -41,7 +41,7 @@ from gainshare.analysis.frontier import (
     with_provider_chance,
 )
 from gainshare.optimise.designer import Designer, DesignResult
-from gainshare.schema.agreement import Agreement, Terms
+from gainshare.schema.agreement import Agreement, Corridor, Terms
 from gainshare.schema.case import Case
 from gainshare.schema.io import agreement_to_dict
 from gainshare.schema.requirements import OBJECTIVE_WORDS
@@ -210,7 +210,7 @@ def simple_case(case: Case) -> Case:
     """The case's requirements with one tier, 5% steps, no gateway, caps, collars or glide path."""
     none: dict = {"gain_edges": [], "loss_edges": [], "gain_edge_options": [],
                   "loss_edge_options": [], "gateway": {}, "gateway_options": [], "caps": {},
-                  "collars": {}}  # fmt: skip
+                  "collars": {}, "search": None}  # fmt: skip
     return _with_requirements(case, rounding="5%", glide_path=False, **none)
 
 
@@ -239,7 +239,7 @@ def _proposal(case: Case, split: dict[str, float], name: str) -> Agreement:
     tier = {"shares": split}
     return Agreement.model_validate({
         "name": name, "case": case.name,
-        "terms": {"corridor": case.requirements.corridor.model_dump(),
+        "terms": {"corridor": (case.requirements.corridor or Corridor()).model_dump(),
                   "gain_tiers": [tier], "loss_tiers": [tier]},
     })  # fmt: skip
 
@@ -407,7 +407,7 @@ def candidates(
     dropped: list[dict] = []
     timings: dict[str, float] = {}
     d = designer if designer is not None else Designer(case)
-    scenarios = d.data.scenarios
+    scenarios = d.scenarios
 
     t = time.perf_counter()
     opt = d.solve(time_limit=tl, duals=False)

@@ -124,14 +124,7 @@ def to_frame(points: list[FrontierPoint]) -> pd.DataFrame:
 
 def _state(designer: Designer) -> tuple[str, float | None]:
     """The designer's objective and margin floor, to put back afterwards."""
-    import pyomo.environ as pyo
-
-    m = designer.model
-    floor = None  # the objective has no public getter: read the designer's own record
-    if hasattr(m, "margin_floor_min"):
-        v = float(pyo.value(m.margin_min))
-        floor = None if v <= -1e29 else v * designer.data.scale
-    return designer._objective, floor
+    return designer._objective, designer.case.requirements.worst_margin_min
 
 
 def _point(case: Case, label: str, against: str, bound: float, r: DesignResult) -> FrontierPoint:
@@ -181,8 +174,7 @@ def margin_points(
         return points
     finally:
         designer.set_objective(objective)
-        if hasattr(designer.model, "margin_floor_min") or floor is not None:
-            designer.set_margin_min(floor)
+        designer.set_margin_min(floor)
 
 
 def frontier(

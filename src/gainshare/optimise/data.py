@@ -89,7 +89,7 @@ class DesignData:
         return STEPS[self.req.rounding]
 
 
-def _lever_choices(case: Case) -> list[tuple[LeverChoice, str]]:
+def lever_choices(case: Case) -> list[tuple[LeverChoice, str]]:
     lv = case.levers
     axes: list[list[tuple[str, str, int]]] = []
     if lv is not None:
@@ -108,10 +108,10 @@ def _lever_choices(case: Case) -> list[tuple[LeverChoice, str]]:
 def _options(req: Requirements) -> list[tuple[str, list]]:
     """The term options design chooses among, each a named list (one entry when fixed)."""
     return [
-        ("corridor", req.corridor_options or [req.corridor]),
+        ("corridor", req.corridor_options or [req.corridor or Corridor()]),
         ("gateway", req.gateway_options or [dict(req.gateway)]),
-        ("gain tiers", req.gain_edge_options or [list(req.gain_edges)]),
-        ("loss tiers", req.loss_edge_options or [list(req.loss_edges)]),
+        ("gain tiers", req.gain_edge_options or [list(req.gain_edges or [])]),
+        ("loss tiers", req.loss_edge_options or [list(req.loss_edges or [])]),
     ]
 
 
@@ -119,7 +119,7 @@ def _structures(case: Case) -> list[Structure]:
     """Every combination of lever values and term options, in a fixed order."""
     named = _options(case.requirements)
     out = []
-    for lev, lever_txt in _lever_choices(case):
+    for lev, lever_txt in lever_choices(case):
         for pick in itertools.product(*[range(len(opts)) for _, opts in named]):
             words = [lever_txt] + [
                 f"{name} option {i + 1}"

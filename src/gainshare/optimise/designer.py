@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import highspy
@@ -16,13 +16,18 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.solvers.highs import Highs
 
+from gainshare.economics.model import compute
+from gainshare.economics.scenarios import sample
 from gainshare.optimise.data import DesignData, build_data
 from gainshare.optimise.design_model import build_design_model, net, raw_gain, trivial_shortfalls
 from gainshare.optimise.direct import DirectHighs
 from gainshare.optimise.extract import agreement_from_solution, evaluate
 from gainshare.optimise.highs import OPTIONS as SOLVER_OPTIONS
 from gainshare.optimise.highs import pyomo_solve, stdout_to_stderr
+from gainshare.optimise.prices import search_binding
+from gainshare.optimise.search import NotDecomposable, applicable, search
 from gainshare.optimise.shadow import binding_requirements
+from gainshare.optimise.space import Space
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.requirements import OBJECTIVE_WORDS, OBJECTIVES
@@ -49,6 +54,9 @@ class DesignResult:
     timings: dict
     message: str = ""
     trivial: list[dict] = field(default_factory=list)
+    starts: list[dict] = field(default_factory=list)  # agreements the room brought, checked
+    route: str = "search"  # search (the drafting-space search) or mip
+    structure_values: list[dict] = field(default_factory=list)  # what each part adds
 
     @property
     def ok(self) -> bool:
@@ -75,6 +83,9 @@ class DesignResult:
             "binding": self.binding,
             "timings": self.timings,
             "unreachable": self.trivial,
+            "method": self.route,
+            "starts": self.starts,
+            "structure_values": self.structure_values,
         }
 
 
@@ -83,31 +94,75 @@ def _r(v: float | None) -> float | None:
 
 
 class Designer:
-    """A design model built once for a case; re-solve after requirement changes."""
+    """Design for a case, and re-solve after requirement changes (what-ifs).
 
-    def __init__(self, case: Case, scenarios=None):
+    The drafting-space search (`optimise.search`) answers whatever it decides exactly (the
+    commissioners' and system-savings objectives with robust keep-whole); the MIP of
+    `design_model` answers the rest. Each is built on first use and kept: the search keeps the
+    economics of every lever choice and every provider's side it has solved, the MIP keeps a
+    persistent HiGHS model whose mutable Params the what-ifs change."""
+
+    def __init__(self, case: Case, scenarios=None, starts: tuple[Agreement, ...] = (),
+                 method: str | None = None):  # fmt: skip
         t0 = time.perf_counter()
         self.case = case
-        self.data: DesignData = build_data(case, scenarios)
-        t1 = time.perf_counter()
-        self.model = build_design_model(self.data)
-        t2 = time.perf_counter()
+        self.scenarios = scenarios if scenarios is not None else sample(case)
+        self.starts = tuple(starts)
+        self._data: DesignData | None = None
+        self._model = None
+        self._space: Space | None = None
+        self._cache: dict = {}  # solved provider sides, by structure and need
+        self._last = None  # the structure of the last answer: tried first after a what-if
         self._opt: Highs | None = None
         self._direct: DirectHighs | None = None
-        self._timings = {"data_s": t1 - t0, "build_s": t2 - t1}
+        self._timings = {"data_s": time.perf_counter() - t0, "build_s": 0.0}
         self._objective = case.requirements.objective
         self._first = True  # the first solve's timings include building the model
         self._nets: dict = {}  # (party, year) -> net position as a linear form, built once
+        if method not in (None, "search", "mip"):
+            raise ValueError(f"unknown method '{method}': use search or mip")
+        self.method = method  # None: the search where it decides the case, else the MIP
+        self.route = method or ("search" if applicable(case) else "mip")
+        self.route_note = ""
+
+    @property
+    def data(self) -> DesignData:
+        """The MIP's data, built on first use."""
+        if self._data is None:
+            t = time.perf_counter()
+            self._data = build_data(self.case, self.scenarios)
+            self._timings["data_s"] += time.perf_counter() - t
+        return self._data
+
+    @property
+    def model(self):
+        """The MIP (models/design.md), built on first use."""
+        if self._model is None:
+            data = self.data
+            t = time.perf_counter()
+            self._model = build_design_model(data)
+            self._timings["build_s"] += time.perf_counter() - t
+        return self._model
+
+    @property
+    def space(self) -> Space:
+        """The drafting space of the search, kept across what-ifs (they change requirements,
+        never the economics)."""
+        if self._space is None:
+            self._space = Space(self.case, self.scenarios, self.starts)
+        self._space.case = self.case
+        return self._space
 
     # ------------------------------------------------------------ what-if changes
 
     def set_tolerance(self, party: str, pounds: float) -> None:
         """Change a party's keep-whole tolerance (pounds a year it accepts to be worse off)."""
-        p = self.data.party_ids.index(party)
-        self.model.tolerance[p] = pounds / self.data.scale
         kw = self.case.keep_whole_for(party).model_copy(update={"tolerance": float(pounds)})
         self.case = self.case.model_copy(update={"keep_whole": self.case.keep_whole | {party: kw}})
-        self._changed(self.model.tolerance[p])
+        if self._model is not None:
+            p = self._data.party_ids.index(party)
+            self._model.tolerance[p] = pounds / self._data.scale
+            self._changed(self._model.tolerance[p])
 
     def _changed(self, param) -> None:
         """A mutable Param changed: HiGHS hears of it before the next solve."""
@@ -127,12 +182,18 @@ class Designer:
 
     def set_commissioners_min(self, pounds: float | None) -> None:
         """Require commissioners' expected retained savings of at least `pounds` (None: drop)."""
+        if self._model is None:
+            self._requirement(commissioners_min_expected=pounds)
+            return
         m = self.model
         self._set_floor("commissioners_floor", lambda: m.retained_expected, m.commissioners_min,
                         "commissioners_min_expected", pounds)  # fmt: skip
 
     def set_margin_min(self, pounds: float | None) -> None:
         """Require every provider's net in every scenario and year to be at least `pounds`."""
+        if self._model is None:
+            self._requirement(worst_margin_min=pounds)
+            return
         m = self.model
         self._set_floor("margin_floor_min", lambda: m.margin, m.margin_min, "worst_margin_min",
                         pounds)  # fmt: skip
@@ -155,6 +216,11 @@ class Designer:
         if name == "fair_reference" and self.case.requirements.reference_split is None:
             raise ValueError("objective fair_reference needs requirements.reference_split")
         if name == self._objective:
+            return
+        self._requirement(objective=name)
+        self.route = self.method or ("search" if applicable(self.case) else "mip")
+        if self._model is None:
+            self._objective = name
             return
         m = self.model
         _ensure_margin(self)
@@ -211,7 +277,158 @@ class Designer:
         return self._opt
 
     def solve(self, time_limit: float | None = None, duals: bool = True) -> DesignResult:
-        """Solve, verify by re-settlement, and report binding requirements (with `duals`)."""
+        """Design, verify by re-settlement, and report binding requirements (with `duals`):
+        by the drafting-space search where it decides the case exactly, else by the MIP."""
+        if self.route == "search":
+            try:
+                return self._search(time_limit, duals)
+            except NotDecomposable as e:
+                self.route, self.route_note = "mip", str(e)
+        return self._solve_mip(time_limit, duals)
+
+    def _search(self, time_limit: float | None, duals: bool) -> DesignResult:
+        t0 = time.perf_counter()
+        name = self._objective
+        found = search(self.space, f"Designed: {self.case.name}", time_limit, self._cache,
+                       self._last)  # fmt: skip
+        if found.plan is not None:
+            self._last = found.plan.structure
+        timings = self._timing(t0, time.perf_counter(), 0.0)
+        timings["structures"] = found.structures
+        timings["structures_solved"] = found.solved
+        if found.agreement is None:
+            if found.trivial:
+                msg = (f"{found.why}: no sharing terms can keep it whole there. Widen the "
+                       "tolerance, use chance or CVaR keep-whole, or narrow the "
+                       "corridor.")  # fmt: skip
+            else:
+                msg = (f"No agreement in the drafting space meets every requirement: "
+                       f"{found.why}. Run explain to see which requirements conflict and what "
+                       "would have to give.")  # fmt: skip
+            out = self._failed(found.status, name, timings, msg)
+            return self._never_worse(replace(out, trivial=found.trivial[:20]))
+        result = found.check
+        worst = abs(found.plan.value - result.expected_retained)
+        if worst > VERIFY_TOLERANCE:
+            return self._failed("error", name, timings,
+                                f"The search's answer re-settles differently (by £{worst:,.2f}); "
+                                "it is not shown. Please report this case.")  # fmt: skip
+        value = (result.expected_system_savings if name == "system_savings"
+                 else result.expected_retained)  # fmt: skip
+        bound = found.bound if name == "commissioners" else value
+        gap = None if bound is None else round(abs(bound - value) / max(abs(value), 1e-9), 8)
+        t = time.perf_counter()
+        binding = search_binding(self.space, found) if duals else []
+        timings["duals_s"] = round(time.perf_counter() - t, 4)
+        timings["total_s"] = round(time.perf_counter() - t0 + timings["data_s"], 4)
+        levers = None
+        if self.case.levers is not None:
+            lev, label = self.space.levers[found.plan.structure.lever]
+            levers = {"teams": lev.teams, "closures": lev.closures,
+                      "release_year": lev.release_year, "label": label}  # fmt: skip
+        if found.status == "optimal":
+            msg = ""
+        elif gap is None:
+            msg = ("Time limit reached: best agreement found so far; how far it is from the best "
+                   "possible is not yet known (allow more time to find out).")  # fmt: skip
+        else:
+            msg = (f"Time limit reached: best agreement found, within {100 * gap:.2f}% of the "
+                   "best possible.")  # fmt: skip
+        out = DesignResult(found.status, name, value, bound, gap, found.agreement, result,
+                           levers, binding, timings, msg)  # fmt: skip
+        return self._never_worse(out)
+
+    def _never_worse(self, out: DesignResult) -> DesignResult:
+        """Check every agreement the room brought; one that meets every requirement and does
+        better than the answer (it lies outside the drafting space, e.g. shares in fractions
+        of a percent) is returned instead, said so in the message."""
+        if not self.starts:
+            return out
+        econ = compute(self.case, self.scenarios)
+        seen, best = [], None
+        for a in self.starts:
+            r = check(self.case, a, econ)
+            fails = failures(self.case, a, r)
+            value = (r.expected_system_savings if out.objective_name == "system_savings"
+                     else r.expected_retained)  # fmt: skip
+            seen.append({"name": a.name, "meets_requirements": not fails,
+                         "objective_value": round(value, 2),
+                         "failures": [f["text"] for f in fails[:5]]})  # fmt: skip
+            if not fails and (best is None or value > best[0]):
+                best = (value, a, r)
+        better = (best is not None and out.agreement is not None
+                  and best[0] > (out.objective_value or 0.0) + VERIFY_TOLERANCE)  # fmt: skip
+        if best is not None and out.agreement is None and out.status != "error":
+            better = True
+        if not better:
+            return replace(out, starts=seen)
+        value, a, r = best
+        msg = (
+            f"'{a.name}', which the room brought, meets every requirement and does better "
+            "than any agreement in the drafting space; it is returned unchanged."
+        )
+        bound = max(out.bound or value, value)
+        return replace(out, status="optimal" if out.agreement is not None else "start",
+                       objective_value=value, bound=bound, gap=None, agreement=a, check=r,
+                       binding=[], message=msg, starts=seen)  # fmt: skip
+
+    def structure_values(self) -> list[dict]:
+        """What each part of the drafting space adds for the commissioners: the best agreement
+        with sharing alone (one tier each way, no caps, collars or corridor), then with the
+        caps and collars, the tiers and the corridor the case leaves open, and what whole-step
+        shares cost against shares in 0.1% steps (where that search is quick)."""
+        if self.route != "search" or self.case.requirements.objective != "commissioners":
+            return []
+        req = self.case.requirements
+        search_on = req.search
+        if search_on is None:
+            return []
+        steps = [("sharing alone", dict(caps=False, collars=False, max_gain_tiers=1,
+                                        max_loss_tiers=1, corridor=False))]  # fmt: skip
+        if search_on.caps or search_on.collars:
+            steps.append(("caps and collars", dict(max_gain_tiers=1, max_loss_tiers=1,
+                                                   corridor=False)))  # fmt: skip
+        if search_on.max_gain_tiers > 1 or search_on.max_loss_tiers > 1:
+            steps.append(("tiers", dict(corridor=False)))
+        if search_on.corridor:
+            steps.append(("a corridor", {}))
+        out, last = [], None
+        for label, restrict in steps:
+            case = self.case.model_copy(update={"requirements": req.model_copy(
+                update={"search": search_on.model_copy(update=restrict)})})  # fmt: skip
+            found = search(self.space.variant(case), "step", None, {})
+            value = found.value if found.agreement is not None else None
+            out.append(
+                {
+                    "step": label,
+                    "commissioners_expected": _r(value),
+                    "adds": None if value is None or last is None else _r(value - last),
+                }
+            )
+            last = value if value is not None else last
+        out.append(self._rounding_cost(last))
+        return [o for o in out if o is not None]
+
+    def _rounding_cost(self, value: float | None) -> dict | None:
+        """Whole-step shares against shares in 0.1% steps, on the answer's structure."""
+        if value is None or self.space.step is None or self.space.step <= 0.001:
+            return None
+        found = search(self.space, "x", None, self._cache, self._last)
+        if found.plan is None:
+            return None
+        st = found.plan.structure
+        if len(st.gain_edges) > 1 or len(st.loss_edges) > 0:
+            return None  # 0.1% steps over more tiers take too long to enumerate
+        fine = search(self.space.variant(self.case, step_override=0.001, only=[st]), "x", None, {})
+        if fine.value is None:
+            return None
+        return {
+            "step": "rounding",
+            "commissioners_expected": _r(fine.value),
+            "adds": _r(value - fine.value),
+        }
+
+    def _solve_mip(self, time_limit: float | None, duals: bool) -> DesignResult:
         t0 = time.perf_counter()
         name = self._objective
         if trivial_shortfalls(self.model):
@@ -252,7 +469,9 @@ class Designer:
             )
         else:
             return self._failed("error", name, timings, f"The solver stopped: {res.detail}.")
-        return self._verified(status, name, res, t0, timings, duals)
+        return self._never_worse(
+            replace(self._verified(status, name, res, t0, timings, duals), route="mip")
+        )
 
     def _cap_floor(self, p: int, yt: int) -> float:
         """The least cap provider p can have under terms yt and stay whole: in every gain
@@ -367,7 +586,8 @@ class Designer:
 
     def _failed(self, status: str, name: str, timings: dict, message: str) -> DesignResult:
         timings["total_s"] = round(sum(v for k, v in timings.items() if k != "highs_s"), 4)
-        return DesignResult(status, name, None, None, None, None, None, None, [], timings, message)
+        return DesignResult(status, name, None, None, None, None, None, None, [], timings, message,
+                            route=self.route)  # fmt: skip
 
     def _unreachable(self, name: str, t0: float) -> DesignResult:
         d = self.data
@@ -444,9 +664,8 @@ class Designer:
         else:
             msg = (f"Time limit reached: best agreement found, within {100 * gap:.2f}% of the "
                    "best possible.")  # fmt: skip
-        return DesignResult(
-            status, name, obj, bound, gap, agreement, result, levers, binding, timings, msg
-        )
+        return DesignResult(status, name, obj, bound, gap, agreement, result, levers, binding,
+                            timings, msg, route="mip")  # fmt: skip
 
     def _mismatch(self, result: CheckResult) -> float:
         """Largest difference (pounds) between the model's and the settlement's net positions."""
@@ -527,6 +746,7 @@ def design(
     case: Case,
     objective: str | None = None,
     time_limit: float | None = None,
+    starts: tuple[Agreement, ...] = (),
 ) -> DesignResult:
     """Design an agreement for `case` (SPEC section 4.2): build, solve, verify."""
     if objective is not None and objective != case.requirements.objective:
@@ -544,4 +764,4 @@ def design(
                 "(in the case's requirements)" for err in e.errors()
             ]) from None  # fmt: skip
         case = case.model_copy(update={"requirements": req})
-    return Designer(case).solve(time_limit=time_limit)
+    return Designer(case, starts=starts).solve(time_limit=time_limit)

@@ -51,9 +51,28 @@ def stdout_to_stderr() -> Iterator[None]:
             os.close(saved)
 
 
+@contextmanager
+def stdout_silenced() -> Iterator[None]:
+    """Point file descriptor 1 at the null device for the block (HiGHS's banner)."""
+    with _FD_LOCK:
+        try:
+            sys.stdout.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+        saved = os.dup(1)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+
+
 def quiet_highs() -> highspy.Highs:
     """A new HiGHS instance with gainshare's options and nothing written to stdout."""
-    with stdout_to_stderr():
+    with stdout_silenced():
         h = highspy.Highs()
     configure(h)
     return h
@@ -84,3 +103,32 @@ def pyomo_solve(opt, model, **kwargs):
     extra = kwargs.pop("solver_options", {}) or {}
     with stdout_to_stderr():
         return opt.solve(model, solver_options=PYOMO_OPTIONS | extra, **kwargs)
+
+
+def solve_lp(cost, rows, cols, vals, row_lo, row_hi, col_lo, col_hi, maximize=False):
+    """A linear programme given by its nonzeros (row, col, value): (x, row duals) at the
+    optimum, or None when it has none. Bounds may be +-inf."""
+    import numpy as np
+
+    inf = highspy.kHighsInf
+    clip = lambda a: np.clip(np.asarray(a, dtype=float), -inf, inf)  # noqa: E731
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int32)
+    order = np.argsort(rows, kind="stable")
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(cost), len(row_lo)
+    lp.col_cost_ = np.asarray(cost, dtype=float)
+    lp.col_lower_, lp.col_upper_ = clip(col_lo), clip(col_hi)
+    lp.row_lower_, lp.row_upper_ = clip(row_lo), clip(row_hi)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(row_lo)))])
+    lp.a_matrix_.index_ = cols[order]
+    lp.a_matrix_.value_ = np.asarray(vals, dtype=float)[order]
+    if maximize:
+        lp.sense_ = highspy.ObjSense.kMaximize
+    h = quiet_highs()
+    h.passModel(lp)
+    run(h)
+    if h.getModelStatus() != Status.kOptimal:
+        return None
+    sol = h.getSolution()
+    return np.asarray(sol.col_value), np.asarray(sol.row_dual)

@@ -253,7 +253,7 @@ def repair(
             0.0,
             timings={"total_s": round(time.perf_counter() - t0, 4)},
         )
-    designer = Designer(_structure(case, proposal))
+    designer = Designer(_structure(case, proposal), method="mip")
     _add_distance(designer, proposal, w)
     result = designer.solve(duals=False)
     timings = result.timings | {"total_s": round(time.perf_counter() - t0, 4)}

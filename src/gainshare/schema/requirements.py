@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from gainshare.schema.agreement import Corridor, Gateway
-from gainshare.schema.common import Identifier, Limit, Share, SignedMoney, Strict
+from gainshare.schema.common import Identifier, Limit, Money, Share, SignedMoney, Strict
 
 Objective = Literal["commissioners", "system_savings", "worst_margin", "fair_reference"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
@@ -61,6 +61,50 @@ class LimitRule(Strict):
         return self
 
 
+class Search(Strict):
+    """The drafting space `design` searches wherever the case leaves a term open: the space a
+    finance team drafts in. Terms the case states (`caps`, `collars`, `gain_edges`,
+    `gain_edge_options`, `corridor`, `corridor_options`, ...) are used as stated."""
+
+    caps: bool = Field(
+        default=True,
+        description="Search a cap (pounds a year) for every provider not named in `caps`; "
+        "false: only the providers named there have a cap",
+    )
+    collars: bool = Field(
+        default=True,
+        description="Search a collar (pounds a year) for every provider not named in `collars`",
+    )
+    max_gain_tiers: int = Field(
+        default=2, ge=1, le=3, description="At most this many gain tiers, edges from the menu"
+    )
+    max_loss_tiers: int = Field(
+        default=2, ge=1, le=2, description="At most this many loss tiers, edges from the menu"
+    )
+    edge_quantiles: list[Share] = Field(
+        default_factory=lambda: [0.25, 0.5, 0.75],
+        max_length=6,
+        description="The tier-edge menu: these quantiles of the positive pool (gain tiers) and "
+        "of the pool's losses (loss tiers), over every scenario and year, in round money",
+    )
+    corridor: bool = Field(
+        default=True,
+        description="Search a corridor (same threshold for gains and losses, first pound or "
+        "excess only) from `corridor_thresholds`, or none",
+    )
+    corridor_thresholds: list[Share] = Field(
+        default_factory=lambda: [0.005, 0.01, 0.02],
+        max_length=6,
+        description="Corridor thresholds to try, as shares of total expected spend",
+    )
+    limit_step: Money = Field(
+        default=1000.0,
+        le=1e7,
+        description="Caps and collars found by the search in whole multiples of this many "
+        "pounds (0: exact)",
+    )
+
+
 class Requirements(Strict):
     """Design requirements (SPEC section 4.2). Every field is optional; defaults documented."""
 
@@ -91,19 +135,24 @@ class Requirements(Strict):
     fair_distance_max: float | None = Field(
         default=None, ge=0, description="L1 distance of gain shares to reference_split, at most"
     )
-    corridor: Corridor = Field(
-        default_factory=Corridor, description="Corridor used when no options are given"
+    corridor: Corridor | None = Field(
+        default=None,
+        description="The corridor, when the room has agreed it (`{}`: no corridor); left out, "
+        "design searches the corridor menu of `search`",
     )
     corridor_options: list[Corridor] = Field(
         default_factory=list,
         description="Candidate corridors: design picks the best one (exact, by enumeration)",
     )
-    gain_edges: list[Limit] = Field(
-        default_factory=list,
+    gain_edges: list[Limit] | None = Field(
+        default=None,
         description="Upper edges of all but the last gain tier (pounds or share of expected "
-        "spend); number of tiers = edges + 1",
+        "spend); number of tiers = edges + 1 (`[]`: one tier); left out, design searches the "
+        "tier menu of `search`",
     )
-    loss_edges: list[Limit] = Field(default_factory=list, description="Same for losses")
+    loss_edges: list[Limit] | None = Field(
+        default=None, description="Same for losses (`[]`: one loss tier)"
+    )
     gain_edge_options: list[list[Limit]] = Field(
         default_factory=list,
         description="Candidate gain tier edges (each as gain_edges, all with the same number "
@@ -123,7 +172,13 @@ class Requirements(Strict):
         description="Provider id -> minimum share of every gain tier (the incentive to grow)",
     )
     rounding: Literal["none", "1%", "5%"] = Field(
-        default="none", description="Shares in whole 1% or 5% steps, or any value"
+        default="1%",
+        description="Shares in whole 1% steps (default), 5% steps, or any value ('none')",
+    )
+    search: Search | None = Field(
+        default_factory=Search,
+        description="The drafting space searched where the case leaves a term open (caps, "
+        "collars, tier edges, corridor); null: only the terms the requirements state",
     )
     symmetric: bool = Field(default=False, description="Loss shares equal gain shares")
     glide_path: bool = Field(default=False, description="Terms may differ by year")
@@ -163,12 +218,12 @@ class Requirements(Strict):
             raise ValueError("objective fair_reference needs reference_split: add it")
         if self.fair_distance_max is not None and self.reference_split is None:
             raise ValueError("fair_distance_max needs reference_split: add it")
-        if self.symmetric and len(self.gain_edges) != len(self.loss_edges):
+        if self.symmetric and len(self.gain_edges or []) != len(self.loss_edges or []):
             raise ValueError("symmetric shares need as many gain edges as loss edges")
         for name in ("gain", "loss"):
             edges = getattr(self, f"{name}_edges")
             options = getattr(self, f"{name}_edge_options")
-            _check_edges(edges, f"{name}_edges")
+            _check_edges(edges or [], f"{name}_edges")
             for i, opt in enumerate(options):
                 _check_edges(opt, f"{name}_edge_options[{i}]")
             if options and len({len(o) for o in options}) > 1:

@@ -1,0 +1,212 @@
+"""What each requirement costs at the search's answer: shadow prices of the keep-whole
+requirements, said in words a finance director uses.
+
+At the answer, every gain row is either below its provider's cap or capped, and every loss row
+below its collar or collared. With that pattern held, the design problem of the answer's
+structure is a linear programme in the shares, caps and collars (shares continuous); its row
+duals are what one more pound of each requirement costs the commissioners at the margin
+(models/design.md, "What each requirement costs")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gainshare.optimise.highs import solve_lp
+from gainshare.optimise.search import (
+    EPS,
+    Found,
+    edge_array,
+    provider_needs,
+    share_range,
+    structure_arrays,
+    tied_parties,
+)
+from gainshare.optimise.shadow import DUAL_EPS, _money_meaning
+from gainshare.optimise.space import Space
+from gainshare.schema.requirements import OBJECTIVE_WORDS
+from gainshare.settle.engine import tier_portions
+
+
+class _LP:
+    """A linear programme assembled row by row (nonzeros as triplets)."""
+
+    def __init__(self) -> None:
+        self.cost: list[float] = []
+        self.col_lo: list[float] = []
+        self.col_hi: list[float] = []
+        self.r: list[np.ndarray] = []
+        self.c: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+        self.lo: list[np.ndarray] = []
+        self.hi: list[np.ndarray] = []
+        self.rows = 0
+
+    def col(self, cost: float, lo: float, hi: float) -> int:
+        self.cost.append(cost)
+        self.col_lo.append(lo)
+        self.col_hi.append(hi)
+        return len(self.cost) - 1
+
+    def add(self, coefs: np.ndarray, cols: list[int], lo, hi) -> np.ndarray:
+        """Rows coefs @ x[cols] in [lo, hi]; coefs (n, len(cols)). Returns the rows' indices."""
+        n = coefs.shape[0]
+        idx = np.arange(self.rows, self.rows + n)
+        rr, cc = np.nonzero(coefs)
+        self.r.append(idx[rr])
+        self.c.append(np.asarray(cols)[cc])
+        self.v.append(coefs[rr, cc])
+        self.lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n,)))
+        self.hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n,)))
+        self.rows += n
+        return idx
+
+    def solve(self):
+        if not self.rows:
+            return None
+        return solve_lp(self.cost, np.concatenate(self.r), np.concatenate(self.c),
+                        np.concatenate(self.v), np.concatenate(self.lo), np.concatenate(self.hi),
+                        self.col_lo, self.col_hi)  # fmt: skip
+
+
+def search_binding(space: Space, found: Found) -> list[dict]:
+    """[{requirement, shadow_price, meaning}] for the providers' keep-whole requirements that
+    bind at the answer (price per pound of protection in every scenario and year)."""
+    plan = found.plan
+    st = plan.structure
+    arr = structure_arrays(space, st)
+    relaxed = tied_parties(space, arr.econ)
+    needs = provider_needs(space, arr, relaxed)
+    spend = arr.econ.total_exp_spend
+    gp = tier_portions(np.maximum(arr.x, 0.0), edge_array(st.gain_edges, spend))
+    lp = tier_portions(np.maximum(-arr.x, 0.0), edge_array(st.loss_edges, spend))
+    qual = space.quality(st)
+    price: dict[int, float] = {}
+    for gi, ys in enumerate(plan.groups):
+        for part in (_gain_lp, _loss_lp):
+            for p, v in part(space, plan, gi, ys, arr, needs, relaxed, gp, lp, qual).items():
+                price[p] = price.get(p, 0.0) + v
+    out = []
+    words = OBJECTIVE_WORDS["commissioners"]
+    for p, lam in sorted(price.items()):
+        if abs(lam) <= DUAL_EPS:
+            continue
+        pid = space.case.party_ids[p]
+        name = space.case.party(pid).name
+        what = (
+            f"protection for {name} (a higher floor on its net position in every scenario and year)"
+        )
+        # as the MIP reports it: the change in the objective per pound more of the requirement
+        out.append({"requirement": f"keep_whole.{pid}", "shadow_price": round(-lam, 6),
+                    "meaning": _money_meaning(what, -lam, words)})  # fmt: skip
+    return out
+
+
+def _gain_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp_, qual) -> dict[int, float]:
+    """min sum_p [w (qP x_p) on uncapped rows + w (basis c_p) on capped rows] with the keep-whole
+    rows, the pattern rows and the share sums; the keep-whole duals per provider."""
+    x = arr.x[:, ys]
+    mask = x > 0
+    if not mask.any():
+        return {}
+    w = np.broadcast_to(space.scenarios.weights[:, None], x.shape)[mask]
+    P = gp[:, ys][mask]
+    K = P.shape[1]
+    m = _LP()
+    kw_rows: dict[int, np.ndarray] = {}
+    share_cols: list[list[int]] = [[] for _ in range(K)]
+    for p in needs.need:
+        if p in relaxed:
+            continue
+        side = plan.gain[gi, p]
+        pid = space.case.party_ids[p]
+        rule = space.cap_rule(pid)
+        qP = qual[:, ys, p][mask][:, None] * P
+        basis = (arr.econ.exp_pay[:, ys, p][mask] if rule is not None and rule.basis != "amount"
+                 else np.ones(len(w)))  # fmt: skip
+        need = needs.need[p][:, ys][mask]
+        a = qP @ np.asarray(side.shares)
+        cap = side.limit if rule is not None else None
+        capped = np.zeros(len(w), bool) if cap is None else a >= cap * basis - 1e-7
+        lo, hi = share_range(space, pid, "gain")
+        cols = [m.col(float(w[~capped] @ qP[~capped, k]), lo, hi) for k in range(K)]
+        for k in range(K):
+            share_cols[k].append(cols[k])
+        active = np.isfinite(need) & (need > -EPS)
+        rows = [m.add(qP[active & ~capped], cols, need[active & ~capped], np.inf)]
+        if cap is not None:
+            decided = rule.decide
+            if decided:
+                ccol = m.col(float(w[capped] @ basis[capped]), rule.min,
+                             rule.max if rule.max is not None else np.inf)  # fmt: skip
+                pick = active & capped
+                rows.append(m.add(basis[pick][:, None], [ccol], need[pick], np.inf))
+                pat = np.column_stack([qP, -basis])
+                m.add(pat[~capped], cols + [ccol], -np.inf, 0.0)
+                m.add(pat[capped], cols + [ccol], 0.0, np.inf)
+            else:
+                m.add(qP[~capped], cols, -np.inf, cap * basis[~capped])
+                m.add(qP[capped], cols, cap * basis[capped], np.inf)
+        kw_rows[p] = np.concatenate(rows)
+    for k in range(K):
+        if share_cols[k]:
+            m.add(np.ones((1, len(share_cols[k]))), share_cols[k], -np.inf, 1.0)
+    sol = m.solve()
+    if sol is None:
+        return {}
+    _, dual = sol
+    return {p: float(dual[r].sum()) for p, r in kw_rows.items()}
+
+
+def _loss_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp, qual) -> dict[int, float]:
+    """min -sum_p [w (L y_p) on uncollared rows + w (basis l_p) on collared rows] with the
+    keep-whole rows (loss taken <= slack), the pattern rows and the share sums."""
+    x = arr.x[:, ys]
+    mask = x < 0
+    if not mask.any():
+        return {}
+    w = np.broadcast_to(space.scenarios.weights[:, None], x.shape)[mask]
+    L = lp[:, ys][mask]
+    K = L.shape[1]
+    m = _LP()
+    kw_rows: dict[int, np.ndarray] = {}
+    share_cols: list[list[int]] = [[] for _ in range(K)]
+    for p in needs.slack:
+        if p in relaxed:
+            continue
+        side = plan.loss[gi, p]
+        pid = space.case.party_ids[p]
+        rule = space.collar_rule(pid)
+        basis = (arr.econ.exp_pay[:, ys, p][mask] if rule is not None and rule.basis != "amount"
+                 else np.ones(len(w)))  # fmt: skip
+        slack = needs.slack[p][:, ys][mask]
+        b = L @ np.asarray(side.shares)
+        col = side.limit
+        collared = np.zeros(len(w), bool) if col is None else b >= col * basis - 1e-7
+        lo, hi = share_range(space, pid, "loss")
+        cols = [m.col(-float(w[~collared] @ L[~collared, k]), lo, hi) for k in range(K)]
+        for k in range(K):
+            share_cols[k].append(cols[k])
+        active = np.isfinite(slack)
+        rows = [m.add(L[active & ~collared], cols, -np.inf, slack[active & ~collared])]
+        if col is not None and rule is not None and rule.decide:
+            ccol = m.col(-float(w[collared] @ basis[collared]), rule.min,
+                         rule.max if rule.max is not None else np.inf)  # fmt: skip
+            pick = active & collared
+            rows.append(m.add(basis[pick][:, None], [ccol], -np.inf, slack[pick]))
+            pat = np.column_stack([L, -basis])
+            m.add(pat[~collared], cols + [ccol], -np.inf, 0.0)
+            m.add(pat[collared], cols + [ccol], 0.0, np.inf)
+        elif col is not None:
+            m.add(L[~collared], cols, -np.inf, col * basis[~collared])
+            m.add(L[collared], cols, col * basis[collared], np.inf)
+        kw_rows[p] = np.concatenate(rows)
+    for k in range(K):
+        if share_cols[k]:
+            m.add(np.ones((1, len(share_cols[k]))), share_cols[k], -np.inf, 1.0)
+    sol = m.solve()
+    if sol is None:
+        return {}
+    _, dual = sol
+    # one pound more protection lowers every slack by one: the objective (minus the loss the
+    # commissioners pass on) rises by minus the duals, which is what the commissioners lose
+    return {p: -float(dual[r].sum()) for p, r in kw_rows.items()}

@@ -1,0 +1,1191 @@
+"""The exact search over the drafting space (models/design.md, "The drafting-space search").
+
+For the commissioners' objective (and the system-savings objective, whose levers it ranks
+first) with robust keep-whole requirements, the design problem splits: each provider's gain
+terms (its shares of the gain tiers and its cap) and its loss terms (its shares of the loss
+tiers and its collar) touch only its own keep-whole rows and the objective. Providers are tied
+together only by the share sums of each tier, by the rows of parties that are both provider
+and commissioner, and by the commissioners' own requirements.
+
+- Gain side: the transfer min(share x gain, cap) is rising in the shares and the cap, and the
+  keep-whole row `min(a, c) >= need` is the pair `a >= need`, `c >= need`. So the best cap is
+  the least that covers every need, whatever the shares, and for shares in steps the best
+  shares are found by enumerating every step of the first K-1 tiers with the least last-tier
+  share that keeps the provider whole. Exact.
+- Loss side: the commissioners want the provider's loss share min(b, collar) large, subject to
+  min(b, collar) <= slack in every row. For each point of the share grid the best collar is the
+  largest below every slack the shares overshoot. Exact.
+- The sides are solved for every structure (corridor x gateway x tier edges x lever values);
+  their sum with every provider's constraints dropped where they tie providers together is an
+  upper bound for that structure (a relaxation). The best structure whose relaxed answer meets
+  every requirement is optimal; parties in both roles are then handled by fixing the others'
+  transfers (a feasible answer) and the gap to the bound is reported.
+Share sums that the providers' own optima overshoot are restored exactly by a small
+multiple-choice knapsack over each provider's non-dominated grid points (HiGHS).
+
+Every answer is then settled by the settlement code (`check`), and must match it to the penny
+and meet every requirement before anyone sees it."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gainshare.economics.model import Economics, party_sum
+from gainshare.optimise.highs import quiet_highs
+from gainshare.optimise.highs import run as run_highs
+from gainshare.optimise.space import Space, Structure
+from gainshare.schema.agreement import Agreement, Terms, Tier, YearOverride
+from gainshare.schema.case import Case
+from gainshare.schema.common import Limit
+from gainshare.schema.requirements import LimitRule
+from gainshare.settle.check import CheckResult, check
+from gainshare.settle.engine import shareable_amount, tier_portions
+from gainshare.settle.requirements import failures
+
+EPS = 1e-6  # pounds: a need below this is no need
+CHUNK = 2048  # grid points evaluated at once (memory: CHUNK x rows floats)
+MAX_GRID = 1_100_000  # grid points of one side of one provider, at most
+KNAPSACK_SECONDS = 2.0  # the share-sum knapsack over three or more tiers stops here
+
+
+class NotDecomposable(Exception):  # noqa: N818 - a routing signal, not a fault
+    """The case asks for something the search does not decide exactly (the MIP does)."""
+
+
+# ------------------------------------------------------------------ one side of one provider
+
+
+@dataclass
+class Side:
+    """The best terms of one side (gain or loss) of one provider in one group of years, and the
+    grid points a share-sum knapsack may choose among (shares (M, K), value (M,), limit (M,))."""
+
+    feasible: bool
+    value: float = 0.0  # gain: expected transfer (to minimise); loss: expected loss taken (max)
+    shares: tuple[float, ...] = ()
+    limit: float | None = None  # cap or collar in the rule's units; None: no limit
+    grid_shares: np.ndarray | None = None
+    grid_value: np.ndarray | None = None
+    grid_limit: np.ndarray | None = None
+    why: str = ""
+
+
+def _nothing(K: int, lo: float) -> Side:
+    """A side with no rows: nothing to share, the least shares."""
+    sh = tuple([lo] * K)
+    return Side(True, 0.0, sh, None, np.array([sh]), np.zeros(1), np.array([np.nan]))
+
+
+def _steps(lo: float, hi: float, step: float) -> np.ndarray:
+    k0 = math.ceil(lo / step - 1e-9)
+    k1 = math.floor(hi / step + 1e-9)
+    return np.arange(k0, k1 + 1, dtype=float)
+
+
+def _ceil(v: np.ndarray | float, step: float):
+    return np.ceil(np.asarray(v) / step - 1e-10)
+
+
+def _floor_to(v: float, step: float) -> float:
+    return v if step <= 0 or not math.isfinite(v) else math.floor(v / step + 1e-10) * step
+
+
+def _ceil_to(v: float, step: float) -> float:
+    return v if step <= 0 or not math.isfinite(v) else math.ceil(v / step - 1e-10) * step
+
+
+def _cap(rule: LimitRule | None, basis, need, lstep: float) -> tuple[float | None, str]:
+    """The least cap that covers every need (rule units), or the stated one; None without a
+    cap. Returns (cap, reason it cannot) with cap = nan when no cap can."""
+    if rule is None:
+        return None, ""
+    req = need > EPS
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(
+            basis[req] > 0, need[req] / np.where(basis[req] > 0, basis[req], 1), np.inf
+        )
+    most = float(ratio.max(initial=0.0))
+    if not rule.decide:
+        if rule.value + 1e-12 < most:
+            return math.nan, "its agreed cap is below what it needs"
+        return rule.value, ""
+    if not math.isfinite(most):
+        return math.nan, "a cap on its expected payment cannot cover a year it is paid nothing"
+    c = max(rule.min, _ceil_to(most, lstep))
+    if rule.max is not None and c > rule.max + 1e-9:
+        if most > rule.max + 1e-9:
+            return math.nan, "it needs more than the largest cap allowed"
+        c = rule.max
+    return c, ""
+
+
+def solve_gain(P, q, w, basis, need, rule, lo, hi, step, lstep) -> Side:
+    """Gain terms of one provider: shares of the K gain tiers (lo..hi, in `step`s or any value
+    when K = 1) and the cap, minimising the expected transfer w @ min(q P x, cap basis) with
+    min(q P x, cap basis) >= need in every row (need = -inf where no requirement applies)."""
+    n, K = P.shape
+    if n == 0:
+        return _nothing(K, lo)
+    cap, why = _cap(rule, basis, need, lstep)
+    if cap is not None and math.isnan(cap):
+        return Side(False, why=why)
+    capv = np.full(n, np.inf) if cap is None else cap * basis
+    qP = q[:, None] * P
+    req = need > EPS
+    if K == 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(
+                qP[req, 0] > 0, need[req] / np.where(qP[req, 0] > 0, qP[req, 0], 1), np.inf
+            )
+        least = max(float(r.max(initial=0.0)), lo)
+        x = least if step is None else float(_ceil(least, step)) * step
+        if not math.isfinite(least) or x > hi + 1e-12:
+            return Side(False, why="no share of the gains up to its maximum covers what it needs")
+        value = float(w @ np.minimum(qP[:, 0] * x, capv))
+        return Side(True, value, (x,), cap, np.array([[x]]), np.array([value]), np.array([cap]))
+    if step is None:
+        raise NotDecomposable("shares of several tiers without rounding")
+    if (q == 1).all() and (basis == 1).all():
+        fast = _monotone_gain(P, w, cap, need, lo, hi, step)
+        if fast is not None:
+            return fast
+    return _enumerate_gain(qP, w, capv, need, req, cap, lo, hi, step)
+
+
+def _monotone_gain(P, w, cap, need, lo, hi, step) -> Side | None:
+    """The tier shares of a provider whose transfer rises with the shareable amount (no
+    gateway, a cap in pounds, tier edges in pounds): rows sorted by the amount, tier by tier
+    the least shares that cover every need, and the expected transfer of each grid point from
+    prefix sums (the cap binds above one row). None when the rows are not nested tiers."""
+    n, K = P.shape
+    order = np.argsort(P.sum(axis=1), kind="stable")
+    P, w, need = P[order], w[order], need[order]
+    pos = P > 1e-12
+    tier = pos.sum(axis=1) - 1
+    if (tier < 0).any() or not (pos == (np.arange(K)[None, :] <= tier[:, None])).all():
+        return None
+    widths = np.zeros(K)
+    for k in range(K - 1):
+        full = P[tier > k, k]
+        if full.size and np.ptp(full) > 1e-7 * max(1.0, float(full.max())):
+            return None
+        widths[k] = full[0] if full.size else 0.0
+    grid = _nested_grid(P, need, tier, widths, lo, hi, step)
+    if grid is None or not len(grid):
+        return Side(False, why="no combination of tier shares up to its maximum covers what "
+                    "it needs")  # fmt: skip
+    sh = grid * step
+    val = _expected_capped(P, w, sh, cap)
+    best = int(np.argmin(val))
+    return Side(True, float(val[best]), tuple(float(v) for v in sh[best]), cap, sh, val,
+                np.full(len(val), np.nan if cap is None else cap))  # fmt: skip
+
+
+def _nested_grid(P, need, tier, widths, lo, hi, step) -> np.ndarray:
+    """(M, K) share steps: every step of the first K-1 tiers that the rows of those tiers allow,
+    each with the least top-tier step that covers the top tier's rows. A row of tier t is paid
+    A + s_t P_it, where A (what the full lower tiers pay) is the same for every row of the tier,
+    so its least s_t is the upper envelope of lines in A."""
+    K = P.shape[1]
+    kmin, kmax = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+    req = need > EPS
+    grid, paid = np.zeros((1, 0)), np.zeros(1)
+    for t in range(K):
+        rows = req & (tier == t)
+        least = np.full(len(grid), float(kmin))
+        if rows.any():
+            d = P[rows, t]
+            least = np.maximum(least, _ceil(_max_lines(need[rows] / d, -1.0 / d, paid), step))
+        if t == K - 1:
+            ok = least <= kmax
+            return np.column_stack([grid[ok], least[ok]])
+        counts = np.maximum(kmax - least + 1, 0).astype(np.int64)
+        rep = np.repeat(np.arange(len(grid)), counts)
+        offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        s_t = least[rep] + offset
+        grid = np.column_stack([grid[rep], s_t])
+        paid = paid[rep] + s_t * step * widths[t]
+    return grid
+
+
+def _max_lines(b: np.ndarray, m: np.ndarray, xq: np.ndarray) -> np.ndarray:
+    """max_i (b_i + m_i x) at each query x: the upper envelope of the lines (slopes sorted,
+    lines that are never highest dropped), then one search per query; few queries are simply
+    evaluated on every line."""
+    if len(xq) * len(b) <= 4_000_000:
+        out = np.empty(len(xq))
+        for i in range(0, len(xq), CHUNK):
+            x = xq[i : i + CHUNK]
+            out[i : i + CHUNK] = (b[None, :] + m[None, :] * x[:, None]).max(axis=1)
+        return out
+    order = np.lexsort((b, m))
+    m, b = m[order], b[order]
+    keep_last = np.append(m[1:] != m[:-1], True)  # equal slopes: the highest intercept
+    m, b = m[keep_last], b[keep_last]
+    hull = _envelope(m, b)
+    hm, hb = m[hull], b[hull]
+    cross = (hb[:-1] - hb[1:]) / (hm[1:] - hm[:-1])  # where line i+1 overtakes line i
+    idx = np.searchsorted(cross, xq, side="right")
+    return hb[idx] + hm[idx] * xq
+
+
+def _envelope(m: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Indices of the lines (slopes rising, all different) on the upper envelope: rounds that
+    drop every line of one parity lying under the crossing of its two neighbours, until none
+    is dropped (a dropped line is never above both neighbours, which are kept that round)."""
+    idx = np.arange(len(m))
+    parity, still = 0, 0
+    while len(idx) > 2 and still < 2:
+        j = np.arange(1 + parity, len(idx) - 1, 2)
+        lo, mid, hi = idx[j - 1], idx[j], idx[j + 1]
+        under = (b[lo] - b[hi]) * (m[mid] - m[lo]) <= (b[lo] - b[mid]) * (m[hi] - m[lo])
+        if under.any():
+            keep = np.ones(len(idx), bool)
+            keep[j[under]] = False
+            idx = idx[keep]
+            still = 0
+        else:
+            still += 1
+        parity = 1 - parity
+    return idx
+
+
+def _expected_capped(P, w, sh, cap) -> np.ndarray:
+    """w @ min(P x, cap) for each share vector x (rows of sh), rows of P sorted so that P x
+    never falls: the cap binds from the first row where P x reaches it."""
+    n, K = P.shape
+    cw = np.concatenate([[0.0], np.cumsum(w)])
+    cpw = np.vstack([np.zeros((1, K)), np.cumsum(w[:, None] * P, axis=0)])  # (n+1, K)
+    cap = np.broadcast_to(np.asarray(np.inf if cap is None else cap, dtype=float), (len(sh),))
+    if not np.isfinite(cap).any():
+        return sh @ cpw[-1]
+    cap = np.where(np.isfinite(cap), cap, np.finfo(float).max)
+    lo = np.zeros(len(sh), dtype=np.int64)
+    hi = np.full(len(sh), n, dtype=np.int64)
+    while (lo < hi).any():  # first row where the transfer reaches the cap (n: none)
+        active = lo < hi
+        mid = (lo + hi) // 2
+        below = (P[np.minimum(mid, n - 1)] * sh).sum(axis=1) < cap
+        lo = np.where(active & below, mid + 1, lo)
+        hi = np.where(active & ~below, mid, hi)
+    return (sh * cpw[lo]).sum(axis=1) + cap * (cw[-1] - cw[lo])
+
+
+def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
+                      mandatory) -> Side:  # fmt: skip
+    """Gain terms of a provider kept whole in all but `budget` of the probability (chance):
+    scenario s (weight W_s) counts as kept whole when every row of it is covered. For each
+    grid point of shares the scenarios the shares leave short (and the `mandatory` ones: short
+    whatever the terms) must be excused; the cap is then the least that covers every other
+    scenario but the costliest ones the rest of the budget excuses. Exact over the share grid
+    for up to two tiers without a gateway, caps and edges in pounds."""
+    n, K = P.shape
+    if step is None or K > 2 or (rule is not None and rule.basis != "amount"):
+        raise NotDecomposable("chance keep-whole with these terms")
+    S = len(W)
+    order = np.argsort(P.sum(axis=1), kind="stable")
+    Ps, ws = P[order], w[order]
+    tier = (P > 1e-12).sum(axis=1) - 1
+    req = need > EPS
+    cn = np.zeros(S)
+    np.maximum.at(cn, scen[req], need[req])
+    kmin, kmax = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+    grid = np.arange(kmin, kmax + 1, dtype=float) * step
+    width0 = float(P[tier > 0, 0].max(initial=0.0))
+    order_cn = np.argsort(-cn, kind="stable")
+    cands = []
+    for s1 in grid if K == 2 else [None]:
+        short = np.full((len(grid), S), False)
+        short |= mandatory[None, :]
+        if K == 1:
+            r = np.zeros(S)
+            np.maximum.at(r, scen[req], need[req] / P[req, 0])
+            short |= r[None, :] > grid[:, None] + 1e-12
+            shares = grid[:, None]
+            useful = grid <= _ceil(r.max(initial=0.0), step) * step + 1e-12
+        else:
+            low = req & (tier == 0)
+            r0 = np.zeros(S)
+            np.maximum.at(r0, scen[low], need[low] / P[low, 0])
+            top = req & (tier == 1)
+            r1 = np.zeros(S)
+            np.maximum.at(r1, scen[top], (need[top] - s1 * width0) / P[top, 1])
+            short |= (r0 > s1 + 1e-12)[None, :] | (r1[None, :] > grid[:, None] + 1e-12)
+            shares = np.column_stack([np.full(len(grid), s1), grid])
+            useful = grid <= max(_ceil(r1.max(initial=0.0), step) * step, grid[0]) + 1e-12
+        # more share than covers every row only costs more; rows over budget cannot be chosen
+        useful &= short.astype(float) @ W <= budget + 1e-12
+        if not useful.any():
+            continue
+        caps, ok = _chance_caps(rule, short[useful], cn, W, budget, lstep, order_cn)
+        if ok.any():
+            cands.append((shares[useful][ok], caps[ok]))
+    if not cands:
+        return Side(False, why="no shares and cap keep it whole often enough")
+    sh = np.concatenate([c[0] for c in cands])
+    cap = np.concatenate([c[1] for c in cands])
+    val = _expected_capped(Ps, ws, sh, cap)
+    best = int(np.argmin(val))
+    limit = None if not math.isfinite(cap[best]) else float(cap[best])
+    return Side(True, float(val[best]), tuple(float(v) for v in sh[best]), limit, sh, val, cap)
+
+
+def _chance_caps(rule, short, cn, W, budget, lstep, order) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `short` (scenarios the shares leave short): the least cap that leaves
+    at most `budget` of the probability short, excusing the costliest scenarios first (`order`:
+    scenarios by need, largest first)."""
+    spent = short.astype(float) @ W
+    room = budget - spent
+    if rule is None:
+        return np.full(len(short), np.inf), room >= -1e-12
+    open_w = (~short[:, order]) * W[order][None, :]
+    cum = np.cumsum(open_w, axis=1)
+    over = cum > room[:, None] + 1e-12
+    first = np.where(over.any(axis=1), over.argmax(axis=1), -1)
+    need = np.where(first >= 0, cn[order][np.maximum(first, 0)], 0.0)
+    if not rule.decide:
+        return np.full(len(short), rule.value), (room >= -1e-12) & (rule.value >= need - 1e-9)
+    c = np.maximum(rule.min, np.ceil(need / lstep - 1e-10) * lstep if lstep > 0 else need)
+    ok = room >= -1e-12
+    if rule.max is not None:
+        ok &= need <= rule.max + 1e-9
+        c = np.minimum(c, rule.max)
+    return c, ok
+
+
+def _enumerate_gain(qP, w, capv, need, req, cap, lo, hi, step) -> Side:
+    """Every step of the first K-1 tiers, each with the least last-tier share that covers every
+    need; the cheapest is the provider's best (the cost rises with every share)."""
+    n, K = qP.shape
+    axes = [_steps(lo, hi, step)] * (K - 1)
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, K - 1)
+    if len(grid) * max(n, 1) > MAX_GRID * 64:
+        raise NotDecomposable("too many tier shares to enumerate")
+    last = qP[:, -1]
+    own = req & (last > 0)  # rows the last tier can help
+    pre_only = req & ~(last > 0)
+    kmin, kmax = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+    shares, values = [], []
+    for i in range(0, len(grid), CHUNK):
+        g = grid[i : i + CHUNK] * step  # (B, K-1)
+        a_pre = g @ qP[:, :-1].T  # (B, n)
+        ok = (a_pre[:, pre_only] >= need[pre_only] - 1e-9).all(axis=1)
+        need_last = (need[own] - a_pre[:, own]) / last[own]
+        k_last = np.maximum(_ceil(need_last.max(axis=1, initial=0.0), step), kmin)
+        ok &= k_last <= kmax
+        if not ok.any():
+            continue
+        g, a_pre, k_last = g[ok], a_pre[ok], k_last[ok]
+        a = a_pre + (k_last * step)[:, None] * last[None, :]
+        values.append(np.minimum(a, capv[None, :]) @ w)
+        shares.append(np.column_stack([g, k_last * step]))
+    if not values:
+        return Side(False, why="no combination of tier shares up to its maximum covers what it "
+                    "needs")  # fmt: skip
+    sh, val = np.concatenate(shares), np.concatenate(values)
+    best = int(np.argmin(val))
+    return Side(True, float(val[best]), tuple(float(v) for v in sh[best]), cap, sh, val,
+                np.full(len(val), np.nan if cap is None else cap))  # fmt: skip
+
+
+def solve_loss(L, w, basis, slack, rule, lo, hi, step, lstep) -> Side:
+    """Loss terms of one provider: shares of the loss tiers and the collar, maximising the
+    expected loss it takes, w @ min(L x, collar basis), with min(L x, collar basis) <= slack in
+    every row (slack = +inf where no requirement applies)."""
+    n, K = L.shape
+    if n == 0:
+        return _nothing(K, lo)
+    app = np.isfinite(slack)
+    if (slack[app] < -EPS).any():
+        return Side(False, why="it is short even when it takes no share of a loss")
+    grid = _loss_grid(L, slack, app, lo, hi, step, K)
+    shares, values, limits = [], [], []
+    for i in range(0, len(grid), CHUNK):
+        g = grid[i : i + CHUNK]
+        b = g @ L.T  # (B, n)
+        lim, ok = _collar(rule, b, basis, slack, app, lstep)
+        if not ok.any():
+            continue
+        b, lim, g = b[ok], lim[ok], g[ok]
+        h = np.minimum(b, np.where(np.isfinite(lim), lim, np.inf)[:, None] * basis[None, :])
+        values.append(h @ w)
+        shares.append(g)
+        limits.append(lim)
+    if not values:
+        return Side(False, why="no share of the losses and collar keeps it whole")
+    sh, val, lim = np.concatenate(shares), np.concatenate(values), np.concatenate(limits)
+    best = int(np.argmax(val))
+    limit = None if not math.isfinite(lim[best]) else float(lim[best])
+    return Side(True, float(val[best]), tuple(float(v) for v in sh[best]), limit, sh, val, lim)
+
+
+def _loss_grid(L, slack, app, lo, hi, step, K) -> np.ndarray:
+    if step is not None:
+        axes = [_steps(lo, hi, step) * step] * K
+        if len(axes[0]) ** K > MAX_GRID:
+            raise NotDecomposable("too many loss-tier shares to enumerate")
+        return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, K)
+    if K > 1:
+        raise NotDecomposable("shares of several loss tiers without rounding")
+    # any value: the best lies where a row's loss share meets its slack, or at a bound
+    col = L[:, 0]
+    use = app & (col > 0)
+    pts = np.concatenate([[lo, hi], slack[use] / col[use]])
+    pts = np.unique(pts[(pts >= lo - 1e-12) & (pts <= hi + 1e-12)].clip(lo, hi))
+    return pts[:, None]
+
+
+def _collar(rule, b, basis, slack, app, lstep) -> tuple[np.ndarray, np.ndarray]:
+    """For each grid point (rows of b): the best collar (rule units; inf: no collar needed) and
+    whether the point is feasible."""
+    over = b[:, app] > slack[app] + EPS  # rows where the share alone would leave it short
+    if rule is None:
+        return np.full(len(b), np.inf), ~over.any(axis=1)
+    bas = basis[app]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_row = np.where(bas > 0, slack[app] / np.where(bas > 0, bas, 1.0), np.inf)
+    if not rule.decide:
+        cap_rows = np.minimum(b[:, app], rule.value * bas[None, :])
+        ok = (cap_rows <= slack[app] + EPS).all(axis=1)
+        return np.full(len(b), rule.value), ok
+    lim = np.where(over, per_row[None, :], np.inf).min(axis=1, initial=np.inf)
+    if rule.max is not None:
+        lim = np.minimum(lim, rule.max)
+    if lstep > 0:
+        lim = np.where(np.isfinite(lim), np.floor(lim / lstep + 1e-10) * lstep, lim)
+    return lim, lim >= rule.min - 1e-12
+
+
+# ------------------------------------------------------------------ one structure
+
+
+@dataclass
+class Plan:
+    """Terms found for one structure: per group of years, per provider, gain and loss sides."""
+
+    structure: Structure
+    groups: list[np.ndarray]  # 0-based years of each group of terms
+    gain: dict  # (group, provider index) -> Side
+    loss: dict
+    value: float  # commissioners' expected retained savings (horizon total)
+    savings: float  # expected system savings (horizon total)
+    exact: bool  # the plan is the structure's optimum, not only a bound
+    why: str = ""
+    trivial: list = field(default_factory=list)  # rows short with nothing to share
+    unproven: float = 0.0  # how much better the structure's best might be (pounds, >= 0)
+
+
+@dataclass
+class Arrays:
+    """The per-structure arrays every side is solved from (S, Y[, K])."""
+
+    econ: Economics
+    x: np.ndarray  # shareable amount
+    base: np.ndarray  # (S, Y, P) net before sharing
+    split: np.ndarray  # (S, Y, P)
+
+
+def structure_arrays(space: Space, st: Structure) -> Arrays:
+    econ = space.econ(st.lever)
+    spend = econ.total_exp_spend
+    c = st.corridor
+    gain_t, loss_t = c.gain_threshold.resolve(spend), c.loss_threshold.resolve(spend)
+    x = shareable_amount(econ.pool, gain_t, loss_t, c.mode == "excess_only", c.strict)
+    base = econ.revenue_change * econ.is_provider - econ.cost_change + econ.benefit
+    return Arrays(econ, x, base, space.split(econ))
+
+
+def edge_array(edges, spend: np.ndarray) -> np.ndarray:
+    if not edges:
+        return np.zeros(spend.shape + (0,))
+    return np.stack([e.resolve(spend) for e in edges], axis=-1)
+
+
+@dataclass
+class Needs:
+    """What each provider must receive (gain rows) or may give (loss rows), (S, Y) each;
+    None when it has no requirement (a relaxed party)."""
+
+    need: dict = field(default_factory=dict)  # provider -> (S, Y) need (-inf: none)
+    slack: dict = field(default_factory=dict)  # provider -> (S, Y) slack (+inf: none)
+    chance: dict = field(default_factory=dict)  # provider -> probability it may be short
+
+
+def provider_needs(space: Space, arr: Arrays, relaxed: set[int], adjust=None) -> Needs:
+    """Each provider's keep-whole line as a need on its own transfer. `relaxed` providers have
+    none (their rows tie them to others); `adjust[p]` gives (shift, factor): the row is
+    factor * T >= line - base - shift (a party in both roles with the others fixed)."""
+    case, req = space.case, space.req
+    S, Y, _ = arr.base.shape
+    out = Needs()
+    for p, pid in enumerate(case.party_ids):
+        if not arr.econ.is_provider[p]:
+            continue
+        kw = case.keep_whole_for(pid)
+        need = np.full((S, Y), -np.inf)
+        if p not in relaxed:
+            if kw.mode in ("robust", "chance"):
+                need[:, kw.from_year - 1 :] = kw.line() - arr.base[:, kw.from_year - 1 :, p]
+            elif kw.mode != "none":
+                raise NotDecomposable(f"{kw.mode} keep-whole")
+            if kw.mode == "chance":
+                if req.worst_margin_min is not None or req.glide_path or adjust is not None:
+                    raise NotDecomposable("chance keep-whole with a margin floor or glide path")
+                if ((arr.x < 0) & np.isfinite(need)).any():
+                    raise NotDecomposable("chance keep-whole with losses to share")
+                out.chance[p] = 1.0 - kw.beta
+            if req.worst_margin_min is not None:
+                need = np.maximum(need, req.worst_margin_min - arr.base[:, :, p])
+            if adjust is not None and p in adjust:
+                shift, factor = adjust[p]
+                need = (need - shift) / factor
+        out.need[p] = need
+        out.slack[p] = -need  # loss rows: base - h >= line  <=>  h <= base - line
+    return out
+
+
+def share_range(space: Space, pid: str, kind: str) -> tuple[float, float]:
+    req = space.req
+    bounds = req.share_bounds if kind == "gain" else req.loss_share_bounds
+    lo, hi = 0.0, 1.0
+    if pid in bounds:
+        lo, hi = bounds[pid].min, bounds[pid].max
+    if kind == "gain" and pid in req.driver_min_gain_share:
+        lo = max(lo, req.driver_min_gain_share[pid])
+    fixed = req.fixed_gain_shares if kind == "gain" else req.fixed_loss_shares
+    if pid in fixed:
+        lo = hi = fixed[pid]
+    return lo, hi
+
+
+def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
+                    cache: dict | None = None, beat: float | None = None) -> Plan:  # fmt: skip
+    """The best terms of one structure with the given providers' rows dropped (`relaxed`).
+    With `beat`, providers are solved one by one and the structure is given up (`why`
+    'pruned') as soon as what the commissioners could still keep is no more than `beat`."""
+    cache = {} if cache is None else cache
+    arr = structure_arrays(space, st)
+    needs = provider_needs(space, arr, relaxed, adjust)
+    econ, x = arr.econ, arr.x
+    S, Y, P = arr.base.shape
+    w = space.scenarios.weights
+    groups = [np.arange(Y)] if not space.req.glide_path else [np.array([y]) for y in range(Y)]
+    spend = econ.total_exp_spend
+    gp = tier_portions(np.maximum(x, 0.0), edge_array(st.gain_edges, spend))
+    lp = tier_portions(np.maximum(-x, 0.0), edge_array(st.loss_edges, spend))
+    qual = space.quality(st)
+    short = _inside_corridor(space, arr, needs)
+    if short:
+        n = len(short)
+        why = (f"{n} scenario-year{'s' if n > 1 else ''} leave a party short with nothing to "
+               "share (inside the corridor, or no pool)")  # fmt: skip
+        return Plan(st, groups, {}, {}, -np.inf, 0.0, True, why, short)
+    gain, loss = {}, {}
+    top = _optimistic(space, arr, needs, groups) if beat is not None else None
+    if top is not None and top[0] - _least_transfers(space, arr, needs) <= beat + EPS:
+        return Plan(st, groups, {}, {}, top[0], 0.0, False, "pruned")
+    for gi, ys in enumerate(groups):
+        xs = x[:, ys]
+        gmask, lmask = xs > 0, xs < 0
+        ww = np.broadcast_to(w[:, None], xs.shape)
+        for p in needs.need:
+            if top is not None and top[0] <= beat + EPS:
+                return Plan(st, groups, {}, {}, top[0], 0.0, False, "pruned")
+            fp = (_fingerprint(needs.need[p][:, ys]), needs.chance.get(p))
+            gkey = ("gain", st.lever, st.corridor, st.gateway, st.gain_edges, gi, p, fp)
+            lkey = ("loss", st.lever, st.corridor, st.loss_edges, gi, p, fp)
+            if gkey not in cache and p in needs.chance:
+                cache[gkey] = _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs)
+            if gkey not in cache:
+                cache[gkey] = _gain_side(space, p, econ, ys, gmask, ww, gp, qual, needs)
+            if lkey not in cache:
+                cache[lkey] = _loss_side(space, p, econ, ys, lmask, ww, lp, needs)
+            gain[gi, p], loss[gi, p] = cache[gkey], cache[lkey]
+            if top is not None:
+                g, lo_ = gain[gi, p], loss[gi, p]
+                if not (g.feasible and lo_.feasible):
+                    break
+                top[0] += -g.value + lo_.value - top[1][gi, p]
+    savings = -party_sum(econ.total_cost_change)
+    plan = Plan(st, groups, gain, loss, 0.0, float(w @ savings.sum(axis=1)), True)
+    _share_sums(space, plan)
+    plan.value = _value(space, arr, plan) if not plan.why else -np.inf
+    return plan
+
+
+def _optimistic(space: Space, arr: Arrays, needs: Needs, groups) -> list:
+    """[what the commissioners could keep at most, {(group, provider): the most loss that
+    provider could take}]: the pool with no gain transferred and every loss passed on as far
+    as the providers' share ranges allow (updated as providers are solved)."""
+    w = space.scenarios.weights
+    most = {}
+    top = float(w @ arr.econ.pool.sum(axis=1))
+    for gi, ys in enumerate(groups):
+        lossy = float(w @ np.maximum(-arr.x[:, ys], 0.0).sum(axis=1))
+        for p in needs.need:
+            most[gi, p] = share_range(space, space.case.party_ids[p], "loss")[1] * lossy
+            top += most[gi, p]
+    return [top, most]
+
+
+def _least_transfers(space: Space, arr: Arrays, needs: Needs) -> float:
+    """A floor under every robust provider's expected gain transfer in any structure with this
+    corridor: in each gain row it must receive at least its need."""
+    w = space.scenarios.weights
+    total = 0.0
+    for p, need in needs.need.items():
+        if p in needs.chance:
+            continue
+        total += float(w @ np.where(arr.x > 0, np.maximum(need, 0.0), 0.0).sum(axis=1))
+    return total
+
+
+def _fingerprint(a: np.ndarray) -> int:
+    return hash(a.tobytes())
+
+
+def _gain_side(space, p, econ, ys, gmask, ww, gp, qual, needs) -> Side:
+    pid = space.case.party_ids[p]
+    rule = space.cap_rule(pid)
+    basis = econ.exp_pay[:, ys, p][gmask] if rule is not None and rule.basis != "amount" else None
+    return solve_gain(gp[:, ys][gmask], qual[:, ys, p][gmask], ww[gmask],
+                      basis if basis is not None else np.ones(int(gmask.sum())),
+                      needs.need[p][:, ys][gmask], rule, *share_range(space, pid, "gain"),
+                      space.step, space.limit_step(rule) if rule else 0.0)  # fmt: skip
+
+
+def _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs) -> Side:
+    pid = space.case.party_ids[p]
+    rule = space.cap_rule(pid)
+    if not (qual[:, ys, p][gmask] == 1).all():
+        raise NotDecomposable("chance keep-whole with a quality gateway")
+    need = needs.need[p][:, ys]
+    mandatory = ((arr.x[:, ys] == 0) & (need > EPS)).any(axis=1)
+    scen = np.nonzero(gmask)[0]
+    return solve_gain_chance(gp[:, ys][gmask], ww[gmask], scen, need[gmask], rule,
+                             *share_range(space, pid, "gain"), space.step,
+                             space.limit_step(rule) if rule else 0.0, space.scenarios.weights,
+                             needs.chance[p], mandatory)  # fmt: skip
+
+
+def _loss_side(space, p, econ, ys, lmask, ww, lp, needs) -> Side:
+    pid = space.case.party_ids[p]
+    rule = space.collar_rule(pid)
+    basis = econ.exp_pay[:, ys, p][lmask] if rule is not None and rule.basis != "amount" else None
+    return solve_loss(lp[:, ys][lmask], ww[lmask],
+                      basis if basis is not None else np.ones(int(lmask.sum())),
+                      needs.slack[p][:, ys][lmask], rule, *share_range(space, pid, "loss"),
+                      space.step, space.limit_step(rule) if rule else 0.0)  # fmt: skip
+
+
+def _inside_corridor(space: Space, arr: Arrays, needs: Needs) -> list[dict]:
+    """Rows where a provider is short in a year where nothing is shared: no terms can help."""
+    out = []
+    names = space.scenarios.names
+    for p, need in needs.need.items():
+        if p in needs.chance:  # short there whatever the terms: excused (counted in its budget)
+            continue
+        for s, y in zip(*np.nonzero((arr.x == 0) & (need > EPS)), strict=True):
+            out.append({"requirement": "keep_whole", "party": space.case.party_ids[p],
+                        "scenario": names[s], "year": int(y) + 1,
+                        "shortfall": round(float(need[s, y]), 2)})  # fmt: skip
+    return out
+
+
+def _value(space: Space, arr: Arrays, plan: Plan) -> float:
+    """Commissioners' expected retained savings over the horizon: the pool less the expected
+    transfers (gain transfers out, loss shares taken in)."""
+    w = space.scenarios.weights
+    total = float(w @ arr.econ.pool.sum(axis=1))
+    for side in plan.gain.values():
+        total -= side.value
+    for side in plan.loss.values():
+        total += side.value
+    return total
+
+
+def _share_sums(space: Space, plan: Plan) -> None:
+    """Each tier's provider shares must leave the commissioners a share >= 0: when the
+    providers' own optima overshoot, choose among their grid points exactly, first on the
+    tiers that overshoot only (a relaxation), adding any tier the choice then overshoots."""
+    for gi in range(len(plan.groups)):
+        for kind, sides, sense in (("gain", plan.gain, 1.0), ("loss", plan.loss, -1.0)):
+            mine = {p: s for (g, p), s in sides.items() if g == gi}
+            bad = next((p for p, s in mine.items() if not s.feasible), None)
+            if bad is not None:
+                name = space.case.party(space.case.party_ids[bad]).name
+                plan.why = f"{name}: {mine[bad].why}"
+                return
+            if not mine:
+                continue
+            chosen, unproven = _restore_sums(mine, sense, space.step)
+            if chosen is None:
+                plan.why = f"the providers together need more than 100% of a {kind} tier"
+                return
+            if unproven > 0:
+                plan.unproven += unproven
+                plan.exact = False
+            for p, j in chosen.items():
+                s = mine[p]
+                lim = s.grid_limit[j]
+                sides[gi, p] = Side(True, float(s.grid_value[j]),
+                                    tuple(float(v) for v in s.grid_shares[j]),
+                                    None if not math.isfinite(lim) else float(lim))  # fmt: skip
+
+
+def _over(total: np.ndarray) -> set[int]:
+    return {int(k) for k in np.nonzero(total > 1 + 1e-9)[0]}
+
+
+def _restore_sums(sides: dict, sense: float, step: float | None) -> tuple[dict | None, float]:
+    """({provider: grid index} meeting every share sum, best total; {} when the providers' own
+    optima already do; None when no choice does), and how far the choice may be from the best
+    (0 when proven: the knapsack of three or more tiers has a time limit)."""
+    over = _over(np.sum([np.asarray(s.shares) for s in sides.values()], axis=0))
+    if not over:
+        return {}, 0.0
+    while True:
+        chosen, unproven = _knapsack(sides, sense, sorted(over), step)
+        if chosen is None:
+            return None, 0.0
+        total = np.sum([sides[p].grid_shares[j] for p, j in chosen.items()], axis=0)
+        more = _over(total) - over
+        if not more:
+            return chosen, unproven
+        over |= more
+
+
+def _projected(side: Side, tiers: list[int], sense: float) -> np.ndarray:
+    """Indices of the best grid point for each combination of shares of `tiers`, kept only
+    where no other kept point is as good with no more share of any of them."""
+    sh = np.round(side.grid_shares[:, tiers], 10)
+    score = sense * side.grid_value
+    order = np.lexsort((score, *(sh[:, k] for k in range(sh.shape[1] - 1, -1, -1))))
+    keys = sh[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (np.diff(keys, axis=0) != 0).any(axis=1)
+    best = order[first]  # best score within each combination
+    return best[_pareto(sh[best], side.grid_value[best], sense)]
+
+
+def _pareto(sh: np.ndarray, val: np.ndarray, sense: float) -> np.ndarray:
+    """Indices of points no other point beats with no more share in any tier."""
+    score = sense * val
+    if sh.shape[1] == 1:  # one tier: better than every point with less share
+        order = np.lexsort((score, sh[:, 0]))
+        s = score[order]
+        before = np.minimum.accumulate(np.concatenate([[np.inf], s[:-1]]))
+        return order[s < before - 1e-12]
+    units = np.rint(sh * 1000).astype(np.int64)  # shares are whole steps of 0.1% or coarser
+    if sh.shape[1] <= 3 and np.allclose(units / 1000, sh, atol=1e-9) and units.max() <= 1000:
+        return _pareto_grid(units, score)
+    order = np.argsort(score, kind="stable")
+    keep: list[int] = []
+    kept = np.empty((0, sh.shape[1]))
+    for i in order:
+        if not (kept <= sh[i] + 1e-12).all(axis=1).any():
+            keep.append(int(i))
+            kept = sh[keep]
+    return np.array(keep, dtype=np.int64)
+
+
+def _pareto_grid(units: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Pareto points of integer share vectors (2 or 3 tiers), best score first: a point is
+    beaten when a kept point has no more of any share. For 2 tiers a staircase (least second
+    share kept up to each first share), for 3 a table (least third share kept up to each first
+    and second share)."""
+    order = np.argsort(score, kind="stable")
+    vals = np.unique(units[:, 0])
+    pos0 = np.searchsorted(vals, units[:, 0])
+    keep = []
+    if units.shape[1] == 2:
+        least = np.full(len(vals), np.iinfo(np.int64).max)
+        for i in order:
+            a, b = pos0[i], units[i, 1]
+            if least[a] <= b:
+                continue
+            keep.append(int(i))
+            least[a:] = np.minimum(least[a:], b)
+        return np.array(keep, dtype=np.int64)
+    vals1 = np.unique(units[:, 1])
+    pos1 = np.searchsorted(vals1, units[:, 1])
+    least = np.full((len(vals), len(vals1)), np.iinfo(np.int64).max)
+    for i in order:
+        a, b, c = pos0[i], pos1[i], units[i, 2]
+        if least[a, b] <= c:
+            continue
+        keep.append(int(i))
+        block = least[a:, b:]
+        np.minimum(block, c, out=block)
+    return np.array(keep, dtype=np.int64)
+
+
+def _knapsack(sides: dict, sense: float, tiers: list[int], step: float | None) -> dict | None:
+    """One grid point per provider, shares of `tiers` summing to at most 1, best total
+    (sense 1: least transfer; -1: most loss taken): by dynamic programming over share steps
+    for one tier, else a small MIP solved by HiGHS."""
+    cands = {p: _projected(s, tiers, sense) for p, s in sides.items()}
+    if len(tiers) == 1 and step is not None:
+        return _knapsack_dp(sides, cands, sense, tiers[0], step), 0.0
+    if len(tiers) == 2 and step is not None:
+        return _knapsack_dp2(sides, cands, sense, tiers, step), 0.0
+    return _knapsack_mip(sides, cands, sense, tiers)
+
+
+def _knapsack_dp(sides, cands, sense, k, step) -> dict | None:
+    units = round(1 / step)
+    dp = np.zeros(units + 1)  # best total score using at most u steps of the tier
+    pick: list[tuple[int, np.ndarray]] = []
+    for p, idx in cands.items():
+        s = sides[p]
+        use = np.rint(s.grid_shares[idx, k] / step).astype(int)
+        score = sense * s.grid_value[idx]
+        new = np.full(units + 1, np.inf)
+        arg = np.full(units + 1, -1)
+        for j, (u, c) in enumerate(zip(use, score, strict=True)):
+            if u > units:
+                continue
+            cand = np.full(units + 1, np.inf)
+            cand[u:] = dp[: units + 1 - u] + c
+            better = cand < new
+            new[better], arg[better] = cand[better], j
+        dp = new
+        pick.append((p, arg))
+    if not np.isfinite(dp[units]):
+        return None
+    out, u = {}, units
+    for p, arg in reversed(pick):
+        j = int(arg[u])
+        idx = cands[p][j]
+        out[p] = int(idx)
+        u -= int(np.rint(sides[p].grid_shares[idx, k] / step))
+    return out
+
+
+def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
+    """The two-tier knapsack by dynamic programming over (steps used of each tier)."""
+    units = round(1 / step)
+    big = np.inf
+    dp = np.zeros((units + 1, units + 1))  # best total using at most (u, v) steps
+    pick = []
+    for p, idx in cands.items():
+        s = sides[p]
+        use = np.rint(s.grid_shares[idx][:, tiers] / step).astype(int)
+        score = sense * s.grid_value[idx]
+        new = np.full_like(dp, big)
+        arg = np.full(dp.shape, -1)
+        for j, ((u, v), c) in enumerate(zip(use, score, strict=True)):
+            if u > units or v > units:
+                continue
+            cand = np.full_like(dp, big)
+            cand[u:, v:] = dp[: units + 1 - u, : units + 1 - v] + c
+            better = cand < new
+            new[better], arg[better] = cand[better], j
+        dp = new
+        pick.append((p, arg))
+    if not np.isfinite(dp[units, units]):
+        return None
+    out, (u, v) = {}, (units, units)
+    for p, arg in reversed(pick):
+        j = int(arg[u, v])
+        idx = cands[p][j]
+        out[p] = int(idx)
+        du, dv = np.rint(sides[p].grid_shares[idx][tiers] / step).astype(int)
+        u, v = u - int(du), v - int(dv)
+    return out
+
+
+def _knapsack_mip(sides, cands, sense, tiers) -> tuple[dict | None, float]:
+    """The knapsack as a MIP (three or more tiers, or shares of any value), stopped after
+    KNAPSACK_SECONDS with its best choice and the gap HiGHS proves (pounds)."""
+    import highspy
+
+    cols = [(p, int(j)) for p, idx in cands.items() for j in idx]
+    n = len(cols)
+    h = quiet_highs()
+    inf = highspy.kHighsInf
+    cost = np.array([sense * sides[p].grid_value[j] for p, j in cols])
+    h.addVars(n, np.zeros(n), np.ones(n))
+    h.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
+                            np.full(n, highspy.HighsVarType.kInteger))  # fmt: skip
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+    for p in cands:
+        idx = np.array([i for i, (q, _) in enumerate(cols) if q == p], dtype=np.int32)
+        h.addRow(1.0, 1.0, len(idx), idx, np.ones(len(idx)))
+    for k in tiers:
+        vals = np.array([sides[p].grid_shares[j, k] for p, j in cols])
+        nz = np.nonzero(vals)[0].astype(np.int32)
+        h.addRow(-inf, 1.0 + 1e-9, len(nz), nz, vals[nz])
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("time_limit", KNAPSACK_SECONDS)
+    run_highs(h)
+    status = h.getModelStatus()
+    info = h.getInfo()
+    if info.primal_solution_status != 2:
+        return None, 0.0
+    if status == highspy.HighsModelStatus.kOptimal:
+        gap = 0.0
+    else:
+        gap = max(float(info.objective_function_value) - float(info.mip_dual_bound), 0.0)
+    x = np.asarray(h.getSolution().col_value)
+    return {p: j for (p, j), v in zip(cols, x, strict=True) if v > 0.5}, gap
+
+
+# ------------------------------------------------------------------ the agreement
+
+
+def _commissioner_weights(space: Space, econ: Economics) -> dict[str, float]:
+    case = space.case
+    only = [pid for j, pid in enumerate(case.party_ids)
+            if econ.is_commissioner[j] and not econ.is_provider[j]]  # fmt: skip
+    if not only:
+        return {}
+    fixed = space.req.commissioner_split
+    if fixed is not None:
+        w = {pid: fixed.get(pid, 0.0) for pid in only}
+    else:
+        split = space.split(econ)
+        w = {pid: float(np.mean(split[:, 0, case.party_ids.index(pid)])) for pid in only}
+    total = sum(w.values())
+    return {k: v / total for k, v in w.items()} if total > 0 else {k: 1 / len(w) for k in w}
+
+
+def _tiers(space, edges, shares: dict[str, tuple], cw: dict[str, float], K: int) -> list[Tier]:
+    out = []
+    for k in range(K):
+        sh = {pid: _clean(v[k], space.step) for pid, v in shares.items()}
+        rest = round(1.0 - sum(sh.values()), 12) + 0.0
+        names = list(cw)
+        for i, pid in enumerate(names):
+            last = i == len(names) - 1
+            sh[pid] = rest - sum(sh[n] for n in names[:-1]) if last else rest * cw[pid]
+        out.append(Tier(upto=edges[k] if k < len(edges) else None, shares=sh))
+    return out
+
+
+def _clean(v: float, step: float | None) -> float:
+    v = min(max(float(v), 0.0), 1.0) + 0.0
+    return round(round(v / step) * step, 10) + 0.0 if step is not None else v
+
+
+def _limit(rule: LimitRule, value: float) -> Limit:
+    v = round(value, 2) if rule.basis == "amount" else round(value, 6)
+    return Limit(amount=v) if rule.basis == "amount" else Limit(share_of_expected=v)
+
+
+def plan_terms(space: Space, plan: Plan, gi: int) -> Terms:
+    case = space.case
+    st = plan.structure
+    econ = space.econ(st.lever)
+    cw = _commissioner_weights(space, econ)
+    gain_sh, loss_sh, caps, collars = {}, {}, {}, {}
+    for (g, p), s in plan.gain.items():
+        if g != gi:
+            continue
+        pid = case.party_ids[p]
+        gain_sh[pid] = s.shares
+        rule = space.cap_rule(pid)
+        if rule is not None and s.limit is not None and (any(s.shares) or not rule.decide):
+            caps[pid] = _limit(rule, s.limit)
+    for (g, p), s in plan.loss.items():
+        if g != gi:
+            continue
+        pid = case.party_ids[p]
+        loss_sh[pid] = s.shares
+        rule = space.collar_rule(pid)
+        if rule is not None and s.limit is not None and (any(s.shares) or not rule.decide):
+            collars[pid] = _limit(rule, s.limit)
+    kg, kl = len(st.gain_edges) + 1, len(st.loss_edges) + 1
+    return Terms(
+        corridor=st.corridor,
+        gain_tiers=_tiers(space, st.gain_edges, gain_sh, cw, kg),
+        loss_tiers=_tiers(space, st.loss_edges, loss_sh, cw, kl),
+        gateway=dict(st.gateway),
+        caps=caps,
+        collars=collars,
+        commissioner_split=space.req.commissioner_split,
+    )
+
+
+def plan_agreement(space: Space, plan: Plan, name: str) -> Agreement:
+    first = plan_terms(space, plan, 0)
+    overrides = {}
+    for gi in range(1, len(plan.groups)):
+        t = plan_terms(space, plan, gi)
+        overrides[gi + 1] = YearOverride(gain_tiers=t.gain_tiers, loss_tiers=t.loss_tiers,
+                                         caps=t.caps, collars=t.collars)  # fmt: skip
+    return Agreement(name=name, case=space.case.name, terms=first, year_overrides=overrides)
+
+
+# ------------------------------------------------------------------ the search
+
+
+@dataclass
+class Found:
+    """Outcome of the search: the best agreement, its check, and how sure we are."""
+
+    status: str  # optimal | time_limit | infeasible
+    agreement: Agreement | None
+    check: CheckResult | None
+    plan: Plan | None
+    value: float | None  # commissioners' expected retained savings of the agreement
+    bound: float | None  # no agreement in the space does better than this
+    structures: int  # structures in the space
+    solved: int  # structures whose terms were searched
+    why: str = ""
+    notes: list[str] = field(default_factory=list)
+    trivial: list = field(default_factory=list)  # rows short with nothing to share
+
+
+def applicable(case: Case) -> bool:
+    """Whether the exact search decides this case (else the MIP does)."""
+    req = case.requirements
+    if req.objective not in ("commissioners", "system_savings"):
+        return False
+    if req.symmetric or req.fair_distance_max is not None:
+        return False
+    for pid in case.party_ids:
+        kw = case.keep_whole_for(pid)
+        if case.party(pid).is_provider and kw.mode not in ("robust", "chance", "none"):
+            return False
+    return True
+
+
+def tied_parties(space: Space, econ: Economics) -> set[int]:
+    """Parties in both roles whose part of the retained amount is not zero: their rows tie
+    their transfer to everyone else's."""
+    split = space.split(econ)
+    return {p for p in range(len(space.case.party_ids))
+            if econ.is_provider[p] and econ.is_commissioner[p]
+            and np.abs(split[:, :, p]).max(initial=0.0) > 0}  # fmt: skip
+
+
+def search(space: Space, name: str = "Designed", time_limit: float | None = None,
+           cache: dict | None = None, first: Structure | None = None) -> Found:  # fmt: skip
+    """Search every structure of the space (branch and bound: a structure is given up as soon
+    as it cannot beat the best verified agreement so far); the best agreement and its bound.
+    `first`: a structure to try first (the previous answer's, after a what-if)."""
+    t0 = time.perf_counter()
+    limit = time_limit if time_limit is not None else space.req.time_limit
+    structures = _order(space, space.structures(), first)
+    cache = {} if cache is None else cache
+    tied = {}
+    best: tuple | None = None  # (key, agreement, check, plan)
+    bound, solved, why, stopped, trivial = -np.inf, 0, "", False, []
+    for st in structures:
+        if best is not None and time.perf_counter() - t0 > limit:
+            stopped = True
+            break
+        econ = space.econ(st.lever)
+        relaxed = tied.setdefault(st.lever, tied_parties(space, econ))
+        savings = _savings(space, st)
+        beat = _to_beat(space, best, savings)
+        if beat is False:
+            continue
+        plan = solve_structure(space, st, relaxed, cache=cache, beat=beat)
+        if plan.why == "pruned":
+            continue
+        if plan.why:
+            why = why or plan.why
+            trivial = trivial or plan.trivial
+            continue
+        solved += 1
+        got = _feasible(space, plan, relaxed, name, cache)
+        if got is None:
+            if relaxed:  # not shown infeasible: only no answer found by fixing the others
+                bound = max(bound, plan.value)
+            continue
+        agreement, result, fplan = got
+        k = _ranking(space)(fplan)
+        if best is None or k > best[0]:
+            best = (k, agreement, result, fplan)
+        if not fplan.exact:
+            bound = max(bound, plan.value + plan.unproven)
+    if best is None:
+        why = why or "no agreement in the drafting space meets every requirement"
+        status = "time_limit" if stopped else "infeasible"
+        return Found(status, None, None, None, None, None, len(structures), solved, why,
+                     trivial=trivial)  # fmt: skip
+    _, agreement, result, plan = best
+    value = result.expected_retained
+    top = None if stopped else max(value, bound)
+    exact = top is not None and top - value <= max(abs(value), 1.0) * space.req.mip_gap
+    return Found("optimal" if exact else "time_limit", agreement, result, plan, value, top,
+                 len(structures), solved)  # fmt: skip
+
+
+def _savings(space: Space, st: Structure) -> float:
+    econ = space.econ(st.lever)
+    return float(space.scenarios.weights @ (-party_sum(econ.total_cost_change)).sum(axis=1))
+
+
+def _order(space: Space, structures: list[Structure], first) -> list[Structure]:
+    """The previous answer's structure first; with the system-savings objective, the levers
+    that save the system most first."""
+    out = sorted(structures, key=lambda st: st != first)
+    if space.req.objective == "system_savings":
+        out.sort(key=lambda st: -round(_savings(space, st), 2))
+    return out
+
+
+def _to_beat(space: Space, best, savings: float):
+    """The commissioners' value a structure must beat (None: any; False: it cannot win)."""
+    if best is None:
+        return None
+    if space.req.objective == "system_savings":
+        if round(savings, 2) < best[0][0]:
+            return False
+        return best[0][1] if round(savings, 2) == best[0][0] else None
+    return best[0][0]
+
+
+def _ranking(space: Space):
+    """The objective as a sort key of a plan: commissioners' value, or system savings first."""
+    if space.req.objective == "system_savings":
+        return lambda plan: (round(plan.savings, 2), plan.value) if math.isfinite(
+            plan.value) else (-np.inf, -np.inf)  # fmt: skip
+    return lambda plan: (plan.value,)
+
+
+def _feasible(space: Space, plan: Plan, relaxed: set[int], name: str, cache):
+    """The plan as a verified agreement meeting every requirement, or None. Parties in both
+    roles (relaxed) get their own terms with everyone else's transfers fixed."""
+    agreement = plan_agreement(space, plan, name)
+    result = check(space.case, agreement, space.econ(plan.structure.lever))
+    fails = failures(space.case, agreement, result)
+    if not fails:
+        return agreement, result, plan
+    kinds = {f["requirement"] for f in fails}
+    if "commissioners_min_expected" in kinds:
+        return None  # the structure's best keeps too little for the commissioners
+    mine = {f"keep_whole.{space.case.party_ids[p]}" for p in relaxed}
+    if kinds - mine:  # a requirement that ties providers together: the MIP decides
+        raise NotDecomposable(fails[0]["text"])
+    adjust = _fix_others(space, plan, relaxed, result)
+    fixed = solve_structure(space, plan.structure, set(), adjust=adjust, cache=None)
+    if fixed.why:
+        return None
+    fixed.exact = False
+    agreement = plan_agreement(space, fixed, name)
+    result = check(space.case, agreement, space.econ(plan.structure.lever))
+    if failures(space.case, agreement, result):
+        return None
+    return agreement, result, fixed
+
+
+def _fix_others(space: Space, plan: Plan, relaxed: set[int], result: CheckResult) -> dict:
+    """For each party in both roles p: its net is base + rho G + (1 - rho) T_p - rho sum_q T_q;
+    with the others' transfers T_q fixed at this plan's, a need on T_p alone."""
+    st = result.settlement
+    out = {}
+    for p in relaxed:
+        rho = st.retained_by[:, :, p] / np.where(st.retained != 0, st.retained, 1.0)
+        rho = np.where(st.retained != 0, rho, space.split(st.econ)[:, :, p])
+        others = st.transfer.sum(axis=2) - st.transfer[:, :, p]
+        shift = rho * (st.pool - others)
+        out[p] = (shift, 1.0 - rho)
+    return out

@@ -1,0 +1,324 @@
+"""The drafting-space search (models/design.md, part 1): exact against hand figures and against
+exhaustive grids settled by the settlement code, never worse than an agreement the room brings,
+in the steps it promises, and the same after a what-if as a fresh design."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import gainshare
+from gainshare.economics.model import compute
+from gainshare.economics.scenarios import sample
+from gainshare.optimise import Designer, design
+from gainshare.optimise.search import Side, _knapsack_dp, _knapsack_dp2, _knapsack_mip, _max_lines
+from gainshare.schema.agreement import Agreement
+from gainshare.schema.case import Case
+from gainshare.settle.check import check
+from gainshare.settle.requirements import failures
+from tests.helpers_design import tiny_dict
+
+ONE_TIER = {"max_gain_tiers": 1, "max_loss_tiers": 1, "corridor": False}
+
+
+def _with(case: Case, **req) -> Case:
+    return Case.model_validate(case.model_dump() | {
+        "requirements": case.requirements.model_dump() | req})  # fmt: skip
+
+
+# ------------------------------------------------------------------ closed form
+
+
+def test_core_one_tier_closed_form(root):
+    """Robust keep-whole, one tier, no corridor: each provider's share is the largest need/X
+    over its gain scenario-years (rounded up to 1%), each cap the largest need (rounded up to
+    £1,000); the commissioners keep the pool less min(share x X, cap) in expectation."""
+    case = gainshare.load_case(root / "cases" / "core.yaml")
+    case = _with(case, search=ONE_TIER)
+    econ = compute(case, sample(case))
+    w = econ.weights
+    base = econ.revenue_change * econ.is_provider - econ.cost_change + econ.benefit
+    x = econ.pool
+    assert (x > 0).all()  # the scheme saves money in every scenario: a gain every year
+    value = float(w @ x.sum(axis=1))
+    shares, caps = {}, {}
+    for pid in ("acute", "community"):
+        need = -base[:, :, econ.index(pid)]
+        share = math.ceil(np.max(need / x) / 0.01 - 1e-9) * 0.01
+        cap = math.ceil(need.max() / 1000) * 1000
+        shares[pid], caps[pid] = share, cap
+        value -= float(w @ np.minimum(share * x, cap).sum(axis=1))
+    r = design(case)
+    assert r.status == "optimal" and r.route == "search" and r.gap == 0
+    t = r.agreement.terms
+    assert len(t.gain_tiers) == 1
+    for pid in ("acute", "community"):
+        assert t.gain_tiers[0].shares[pid] == pytest.approx(shares[pid], abs=1e-12)
+        assert t.caps[pid].amount == caps[pid]
+    assert r.objective_value == pytest.approx(value, abs=0.01)
+
+
+# ------------------------------------------------------------------ exhaustive grids
+
+
+def _grid_case(named, keep_whole, **req) -> Case:
+    d = tiny_dict()
+    d["schemes"][0]["escalation"] = {"dist": "uniform", "low": 0.0, "high": 0.9}
+    d["uncertainty"]["named"] = named
+    d["keep_whole"] = keep_whole
+    d["requirements"] = {"rounding": "5%", "search": ONE_TIER | {"limit_step": 5000}} | req
+    return Case.model_validate(d)
+
+
+def _named(*rows):
+    return [{"name": n, "weight": wt, "values": {"schemes.rr.targeting": t,
+                                                 "schemes.rr.escalation": e}}
+            for n, wt, t, e in rows]  # fmt: skip
+
+
+def _best_on_grid(case: Case, terms) -> tuple[float, dict]:
+    """Every agreement of the grid settled by the settlement code; the best that meets every
+    requirement of the case."""
+    econ = compute(case, sample(case))
+    best, arg = -np.inf, None
+    for t in terms:
+        a = Agreement.model_validate({"terms": t})
+        res = check(case, a, econ)
+        if failures(case, a, res):
+            continue
+        if res.expected_retained > best + 1e-9:
+            best, arg = res.expected_retained, t
+    return best, arg
+
+
+def _split(shares: dict) -> dict:
+    return shares | {"ccg": round(1 - sum(shares.values()), 10)}
+
+
+def test_gain_side_equals_an_exhaustive_grid():
+    """Two providers with caps to decide, shares in 5% steps, caps in £5,000 steps: the search
+    finds exactly the best agreement of the grid (every point settled by the settlement code)."""
+    named = _named(("a", 0.4, 1.0, 0.0), ("b", 0.3, 0.8, 0.0), ("c", 0.3, 0.9, 0.0))
+    kw = {"acute": {"mode": "robust"}, "community": {"mode": "robust"}}
+    case = _grid_case(named, kw)
+    steps = [round(0.05 * i, 2) for i in range(21)]
+    caps_a = [None, 50_000, 55_000, 60_000, 65_000]
+    caps_c = [None, 25_000, 30_000, 35_000, 40_000]
+    terms = []
+    for sa, sc in itertools.product(steps, steps):
+        if sa + sc > 1 + 1e-9:
+            continue
+        for ca, cc in itertools.product(caps_a, caps_c):
+            caps = {k: {"amount": v} for k, v in (("acute", ca), ("community", cc)) if v}
+            terms.append({"gain_tiers": [{"shares": _split({"acute": sa, "community": sc})}],
+                          "loss_tiers": [{"shares": {"ccg": 1.0}}], "caps": caps})  # fmt: skip
+    best, arg = _best_on_grid(case, terms)
+    r = design(case)
+    assert r.status == "optimal" and r.route == "search"
+    assert r.objective_value == pytest.approx(best, abs=0.01), arg
+    assert r.check.document["all_kept_whole"]
+
+
+def test_loss_side_equals_an_exhaustive_grid():
+    """Gains and losses: the acute trust must stay whole in a loss year (its share of the loss
+    up to its slack, or a collar); the community trust has no requirement and may take the
+    rest of a loss. Shares in 5% steps, caps and collars in £5,000 steps."""
+    named = _named(("a", 0.3, 1.0, 0.0), ("b", 0.3, 0.8, 0.1), ("c", 0.2, 0.6, 0.5),
+                   ("d", 0.2, 0.4, 0.9))  # fmt: skip
+    kw = {"acute": {"mode": "robust"}, "community": {"mode": "none"}}
+    case = _grid_case(named, kw)
+    econ = compute(case, sample(case))
+    assert (econ.pool[:, 0] < 0).any() and (econ.pool[:, 0] > 0).any()
+    steps = [round(0.05 * i, 2) for i in range(21)]
+    losses = [(a, c) for a in steps for c in steps if a + c <= 1 + 1e-9]
+    terms = []
+    for g, ca, (la, lc), co in itertools.product([0.55, 0.6, 0.65, 0.7],
+                                                 [None, 60_000, 65_000], losses,
+                                                 [None, 25_000, 30_000, 35_000]):  # fmt: skip
+        caps = {"acute": {"amount": ca}} if ca else {}
+        collars = {"acute": {"amount": co}} if co else {}
+        terms.append({"gain_tiers": [{"shares": _split({"acute": g})}],
+                      "loss_tiers": [{"shares": _split({"acute": la, "community": lc})}],
+                      "caps": caps, "collars": collars})  # fmt: skip
+    best, arg = _best_on_grid(case, terms)
+    r = design(case)
+    assert r.status == "optimal" and r.route == "search"
+    assert r.objective_value == pytest.approx(best, abs=0.01), arg
+    assert r.agreement.terms.loss_tiers[0].shares["acute"] > 0  # the acute trust takes losses
+
+
+# ------------------------------------------------------------------ dominance and starts
+
+
+def _examples(root):
+    out = [p for p in sorted((root / "cases").glob("*.yaml")) if "." not in p.stem]
+    return out + [root / "app" / "examples" / "workshop6.yaml"]
+
+
+def test_design_is_never_worse_than_an_example_agreement(root):
+    """For every example case whose own agreement meets its requirements, design keeps the
+    commissioners at least as much (the case's objective)."""
+    compared = 0
+    for path in _examples(root):
+        case = gainshare.load_case(path)
+        own = gainshare.load_agreement(path.with_name(path.stem + ".agreement.yaml"), case)
+        res = gainshare.check(case, own)
+        if failures(case, own, res):
+            continue
+        r = design(case)
+        assert r.agreement is not None, path.name
+        mine = (
+            r.check.expected_system_savings
+            if case.requirements.objective == "system_savings"
+            else r.check.expected_retained
+        )
+        theirs = (
+            res.expected_system_savings
+            if case.requirements.objective == "system_savings"
+            else res.expected_retained
+        )
+        assert mine >= theirs - 0.01, (path.name, mine, theirs)
+        compared += 1
+    assert compared >= 3
+
+
+def test_a_better_start_from_the_room_is_kept(root):
+    """Shares in any value beat whole percentages: an agreement the room brings that does
+    better than the drafting space is returned unchanged, and said so."""
+    case = gainshare.load_case(root / "cases" / "core.yaml")
+    exact = _with(case, rounding="none", search=ONE_TIER | {"limit_step": 0.0})
+    start = design(exact).agreement
+    r = design(_with(case, search=ONE_TIER), starts=(start,))
+    assert r.agreement == start and "returned unchanged" in r.message
+    assert r.starts[0]["meets_requirements"] is True
+    assert r.objective_value == pytest.approx(r.check.expected_retained, abs=0.01)
+    # a worse start changes nothing
+    best = design(case)
+    r2 = design(case, starts=(gainshare.load_agreement(root / "cases" / "core.agreement.yaml",
+                                                       case),))  # fmt: skip
+    assert r2.agreement == best.agreement and r2.starts[0]["objective_value"] < r2.objective_value
+
+
+def test_shares_and_caps_come_in_their_steps(root):
+    for name, rounding, step in (
+        ("app/examples/workshop6", "1%", 0.01),
+        ("cases/core", "5%", 0.05),
+    ):
+        case = gainshare.load_case(root / f"{name}.yaml")
+        r = design(_with(case, rounding=rounding))
+        assert r.status == "optimal"
+        t = r.agreement.terms
+        for tier in t.gain_tiers + t.loss_tiers:
+            for pid in case.provider_ids:
+                v = tier.shares.get(pid, 0.0)
+                assert abs(v / step - round(v / step)) < 1e-9, (rounding, pid, v)
+        for lim in list(t.caps.values()) + list(t.collars.values()):
+            assert lim.amount % 1000 == 0
+
+
+def test_a_resolve_equals_a_fresh_design(root):
+    case = gainshare.load_case(root / "cases" / "core.yaml")
+    d = Designer(case)
+    d.solve()
+    for pid, tol in (("acute", 20_000.0), ("community", 50_000.0), ("acute", 0.0)):
+        d.set_tolerance(pid, tol)
+        again = d.solve()
+        fresh = design(d.case)
+        assert again.route == fresh.route == "search"
+        assert again.objective_value == pytest.approx(fresh.objective_value, abs=0.01)
+        assert again.agreement == fresh.agreement
+
+
+def test_shadow_price_matches_a_finite_difference(root):
+    """£1 more protection for a provider: the price of its keep-whole rows (the linear
+    programme at the answer's pattern) against re-solving with £100 less tolerance."""
+    case = gainshare.load_case(root / "cases" / "core.yaml")
+    case = _with(case, rounding="none", search=ONE_TIER | {"limit_step": 0.0})
+    kw = case.keep_whole_for("acute").model_copy(update={"tolerance": 100.0})
+    looser = case.model_copy(update={"keep_whole": case.keep_whole | {"acute": kw}})
+    r0, r1 = design(case), design(looser)
+    price = next(b["shadow_price"] for b in r0.binding if b["requirement"] == "keep_whole.acute")
+    assert price < 0 and "costs the commissioners" in next(
+        b["meaning"] for b in r0.binding if b["requirement"] == "keep_whole.acute"
+    )
+    fd = (r0.objective_value - r1.objective_value) / 100.0
+    assert fd == pytest.approx(price, rel=0.01)
+
+
+def test_chance_keep_whole_equals_the_mip_on_the_same_space():
+    """Chance keep-whole (one tier, shares in 1% steps, a cap to decide): the search and the
+    MIP of models/design.md part 2 find the same optimum."""
+    named = _named(("a", 0.25, 1.0, 0.0), ("b", 0.25, 0.8, 0.0), ("c", 0.25, 0.9, 0.0),
+                   ("d", 0.25, 0.7, 0.0))  # fmt: skip
+    kw = {"acute": {"mode": "chance", "beta": 0.7}, "community": {"mode": "none"}}
+    d = tiny_dict()
+    d["uncertainty"]["named"] = named
+    d["keep_whole"] = kw
+    d["requirements"] = {"rounding": "1%", "search": None, "caps": {"acute": {"decide": True}}}
+    case = Case.model_validate(d)
+    s = design(case)
+    m = Designer(case, method="mip").solve()
+    assert s.route == "search" and m.route == "mip"
+    assert s.status == m.status == "optimal"
+    assert s.objective_value == pytest.approx(m.objective_value, abs=0.01)
+    assert s.check.document["by_party"]["acute"]["prob_whole"] >= 0.7
+
+
+def test_structure_values_add_up(root):
+    case = gainshare.load_case(root / "cases" / "core.yaml")
+    d = Designer(case)
+    r = d.solve()
+    steps = d.structure_values()
+    names = [s["step"] for s in steps]
+    assert names[:4] == ["sharing alone", "caps and collars", "tiers", "a corridor"]
+    values = [s["commissioners_expected"] for s in steps[:4]]
+    assert values == sorted(values)  # each space holds the one before
+    assert values[-1] == pytest.approx(r.objective_value, abs=0.01)
+    adds = sum(s["adds"] for s in steps[1:4])
+    assert adds == pytest.approx(values[-1] - values[0], abs=0.05)
+    assert steps[1]["adds"] > 500_000  # caps are worth a lot on the core case
+
+
+# ------------------------------------------------------------------ the pieces
+
+
+def test_upper_envelope_of_lines():
+    rng = np.random.default_rng(3)
+    for n, q in ((1, 5), (40, 3000), (3000, 2000), (5000, 10)):
+        b, m = rng.normal(size=n), np.round(rng.normal(size=n), 1)
+        x = rng.normal(size=q) * 3
+        want = (b[None, :] + m[None, :] * x[:, None]).max(axis=1)
+        assert np.allclose(_max_lines(b, m, x), want)
+
+
+def _side(rng, tiers, n=30):
+    sh = rng.integers(0, 21, size=(n, tiers)) * 0.05
+    val = rng.uniform(0, 100, size=n)
+    return Side(True, float(val.min()), tuple(sh[0]), None, sh, val, np.full(n, np.nan))
+
+
+def test_share_sum_knapsack_by_dynamic_programming_equals_brute_force():
+    rng = np.random.default_rng(5)
+    for tiers, dp in ((1, _knapsack_dp), (2, _knapsack_dp2)):
+        for _ in range(20):
+            sides = {p: _side(rng, tiers, 8) for p in range(3)}
+            cands = {p: np.arange(8) for p in sides}
+            best = np.inf
+            for combo in itertools.product(range(8), repeat=3):
+                total = sum(sides[p].grid_shares[j] for p, j in zip(sides, combo, strict=True))
+                if (total <= 1 + 1e-9).all():
+                    best = min(
+                        best, sum(sides[p].grid_value[j] for p, j in zip(sides, combo, strict=True))
+                    )
+            args = (sides, cands, 1.0, 0 if tiers == 1 else [0, 1], 0.05)
+            got = dp(*args)
+            mip, gap = _knapsack_mip(sides, cands, 1.0, list(range(tiers)))
+            if not np.isfinite(best):
+                assert got is None and mip is None
+                continue
+            assert sum(sides[p].grid_value[j] for p, j in got.items()) == pytest.approx(best)
+            assert sum(sides[p].grid_value[j] for p, j in mip.items()) == pytest.approx(best)
+            assert gap == 0.0
