@@ -6,7 +6,7 @@ For every `cases/NAME.yaml` with its `cases/NAME.agreement.yaml`, write
     gainshare check cases/NAME.yaml --agreement cases/NAME.agreement.yaml --json
 
 prints, produced through the same Python API as the command line (`load_case`,
-`load_agreement`, `check`, `.document`) and the same JSON writer.
+`load_agreement`, `check(..., incentives=True)`, `.document`) and the same JSON writer.
 
 Usage:
     python scripts/update_golden.py            # rewrite every expected file
@@ -55,7 +55,7 @@ def golden_text(case_path: Path) -> tuple[str, bool]:
     """The CLI's JSON output for a case and its agreement, and whether all are kept whole."""
     case = gainshare.load_case(case_path)
     agreement = gainshare.load_agreement(agreement_file(case_path), case)
-    result = gainshare.check(case, agreement)
+    result = gainshare.check(case, agreement, incentives=True)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         emit_json(result.document)

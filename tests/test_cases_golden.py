@@ -51,7 +51,9 @@ def results() -> dict:
         case = gainshare.load_case(case_path(name))
         out[name] = (
             case,
-            gainshare.check(case, gainshare.load_agreement(agreement_path(name), case)),
+            gainshare.check(
+                case, gainshare.load_agreement(agreement_path(name), case), incentives=True
+            ),
         )
     return out
 
@@ -129,7 +131,9 @@ def test_identities_hold(name, results):
 @pytest.mark.parametrize("name", NAMES)
 def test_rerun_is_bit_identical(name, results):
     case, first = results[name]
-    again = gainshare.check(case, gainshare.load_agreement(agreement_path(name), case))
+    again = gainshare.check(
+        case, gainshare.load_agreement(agreement_path(name), case), incentives=True
+    )
     assert json.dumps(again.document) == json.dumps(first.document)
     for field in ("pool", "transfer", "retained_by", "net"):
         assert np.array_equal(getattr(again.settlement, field), getattr(first.settlement, field))

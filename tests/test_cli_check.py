@@ -18,6 +18,7 @@ import pytest
 import yaml
 from helpers import agreement, build_agreement, build_case, small_case
 
+import gainshare
 from gainshare.economics.model import compute
 from gainshare.settle.check import check
 
@@ -229,7 +230,9 @@ def _documented_keys() -> set[str]:
 
 
 def test_every_key_of_the_check_document_is_documented():
-    res = check(build_case(_uncertain_case(50)), build_agreement(agreement()))
+    # as the command line prints it: with the incentive analysis
+    res = gainshare.check(build_case(_uncertain_case(50)), build_agreement(agreement()),
+                          incentives=True)  # fmt: skip
     doc = res.document
     keys = set(doc) | set(doc["system_savings"]) | set(doc["identities"])
     for d in doc["by_party"].values():
@@ -237,7 +240,16 @@ def test_every_key_of_the_check_document_is_documented():
         keys |= {f"requirement.{k}" for k in d["requirement"]}
     for v in doc["violations"]:
         keys |= set(v)
+    inc = doc["incentives"]
+    keys |= set(inc)
+    for step in inc["steps"]:
+        keys |= set(step)
+        for d in step["by_party"].values():
+            keys |= set(d)
+    for f in inc["flags"]:
+        keys |= set(f)
     assert doc["violations"], "the example needs violations to show their keys"
+    assert inc["steps"] and inc["flags"], "the example needs steps and flags to show their keys"
     assert keys == _documented_keys()
 
 

@@ -152,6 +152,14 @@ def check(
     case: CaseArg,
     agreement: Annotated[Path, typer.Option("--agreement", "-a", help="Agreement file (.yaml)")],
     as_json: JsonOpt = False,
+    incentives: Annotated[
+        bool,
+        typer.Option(
+            "--incentives/--no-incentives",
+            help="Show how each party's position moves as the scheme grows (one more team, "
+            "more referrals, better targeting, a ward closing earlier)",
+        ),
+    ] = True,
 ) -> None:
     """Settle an agreement over every scenario and year; exit 1 if a party is not kept whole."""
 
@@ -160,7 +168,7 @@ def check(
 
         c = gainshare.load_case(case)
         a = gainshare.load_agreement(agreement, c)
-        result = gainshare.check(c, a)
+        result = gainshare.check(c, a, incentives=incentives)
         if as_json:
             emit_json(result.document)
         else:

@@ -31,3 +31,11 @@ def money(v: float, currency: str = "GBP") -> str:
 def pct(v: float) -> str:
     """A fraction as a percentage: 0.375 -> 37.5%."""
     return f"{100 * v:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def per_100(v: float, currency: str = "GBP") -> str:
+    """An amount per 100 units of the currency: £23, £0.40 below one unit, £0 below a penny."""
+    sym = SYMBOLS.get(currency, currency + " ")
+    if abs(v) < 0.005:
+        return f"{sym}0"
+    return f"{sym}{v:,.0f}" if abs(v) >= 0.995 else f"{sym}{v:,.2f}"

@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gainshare.analysis.incentives import check_with_incentives
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.io import InputError
@@ -106,12 +107,12 @@ def write_report(
     """Write the term sheet, statements.xlsx and charts of `agreement` on `case` to `out_dir`.
 
     The report is written whether or not every party is kept whole (the term sheet says so).
+    Without `check_result`, the agreement is checked with the incentive analysis, so the term
+    sheet says how each party fares as the scheme grows.
     Raises InputError before anything is created when `out_dir` cannot be used."""
     out = check_out_dir(out_dir)
     if check_result is None:
-        from gainshare.settle.check import check
-
-        check_result = check(case, agreement)
+        check_result = check_with_incentives(case, agreement)
     tmp = Path(tempfile.mkdtemp(prefix=".gainshare-report-", dir=_existing_ancestor(out)))
     try:
         rendered = _render(case, agreement, check_result, tmp)

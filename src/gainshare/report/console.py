@@ -101,19 +101,63 @@ def print_check(result, case: Case) -> None:
     )
     if doc["all_kept_whole"]:
         out.print("[green]Every party's keep-whole requirement is met.[/]")
-        return
-    out.print(
-        f"[red]{doc['violations_total']:,} party-years fall short of being kept whole[/]; "
-        "the worst:"
-    )
-    t = Table()
-    for col in ("Party", "Scenario", "Year", "Shortfall"):
-        t.add_column(col)
-    for v in doc["violations"][:10]:
-        t.add_row(
-            case.party(v["party"]).name, v["scenario"], v["year_label"], money(v["shortfall"], cur)
+    else:
+        out.print(
+            f"[red]{doc['violations_total']:,} party-years fall short of being kept whole[/]; "
+            "the worst:"
         )
+        t = Table()
+        for col in ("Party", "Scenario", "Year", "Shortfall"):
+            t.add_column(col)
+        for v in doc["violations"][:10]:
+            t.add_row(case.party(v["party"]).name, v["scenario"], v["year_label"],
+                      money(v["shortfall"], cur))  # fmt: skip
+        out.print(t)
+    if "incentives" in doc:
+        print_incentives(out, doc["incentives"], doc["by_party"], case)
+
+
+def _prob(x: float) -> str:
+    """100%, 0%, or one decimal in between (99.7%, never a rounded 100%)."""
+    return f"{100 * x:.0f}%" if x >= 1 or x <= 0 else f"{min(max(100 * x, 0.1), 99.9):.1f}%"
+
+
+def _signed(v: float, cur: str) -> str:
+    return ("+" if v >= 0.005 else "") + money(v, cur)
+
+
+def print_incentives(out: Console, inc: dict, base: dict, case: Case) -> None:
+    """The growth steps as a table (change in each party's expected net, its part of each
+    extra 100 saved, change in its worst year and, where it moves, its probability of being
+    kept whole; `base` is the check document's `by_party`), then the flags in words."""
+    cur = case.currency
+    if not inc["steps"]:
+        out.print("Incentive to grow the scheme: the case has no scheme or ward to grow.")
+        return
+    t = Table(title="\nIncentive to grow the scheme: change in expected net (horizon total), "
+              "its part of each extra 100 the system saves, and change in worst year",
+              title_justify="left")  # fmt: skip
+    t.add_column("Growth step")
+    t.add_column("System savings", justify="right")
+    for pid in inc["steps"][0]["by_party"]:
+        t.add_column(pid, justify="right")
+    for step in inc["steps"]:
+        cells = []
+        for pid, d in step["by_party"].items():
+            per = "" if d["gradient"] is None else f" ({100 * d['gradient']:+.0f} per 100)"
+            worst = f"worst year {_signed(d['delta_worst_net'], cur)}"
+            was = base[pid]["prob_whole"]
+            if abs(d["prob_whole"] - was) > 1e-9:
+                worst += f", whole {_prob(was)} -> {_prob(d['prob_whole'])}"
+            cells.append(f"{_signed(d['delta_expected_net'], cur)}{per}\n[dim]{worst}[/]")
+        t.add_row(step["label"], _signed(step["delta_system_savings"], cur), *cells)
     out.print(t)
+    if inc["aligned"]:
+        out.print("[green]No provider loses as the scheme grows: the agreement is "
+                  "incentive-aligned.[/]")  # fmt: skip
+        return
+    for f in inc["flags"]:
+        out.print(f"[yellow]misaligned:[/] {f['text']}.", highlight=False)
 
 
 def print_design(result, case: Case, out_path=None) -> None:

@@ -21,7 +21,7 @@ from gainshare.schema.agreement import Agreement, Corridor, Tier
 from gainshare.schema.case import Case
 from gainshare.schema.common import Limit
 from gainshare.settle.check import CheckResult
-from gainshare.units import currency_words
+from gainshare.units import currency_words, per_100
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 LOWER_AFTER_YEARS = {"Gains", "Losses", "Caps:", "Collars:", "No", "Every", "There", "The"}
@@ -536,6 +536,50 @@ def position_notes(case: Case, result: CheckResult, fmt: Fmt) -> list[str]:
     return out
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _signed_per_100(v: float, currency: str) -> str:
+    text = per_100(abs(v), currency)
+    return text if abs(v) < 0.005 else ("-" if v < 0 else "+") + text
+
+
+def incentive_lines(case: Case, result: CheckResult, fmt: Fmt) -> list[str]:
+    """Markdown lines of the "Incentive to grow the scheme" section (SPEC section 4.11), or
+    none when the check was run without the incentive analysis or the case has nothing to
+    grow."""
+    inc = result.document.get("incentives")
+    if not inc or not inc["steps"]:
+        return []
+    hundred = per_100(100, case.currency)
+    out = [
+        "## Incentive to grow the scheme",
+        "",
+        f"How each party's expected net over the agreement moves when the scheme does better "
+        f"for the system, per {hundred} of extra expected system savings (the same scenarios, "
+        "with one thing changed):",
+        "",
+    ]
+    for step in inc["steps"]:
+        head = f"- {_capital(step['label'])}"
+        if not step["system_gains"]:
+            out.append(f"{head}: would not add to expected system savings "
+                       f"({fmt.about(step['delta_system_savings'])}).")  # fmt: skip
+            continue
+        parts = [f"{case.party(pid).name} {_signed_per_100(100 * d['gradient'], case.currency)}"
+                 for pid, d in step["by_party"].items()]  # fmt: skip
+        out.append(f"{head} (+{fmt.about(step['delta_system_savings'])} of system savings): "
+                   + ", ".join(parts) + ".")  # fmt: skip
+    out.append("")
+    if inc["aligned"]:
+        out.append("The agreement is incentive-aligned: no provider loses on any of these steps.")
+    else:
+        out.append("**The agreement is not incentive-aligned:** " + "; ".join(
+            f["text"] for f in inc["flags"]) + ".")  # fmt: skip
+    return out + [""]
+
+
 # ---------------------------------------------------------------- the document
 
 
@@ -611,6 +655,7 @@ class TermSheet:
         ]
         for p in position_notes(self.case, self.result, self.fmt):
             out += [p, ""]
+        out += incentive_lines(self.case, self.result, self.fmt)
         if charts:
             out += ["## Charts", ""]
             for ch in charts:

@@ -159,10 +159,15 @@ class CheckResult:
     """Outcome of `check`: the settlement, and (computed when first asked for) the JSON
     document and the statements in whole pence. The keep-whole verdicts and the headline
     expectations an optimiser answer is verified against are cheap and computed from the
-    settlement directly; the document reports the same numbers."""
+    settlement directly; the document reports the same numbers.
 
-    def __init__(self, case: Case, agreement: Agreement, settlement: Settlement):
+    `incentives`, when given, is the analysis of how each party's position moves as the scheme
+    grows (`gainshare.analysis.incentives`); the document then carries its `document` under the
+    key `incentives`. `check` itself leaves it out: it re-settles the agreement once per step."""
+
+    def __init__(self, case: Case, agreement: Agreement, settlement: Settlement, incentives=None):
         self.case, self.agreement, self.settlement = case, agreement, settlement
+        self.incentives = incentives
 
     @cached_property
     def pence(self) -> Statements:
@@ -228,7 +233,7 @@ def _document(result: CheckResult) -> dict:
     viol, total = _violations(st, case)
     retained = _distribution(st.retained.sum(axis=1), w, result.expected_retained)
     savings = _distribution(st.system_savings.sum(axis=1), w, result.expected_system_savings)
-    return {
+    doc = {
         "command": "check",
         "case": case.name,
         "agreement": agreement.name,
@@ -245,6 +250,9 @@ def _document(result: CheckResult) -> dict:
         "violations_total": total,
         "identities": identities(st, pen),
     }
+    if result.incentives is not None:
+        doc["incentives"] = result.incentives.document
+    return doc
 
 
 def identities(st: Settlement, pen: Statements) -> dict:
