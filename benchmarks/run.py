@@ -24,7 +24,12 @@ run() time is the yardstick, and the file reading time is shown beside it.
    with every provider's net at least eps, eps from the margin at the commissioners' optimum
    to the max-min margin), including building the Designer.
 5. peak memory: `check` over 100,000 scenarios x 10 parties x 5 years in a fresh process
-   (peak resident set size of that process)."""
+   (peak resident set size of that process).
+6. value of information (not with --quick; no target in SPEC section 6): `gainshare
+   value-of-information` on the workshop case as the app ships it (app/examples/workshop6.yaml)
+   with a stated number of draws (--voi-draws, default 10): the whole run, its design solves,
+   and beside it one fresh design of the same case (build, solve, verify; no shadow prices),
+   the unit each draw repeats."""
 
 from __future__ import annotations
 
@@ -63,6 +68,8 @@ TARGETS = {  # SPEC section 6
     "peak_mem_mb": ("<", 2048.0),
 }
 WHATIFS = 15
+VOI_DRAWS = 10
+WORKSHOP6 = HERE.parent / "app" / "examples" / "workshop6.yaml"
 FRONTIER_POINTS = 20
 MARGIN_BACKOFF = 0.01  # pounds: the last frontier point asks for the max-min margin less this
 
@@ -397,6 +404,34 @@ def peak_memory(agreement, tmp: Path) -> dict:
 # ------------------------------------------------------------------ report
 
 
+def value_of_information_run(draws: int) -> dict:
+    """What to measure first on the app's workshop case: the whole run and one fresh design."""
+    from gainshare.analysis.value_of_information import value_of_information
+
+    case = gainshare.load_case(WORKSHOP6)
+    singles = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        Designer(case).solve(duals=False)
+        singles.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    res = value_of_information(case, draws)
+    wall = time.perf_counter() - t0
+    solves = res.timings["solves"]
+    return {
+        "case": str(WORKSHOP6.relative_to(HERE.parent)),
+        "scenarios": case.scenario_count(),
+        "draws": draws,
+        "parameters": len(res.parameters),
+        "solves": solves,
+        "seconds": wall,
+        "per_solve_s": wall / solves,
+        "one_design_median_s": _median(singles),
+        "top": [{"parameter": p.label, "value": round(p.value, 2),
+                 "standard_error": round(p.standard_error, 2)} for p in res.parameters[:3]],
+    }  # fmt: skip
+
+
 def _verdict(key: str, value: float | None) -> dict:
     op, target = TARGETS[key]
     if value is None:
@@ -415,7 +450,7 @@ def _against_full(part: dict, full: dict, mine: float, theirs: float | None, obj
     )
 
 
-def run(quick: bool, progress) -> dict:
+def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
     doc: dict = {"machine": machine(), "quick": quick}
     with tempfile.TemporaryDirectory(prefix="gainshare-bench-") as tmpdir:
         tmp = Path(tmpdir)
@@ -451,6 +486,10 @@ def run(quick: bool, progress) -> dict:
             chk["first_check_in_a_fresh_process_s"] = cold
             progress("peak memory, 100,000 x 10 x 5")
             mem = peak_memory(dsg["agreement"], tmp)
+        voi = None
+        if not quick:
+            progress(f"value of information (workshop6, {voi_draws} draws)")
+            voi = value_of_information_run(voi_draws)
         _against_full(
             dsg,
             full_d,
@@ -476,8 +515,9 @@ def run(quick: bool, progress) -> dict:
     doc["design_ratio_vs_highs_full_formulation"] = _round(
         dsg["ratio_vs_highs_run_full_formulation"]
     )
+    doc["value_of_information_s"] = _round(voi["seconds"]) if voi else None
     doc["details"] = {"whatif": w, "first_design": dsg, "check": chk, "frontier": f,
-                      "memory": mem}  # fmt: skip
+                      "memory": mem, "value_of_information": voi}  # fmt: skip
     return doc
 
 
@@ -557,6 +597,14 @@ def print_table(doc: dict) -> None:
             f"peak memory: {mem['peak_mb']:,.0f} MB ({mem['before_check_mb']:,.0f} MB before the "
             f"check; the check took {mem['check_s']:.2f} s)"
         )
+    if det.get("value_of_information"):
+        v = det["value_of_information"]
+        print(
+            f"value of information ({v['case']}, {v['scenarios']} scenarios, {v['draws']} draws): "
+            f"{v['seconds']:.1f} s for {v['parameters']} parameters, {v['solves']} design solves "
+            f"({1000 * v['per_solve_s']:.0f} ms a solve; one fresh design of the case "
+            f"{1000 * v['one_design_median_s']:.0f} ms)"
+        )
     print(
         f"load average {doc['machine']['load_average_start']} at the start, "
         f"{doc['load_average_end']} at the end"
@@ -567,6 +615,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="gainshare performance benchmarks (SPEC 6)")
     ap.add_argument("--quick", action="store_true", help="workshop-sized part only (< 1 min)")
     ap.add_argument("--json", action="store_true", help="print one JSON document, nothing else")
+    ap.add_argument(
+        "--voi-draws",
+        type=int,
+        default=VOI_DRAWS,
+        help=f"draws per parameter of the value-of-information run ({VOI_DRAWS})",
+    )
     args = ap.parse_args(argv)
     keep_freed_memory()  # as the command line and the app do (gainshare.memory)
 
@@ -578,7 +632,7 @@ def main(argv=None) -> int:
     stdout = os.dup(1)
     os.dup2(2, 1)
     try:
-        doc = run(args.quick, progress)
+        doc = run(args.quick, progress, args.voi_draws)
     finally:
         sys.stdout.flush()
         os.dup2(stdout, 1)

@@ -443,3 +443,30 @@ def _fmt(x: float | list[float]) -> str:
     if isinstance(x, list):
         return "[" + ", ".join(f"{v:,.4g}" for v in x) + "]"
     return f"{x:,.4g}"
+
+
+def print_value_of_information(doc: dict) -> None:
+    """What to measure first: each parameter's value of information, in words, ranked."""
+    c = console()
+    cur = doc["currency"]
+    base = doc["baseline"]
+    signed = (f"signing the best agreement without knowing more is worth "
+              f"{money(base['value'], cur)} {doc['whom']}" if base["value"] > 0 else
+              "without knowing more the room would not sign (no agreement is worth more than "
+              "none)")  # fmt: skip
+    c.print(f"[bold]{doc['case']}[/]: what to measure first. Objective: "
+            f"{doc['objective']['description']}; {signed}.", highlight=False)  # fmt: skip
+    t = Table()
+    for col in ("Rank", "Parameter", "Worth knowing", "Standard error", "Draws", "Gains at"):
+        t.add_column(col, justify="left" if col == "Parameter" else "right")
+    for p in doc["parameters"]:
+        t.add_row(str(p["rank"]), p["label"], money(p["value"], cur),
+                  "exact" if p["exact"] else money(p["standard_error"], cur),
+                  str(p["draws"]), f"{p['draws_with_gain']} of {p['draws']}")  # fmt: skip
+    c.print(t)
+    for p in doc["parameters"][:5]:
+        c.print(f"- {p['words'][0].upper() + p['words'][1:]}.", highlight=False)
+    tm = doc["timings"]
+    c.print(
+        f"{tm['solves']} design solves in {tm['total_s']:.1f} s. {doc['method']}", highlight=False
+    )
