@@ -22,7 +22,11 @@ benchmark workshop case, 6 parties x 500 scenarios x 3 years; the large case, 10
    worst-margin frontier on the benchmark workshop case.
 5. check: `gainshare.check` of the designed workshop agreement over 100,000 scenarios, its whole
    JSON document (pence statements and identities included) built (target < 0.5 s).
-6. peak memory: `check` over 100,000 scenarios x 10 parties x 5 years in a fresh process."""
+6. peak memory: `check` over 100,000 scenarios x 10 parties x 5 years in a fresh process.
+7. value of information (not with --quick; no target in SPEC section 6): `gainshare
+   value-of-information` on the workshop example with a stated number of draws (--voi-draws,
+   default 10): the whole run, its design solves, and beside it one fresh design of the same
+   case (no shadow prices), the unit each draw repeats."""
 
 from __future__ import annotations
 
@@ -64,6 +68,8 @@ TARGETS = {  # SPEC section 6
     "peak_mem_mb": ("<", 2048.0),
 }
 ROOT = HERE.parent
+VOI_DRAWS = 10
+WORKSHOP6 = ROOT / "app" / "examples" / "workshop6.yaml"
 WHATIFS = 15
 FRONTIER_POINTS = 20
 MARGIN_BACKOFF = 0.01  # pounds: the last frontier point asks for the max-min margin less this
@@ -407,6 +413,34 @@ def peak_memory(agreement, tmp: Path) -> dict:
 # ------------------------------------------------------------------ report
 
 
+def value_of_information_run(draws: int) -> dict:
+    """What to measure first on the app's workshop case: the whole run and one fresh design."""
+    from gainshare.analysis.value_of_information import value_of_information
+
+    case = gainshare.load_case(WORKSHOP6)
+    singles = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        Designer(case).solve(duals=False)
+        singles.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    res = value_of_information(case, draws)
+    wall = time.perf_counter() - t0
+    solves = res.timings["solves"]
+    return {
+        "case": str(WORKSHOP6.relative_to(HERE.parent)),
+        "scenarios": case.scenario_count(),
+        "draws": draws,
+        "parameters": len(res.parameters),
+        "solves": solves,
+        "seconds": wall,
+        "per_solve_s": wall / solves,
+        "one_design_median_s": _median(singles),
+        "top": [{"parameter": p.label, "value": round(p.value, 2),
+                 "standard_error": round(p.standard_error, 2)} for p in res.parameters[:3]],
+    }  # fmt: skip
+
+
 def _verdict(key: str, value: float | None) -> dict:
     op, target = TARGETS[key]
     if value is None:
@@ -416,7 +450,7 @@ def _verdict(key: str, value: float | None) -> dict:
             "times_target": round(value / target, 2)}  # fmt: skip
 
 
-def run(quick: bool, progress) -> dict:
+def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
     doc: dict = {"machine": machine(), "quick": quick}
     workshop6 = ROOT / "app" / "examples" / "workshop6.yaml"
     with tempfile.TemporaryDirectory(prefix="gainshare-bench-") as tmpdir:
@@ -456,6 +490,10 @@ def run(quick: bool, progress) -> dict:
             chk["first_check_in_a_fresh_process_s"] = cold
             progress("peak memory, 100,000 x 10 x 5")
             mem = peak_memory(dsg["agreement"], tmp)
+        voi = None
+        if not quick:
+            progress(f"value of information (workshop example, {voi_draws} draws)")
+            voi = value_of_information_run(voi_draws)
     for part in (w, dsg, core, shop, large):
         if part:
             part.pop("first_agreement", None)
@@ -474,9 +512,10 @@ def run(quick: bool, progress) -> dict:
     }
     doc |= {k: (None if v is None else round(v, 4)) for k, v in headline.items()}
     doc["targets"] = {k: _verdict(k, v) for k, v in headline.items()}
+    doc["value_of_information_s"] = _round(voi["seconds"]) if voi else None
     doc["details"] = {"design_core": core, "design_workshop": shop, "design_large": large,
                       "first_design": dsg, "whatif": w, "candidates": cand, "frontier": f,
-                      "check": chk, "memory": mem}  # fmt: skip
+                      "check": chk, "memory": mem, "value_of_information": voi}  # fmt: skip
     return doc
 
 
@@ -569,6 +608,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="gainshare performance benchmarks (SPEC 6)")
     ap.add_argument("--quick", action="store_true", help="workshop-sized part only (< 1 min)")
     ap.add_argument("--json", action="store_true", help="print one JSON document, nothing else")
+    ap.add_argument(
+        "--voi-draws",
+        type=int,
+        default=VOI_DRAWS,
+        help=f"draws per parameter of the value-of-information run ({VOI_DRAWS})",
+    )
     args = ap.parse_args(argv)
     keep_freed_memory()  # as the command line and the app do (gainshare.memory)
 
@@ -580,7 +625,7 @@ def main(argv=None) -> int:
     stdout = os.dup(1)
     os.dup2(2, 1)
     try:
-        doc = run(args.quick, progress)
+        doc = run(args.quick, progress, args.voi_draws)
     finally:
         sys.stdout.flush()
         os.dup2(stdout, 1)

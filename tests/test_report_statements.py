@@ -52,7 +52,7 @@ def check_workbook(wb, result) -> None:
         p = {h: pence(r[col[h]]) for h in head[4:]}
         assert p["Net position"] == (
             p["Revenue change"] - p["Cost change"] + p["Benefit"] + p["Transfer"]
-            + p["Retained share"]
+            + p["Retained share"] + p.get("Paid outside the pool", 0)
         )  # fmt: skip
         shared[key] += p["Transfer"] + p["Retained share"]
         contributed[key] += p["Spend saved"] - p["Direct scheme cost"]

@@ -60,7 +60,7 @@ def _jsonable(o):
 
 def _command_name(fn: Callable) -> str:
     name = fn.__qualname__.split(".")[0]
-    return {"workshop_app": "app"}.get(name, name)
+    return {"workshop_app": "app", "value_of_information": "value-of-information"}.get(name, name)
 
 
 def guarded(fn: Callable[[], int], as_json: bool = False) -> None:
@@ -332,6 +332,63 @@ def sensitivity(
             emit_json(doc)
         else:
             print_sensitivity(doc)
+        return 0
+
+    guarded(body, as_json)
+
+
+@app.command(rich_help_panel="Analysis")
+def value_of_information(
+    case: CaseArg,
+    draws: Annotated[
+        int, typer.Option("--draws", help="Draws of each parameter to re-solve at (1-500)")
+    ] = 20,
+    parameter: Annotated[
+        list[str] | None,
+        typer.Option("--parameter", help="Only this parameter (repeatable; see validate)"),
+    ] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            "--objective",
+            help="commissioners | system_savings | worst_margin (default: the case's)",
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Solver time limit per solve, seconds")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What to measure first: how much of the design objective the room would gain by knowing
+    each uncertain parameter before signing (expected value of partial perfect information,
+    by re-solving the design at draws of the parameter), ranked."""
+
+    def body() -> int:
+        import gainshare
+        from gainshare.analysis.sweep import progress_bar
+        from gainshare.analysis.value_of_information import WHOM, solves_needed
+        from gainshare.analysis.value_of_information import value_of_information as run
+
+        if time_limit is not None and time_limit <= 0:
+            raise InputError(["--time-limit: give a number of seconds above 0"])
+        if not 1 <= draws <= 500:
+            raise InputError(["--draws: give a whole number from 1 to 500"])
+        if objective is not None and objective not in WHOM:
+            raise InputError([f"--objective: '{objective}' is not an objective in money: use "
+                              "one of " + ", ".join(WHOM)])  # fmt: skip
+        c = gainshare.load_case(case)
+        if objective is not None:
+            req = c.requirements.model_copy(update={"objective": objective})
+            c = c.model_copy(update={"requirements": req})
+        total = solves_needed(c, draws, parameter or None)
+        with progress_bar(total, "value of information") as advance:
+            result = run(c, draws, parameter or None, time_limit, advance)
+        if as_json:
+            emit_json(result.document)
+        else:
+            from gainshare.report.console import print_value_of_information
+
+            print_value_of_information(result.document)
         return 0
 
     guarded(body, as_json)

@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
+from gainshare.economics.portfolio import count_once, curve_cost, funding_by_year
 from gainshare.economics.scenarios import ScenarioSet, sample
 from gainshare.schema.case import Case, Contract
 
@@ -56,6 +57,13 @@ class Economics:
     units_exp: np.ndarray | None = None  # (S, Y, K)
     units_act: np.ndarray | None = None  # (S, Y, K)
     steps_released: np.ndarray | None = None  # (S, Y, K)
+    # money paid between parties outside the pool (transformation funding paid outside it):
+    # + received, - paid, summing to zero over the parties; None when the case has none
+    outside_pool: np.ndarray | None = None
+    # the scenarios, kept for a case with cohorts (each scheme's own effect is recomputed on
+    # them); None otherwise, so that a large check does not hold them
+    scenarios: ScenarioSet | None = field(default=None, repr=False, compare=False)
+    levers: LeverChoice | None = None  # the lever values these economics were computed for
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -98,6 +106,14 @@ class Economics:
     @cached_property
     def revenue_change(self) -> np.ndarray:
         return self.act_pay - self.exp_pay
+
+    @cached_property
+    def net_before_sharing(self) -> np.ndarray:
+        """Each party's net position before any transfer or retained amount: its revenue change
+        as a provider less its cost change, plus benefits booked to it and money paid to it
+        outside the pool (what design keeps every party whole on)."""
+        b = self.revenue_change * self.is_provider - self.cost_change + self.benefit
+        return b if self.outside_pool is None else b + self.outside_pool
 
     @cached_property
     def stranded_fixed_cost(self) -> np.ndarray:
@@ -150,8 +166,21 @@ def _scheme_flows(case, sc, teams_of):
         filled, prem = sc[f"{v}.staffing.filled"], sc[f"{v}.staffing.agency_premium"]
         staff = st.posts_per_team * st.cost_per_post * (1.0 + (1.0 - filled) * prem)
         cost = teams * (s.fixed_cost + staff) + sc[f"{v}.cost_per_patient"] * referrals
+        if s.overhead and teams > 0:
+            cost = cost + s.overhead
+        if s.cost_curve:
+            cost = cost + curve_cost(s.cost_curve, referrals)
         flows[s.id] = (referrals, avoided, new_escalated, cost)
+    if case.cohorts:
+        once = count_once(case, sc, {sid: f[1] for sid, f in flows.items()})
+        flows = {sid: (r, once[sid], n, c) for sid, (r, _, n, c) in flows.items()}
     return flows
+
+
+def scheme_flows(case: Case, scenarios: ScenarioSet, levers: LeverChoice | None = None) -> dict:
+    """Per scheme id: (referrals, avoided patients counted once, new patients escalated,
+    running cost), each (S, Y), at the lever values given (else the case's)."""
+    return _scheme_flows(case, scenarios, (levers or LeverChoice()).teams)
 
 
 def _by_scenario(a: np.ndarray) -> np.ndarray:
@@ -200,8 +229,12 @@ def compute(
         i_p, i_c = pidx[c.provider], pidx[c.commissioner]
         E[i_p] += pe
         A[i_p] += pa
-        ES[i_c] += pe
-        AS[i_c] += pa
+        if c.between_providers:  # the paying provider's own money, net of what it receives
+            E[i_c] -= pe
+            A[i_c] -= pa
+        else:
+            ES[i_c] += pe
+            AS[i_c] += pa
         dC[i_p] += sc[f"contracts.{c.id}.variable_cost"] * (ua - ue)
         st = c.costs.stepped
         rel = np.zeros((S, Y))
@@ -215,6 +248,7 @@ def compute(
         released.append(rel)
     for pid in case.quality_scores:
         Q[pidx[pid]] = sc[f"quality.{pid}"]
+    out = _funding(case, lv, pidx, A, AS, (P, S, Y))
     E, A, ES, AS, dC, D, B, Q = (_by_scenario(x) for x in (E, A, ES, AS, dC, D, B, Q))
     stack = lambda arrays: np.stack([np.broadcast_to(a, (S, Y)) for a in arrays], axis=2)  # noqa: E731
     u_exp, u_act, released = stack(u_exp), stack(u_act), stack(released)
@@ -237,4 +271,29 @@ def compute(
         units_exp=u_exp,
         units_act=u_act,
         steps_released=released,
+        outside_pool=None if out is None else _by_scenario(out),
+        scenarios=sc if case.cohorts else None,
+        levers=lv,
     )
+
+
+def _funding(case: Case, lv: LeverChoice, pidx: dict, A, AS, shape) -> np.ndarray | None:
+    """Transformation funding of the schemes that run (teams above 0). Charged to the pool:
+    part of the payer's actual spend and the recipient's actual payments (A, AS changed in
+    place). Outside the pool: returned as a (P, S, Y) array of money received (+) and paid (-),
+    or None when the case has none."""
+    teams = {s.id: lv.teams.get(s.id, s.teams) for s in case.schemes}
+    out = None
+    for f in case.transformation_funding:
+        if f.scheme is not None and teams.get(f.scheme, 0) <= 0:
+            continue
+        money = funding_by_year(f.years, f.amount, case.horizon.years)
+        if f.pool == "charged":
+            AS[pidx[f.payer]] += money
+            A[pidx[f.recipient]] += money
+            continue
+        if out is None:
+            out = np.zeros(shape)
+        out[pidx[f.payer]] -= money
+        out[pidx[f.recipient]] += money
+    return out

@@ -110,6 +110,8 @@ def parameters(case: Case) -> list[ParamSpec]:
             )
     for pid, q in case.quality_scores.items():
         out.append(ParamSpec(f"quality.{pid}", q, f"Quality score of {pid}"))
+    for c in case.cohorts:
+        out.append(ParamSpec(f"cohorts.{c.id}.size", c.size, f"{c.name or c.id}: cohort size"))
     return out
 
 

@@ -89,19 +89,34 @@ class DesignData:
         return STEPS[self.req.rounding]
 
 
-def lever_choices(case: Case) -> list[tuple[LeverChoice, str]]:
+def _lever_axes(case: Case) -> list[list[tuple[str, str, int, str]]]:
+    """One axis per lever: (kind, key, value, words) for each value it may take. A scheme that
+    design may choose to run or not (`levers.run`) is a teams axis with 0 among its values."""
     lv = case.levers
-    axes: list[list[tuple[str, str, int]]] = []
-    if lv is not None:
-        for kind in ("teams", "closures", "release_year"):
-            for key, opts in getattr(lv, kind).items():
-                axes.append([(kind, key, o) for o in sorted(set(opts))])
+    axes: list[list[tuple[str, str, int, str]]] = []
+    if lv is None:
+        return axes
+    teams = {s.id: s.teams for s in case.schemes}
+    for sid in [*lv.teams, *[r for r in lv.run if r not in lv.teams]]:
+        opts = lv.team_options(sid, teams[sid])
+        only_run = sid not in lv.teams
+        axes.append([("teams", sid, o, f"run {sid}={'yes' if o else 'no'}" if only_run
+                      else f"teams {sid}={o}") for o in opts])  # fmt: skip
+    for kind in ("closures", "release_year"):
+        for key, opts in getattr(lv, kind).items():
+            axes.append([(kind, key, o, f"{kind} {key}={o}") for o in sorted(set(opts))])
+    return axes
+
+
+def lever_choices(case: Case) -> list[tuple[LeverChoice, str]]:
+    """Every combination of lever values, with its words."""
+    axes = _lever_axes(case)
     out = []
     for combo in itertools.product(*axes) if axes else [()]:
         choice: dict[str, dict[str, int]] = {"teams": {}, "closures": {}, "release_year": {}}
-        for kind, key, o in combo:
+        for kind, key, o, _ in combo:
             choice[kind][key] = o
-        out.append((LeverChoice(**choice), ", ".join(f"{k} {key}={o}" for k, key, o in combo)))
+        out.append((LeverChoice(**choice), ", ".join(words for *_, words in combo)))
     return out
 
 
@@ -202,7 +217,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
         gp.append(tier_portions(np.maximum(x, 0.0), _edges(list(st.gain_edges), spend)))
         lp.append(tier_portions(np.maximum(-x, 0.0), _edges(list(st.loss_edges), spend)))
         qf.append(_quality(e, st.gateway))
-        base.append(e.revenue_change * e.is_provider - e.cost_change + e.benefit)
+        base.append(e.net_before_sharing)
         pool.append(g)
         sav.append(-party_sum(e.total_cost_change))
     base_a, pool_a = np.stack(base), np.stack(pool)

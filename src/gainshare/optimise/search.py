@@ -495,7 +495,7 @@ def structure_arrays(space: Space, st: Structure) -> Arrays:
     c = st.corridor
     gain_t, loss_t = c.gain_threshold.resolve(spend), c.loss_threshold.resolve(spend)
     x = shareable_amount(econ.pool, gain_t, loss_t, c.mode == "excess_only", c.strict)
-    base = econ.revenue_change * econ.is_provider - econ.cost_change + econ.benefit
+    base = econ.net_before_sharing
     return Arrays(econ, x, base, space.split(econ))
 
 

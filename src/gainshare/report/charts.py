@@ -82,6 +82,8 @@ def waterfall_steps(result: CheckResult, j: int) -> list[tuple[str, float]]:
         ("Transfer", exp(st.transfer)),
         ("Retained share of pool", exp(st.retained_by)),
     ]
+    if e.outside_pool is not None:  # transformation funding paid outside the pool
+        steps.append(("Paid outside the pool", exp(e.outside_pool)))
     return [(k, v) for k, v in steps if abs(v) >= 0.005]
 
 

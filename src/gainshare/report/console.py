@@ -99,6 +99,14 @@ def print_check(result, case: Case) -> None:
         f"pool: expected {money(pool['expected'], cur)}.",
         highlight=False,
     )
+    if "schemes" in doc:
+        out.print(scheme_table(doc, case))
+    outside = {pid: d["expected_outside_pool"] for pid, d in doc["by_party"].items()
+               if d.get("expected_outside_pool")}  # fmt: skip
+    if outside:
+        out.print("Paid outside the pool (transformation funding): " + "; ".join(
+            f"{case.party(pid).name} {money(v, cur)}" for pid, v in outside.items()) + ".",
+            highlight=False)  # fmt: skip
     if doc["all_kept_whole"]:
         out.print("[green]Every party's keep-whole requirement is met.[/]")
     else:
@@ -158,6 +166,32 @@ def print_incentives(out: Console, inc: dict, base: dict, case: Case) -> None:
         return
     for f in inc["flags"]:
         out.print(f"[yellow]misaligned:[/] {f['text']}.", highlight=False)
+
+
+def scheme_table(doc: dict, case: Case) -> Table:
+    """Each scheme's own and joint effect (a case whose schemes draw on shared cohorts)."""
+    cur, sch = doc["currency"], doc["schemes"]
+    t = Table(title="Each scheme on its own and in the portfolio (expected totals; savings "
+              "against running no scheme)")  # fmt: skip
+    for col in ("Scheme", "Teams", "Patients avoided alone", "... counted once",
+                "Savings alone", "Savings it adds"):  # fmt: skip
+        t.add_column(col, justify="left" if col == "Scheme" else "right")
+    for d in sch["by_scheme"].values():
+        t.add_row(d["name"], str(d["teams"]), f"{d['own']['patients_avoided']:,.0f}",
+                  f"{d['in_portfolio']['patients_avoided']:,.0f}",
+                  money(d["own"]["system_savings"], cur),
+                  money(d["in_portfolio"]["system_savings"], cur))  # fmt: skip
+    p = sch["portfolio"]
+    t.add_row("All together", "", f"{p['patients_avoided_sum_of_own']:,.0f}",
+              f"{p['patients_avoided']:,.0f}", money(p["system_savings_sum_of_own"], cur),
+              money(p["system_savings"], cur), style="bold")  # fmt: skip
+    t.caption = (
+        f"Counting each patient of a shared cohort once removes "
+        f"{p['double_count_removed']:,.0f} patients; running the schemes together "
+        f"{'adds' if p['joint_effect'] >= 0 else 'takes away'} "
+        f"{money(abs(p['joint_effect']), cur)} beyond the sum of their own savings."
+    )
+    return t
 
 
 def print_design(result, case: Case, out_path=None) -> None:
@@ -453,3 +487,30 @@ def _fmt(x: float | list[float]) -> str:
     if isinstance(x, list):
         return "[" + ", ".join(f"{v:,.4g}" for v in x) + "]"
     return f"{x:,.4g}"
+
+
+def print_value_of_information(doc: dict) -> None:
+    """What to measure first: each parameter's value of information, in words, ranked."""
+    c = console()
+    cur = doc["currency"]
+    base = doc["baseline"]
+    signed = (f"signing the best agreement without knowing more is worth "
+              f"{money(base['value'], cur)} {doc['whom']}" if base["value"] > 0 else
+              "without knowing more the room would not sign (no agreement is worth more than "
+              "none)")  # fmt: skip
+    c.print(f"[bold]{doc['case']}[/]: what to measure first. Objective: "
+            f"{doc['objective']['description']}; {signed}.", highlight=False)  # fmt: skip
+    t = Table()
+    for col in ("Rank", "Parameter", "Worth knowing", "Standard error", "Draws", "Gains at"):
+        t.add_column(col, justify="left" if col == "Parameter" else "right")
+    for p in doc["parameters"]:
+        t.add_row(str(p["rank"]), p["label"], money(p["value"], cur),
+                  "exact" if p["exact"] else money(p["standard_error"], cur),
+                  str(p["draws"]), f"{p['draws_with_gain']} of {p['draws']}")  # fmt: skip
+    c.print(t)
+    for p in doc["parameters"][:5]:
+        c.print(f"- {p['words'][0].upper() + p['words'][1:]}.", highlight=False)
+    tm = doc["timings"]
+    c.print(
+        f"{tm['solves']} design solves in {tm['total_s']:.1f} s. {doc['method']}", highlight=False
+    )

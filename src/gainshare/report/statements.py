@@ -50,6 +50,7 @@ STATEMENT_LINES = [
     ("Benefit booked", "benefit", 1),
     ("Transfer received (negative: paid)", "transfer", 1),
     ("Retained share of the pool", "retained", 1),
+    ("Paid outside the pool (negative: paid)", "outside_pool", 1),
 ]
 
 
@@ -272,7 +273,10 @@ def _settlement(wb: Workbook, result: CheckResult) -> tuple[int, int]:
     keep = min(S, max(1, MAX_SETTLEMENT_ROWS // (Y * P)))
     sh = _Sheet(wb, "Settlement", {"A": 14, "B": 12, "C": 10, "D": 16, **{
         c: 17 for c in "EFGHIJKL"}, "N": 60})  # fmt: skip
-    heads = ["Scenario", "Weight", "Year", "Party"] + [t for t, _ in SETTLEMENT_COLUMNS]
+    columns = SETTLEMENT_COLUMNS
+    if pen.outside_pool is not None:  # transformation funding paid outside the pool
+        columns = columns[:-1] + [("Paid outside the pool", "outside_pool"), columns[-1]]
+    heads = ["Scenario", "Weight", "Year", "Party"] + [t for t, _ in columns]
     note = []
     if keep < S:
         note = [None, sh.cell(
@@ -280,7 +284,7 @@ def _settlement(wb: Workbook, result: CheckResult) -> tuple[int, int]:
             f"{total:,} rows); the Summary covers every scenario.", bold=True)]  # fmt: skip
     sh.ws.freeze_panes = "A2"  # before the first row: a write-only sheet writes its view first
     sh.ws.append([sh.cell(h, bold=True, fill=True) for h in heads] + note)
-    arrays = [getattr(pen, k) for _, k in SETTLEMENT_COLUMNS]
+    arrays = [getattr(pen, k) for _, k in columns]
     cells = [sh._styled(MONEY) for _ in arrays]
     weight = sh._styled("0.000000")
     for s in range(keep):
@@ -342,6 +346,8 @@ def _statements(wb: Workbook, case: Case, result: CheckResult) -> None:
             sh.row()
             sh.header(case.party(pid).name, *labels, "Whole agreement")
             for label, key, sign in STATEMENT_LINES:
+                if getattr(pen, key) is None:  # nothing paid outside the pool in this case
+                    continue
                 vals = [sign * int(v) for v in getattr(pen, key)[s, :, j]]
                 if any(vals):
                     sh.row(label, *[sh.money(v / 100) for v in vals], sh.money(sum(vals) / 100))

@@ -291,6 +291,38 @@ class _Writer:
         )
         return Clause("How the pool is measured", [text, stats])
 
+    def outside_pool(self) -> Clause | None:
+        """Payments between providers and transformation funding, and how the pool treats
+        them (models/portfolio.md); None when the case has neither."""
+        c, f = self.case, self.fmt
+        paras = []
+        for k in (k for k in c.contracts if k.between_providers):
+            rate = f" at {f.exact(k.price)} per {k.unit}" if k.rule == "activity" else ""
+            paras.append(
+                f"{self.names[k.commissioner]} pays {self.names[k.provider]} for "
+                f"{k.name or k.id}{rate}. This payment between providers is outside the pool: "
+                "it is the paying provider's own cost and the other's income, and the pool does "
+                "not change with it."
+            )
+        schemes = {s.id: s.name or s.id for s in c.schemes}
+        for t in c.transformation_funding:
+            when = year_phrase(t.years, self.labels)
+            what = f" for {schemes[t.scheme]}, only if that scheme runs" if t.scheme else ""
+            how = (
+                "It is paid outside the pool, from the payer's own budget: it is neither a "
+                "gain nor a loss of this agreement."
+                if t.pool == "outside"
+                else "It is charged to the pool: it counts as the payer's spend, so the pool is "
+                "reduced by it before it is shared and every party bears it in its share."
+            )
+            paras.append(
+                f"Transformation funding (non-recurrent): {self.names[t.payer]} pays "
+                f"{self.names[t.recipient]} {f.exact(t.amount)} in {when}{what}. {how}"
+            )
+        if not paras:
+            return None
+        return Clause("Payments outside the pool", paras)
+
     def corridor(self) -> Clause:
         return Clause("Corridor", self.by_year("corridor", self._corridor))
 
@@ -455,6 +487,7 @@ class _Writer:
             self.scope(),
             self.baseline(),
             self.pool(),
+            *[c for c in [self.outside_pool()] if c is not None],
             self.corridor(),
             self.tiers("gain_tiers"),
             self.tiers("loss_tiers"),

@@ -87,7 +87,10 @@ class Contract(Strict):
 
     id: Identifier = Field(description="Short id of the contract / service line")
     name: str = Field(default="", description="Service line as it appears in reports")
-    commissioner: Identifier = Field(description="Party id of the payer")
+    commissioner: Identifier = Field(
+        description="Party id of the payer: a commissioner, or a provider when "
+        "between_providers is true"
+    )
     provider: Identifier = Field(description="Party id of the provider")
     unit: str = Field(default="unit", description="Activity unit, e.g. 'spell', 'contact'")
     rule: Literal["activity", "block", "blended", "capitation"] = Field(
@@ -115,6 +118,12 @@ class Contract(Strict):
         default=1.0, gt=0, description="Capacity units (e.g. bed days) used per activity unit"
     )
     costs: Costs = Field(default_factory=Costs, description="Provider's costs of this line")
+    between_providers: bool = Field(
+        default=False,
+        description="The payer is a provider paying another provider (e.g. an acute trust "
+        "paying a community provider per early discharge): the payment is the payer's own, "
+        "outside the pool (models/portfolio.md)",
+    )
 
     @model_validator(mode="after")
     def _rule_fields(self) -> Contract:
@@ -157,6 +166,19 @@ class Benefit(Strict):
     )
 
 
+class CostBand(Strict):
+    """One band of a scheme's scale curve: referred patients up to `upto` a year (after the
+    previous band) cost `cost_per_patient` each."""
+
+    upto: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Upper edge of the band, referred patients a year (omit for the last band)",
+    )
+    cost_per_patient: Money = Field(description="Running cost per referred patient in the band")
+
+
 class Scheme(Strict):
     """A care-model change moving activity out of hospital (SPEC section 2)."""
 
@@ -192,6 +214,77 @@ class Scheme(Strict):
     cost_per_patient: Param = param_field("Running cost per referred patient", default=0.0)
     staffing: Staffing = Field(default_factory=Staffing, description="Team staffing")
     benefits: list[Benefit] = Field(default_factory=list, description="Benefits outside health")
+    overhead: Money = Field(
+        default=0.0,
+        description="Cost a year of running the scheme at all, whatever its number of teams "
+        "(management, IT, premises), pounds; none when it runs no teams",
+    )
+    cost_curve: list[CostBand] = Field(
+        default_factory=list,
+        description="Challenge 4 (scale): running cost per referred patient by volume band, "
+        "each band's rate applying to the patients in it (like tax bands), added to "
+        "cost_per_patient",
+    )
+    cohorts: dict[Identifier, Share] = Field(
+        default_factory=dict,
+        description="Cohort id -> fraction of the scheme's targeted patients drawn from that "
+        "cohort; schemes drawing on one cohort count an avoided patient once "
+        "(models/portfolio.md). The rest overlap no other scheme",
+    )
+
+    @model_validator(mode="after")
+    def _curve_and_cohorts(self) -> Scheme:
+        edges = [b.upto for b in self.cost_curve]
+        if edges and (edges[-1] is not None or any(e is None for e in edges[:-1])):
+            raise ValueError(
+                "cost_curve: every band but the last needs 'upto'; the last band has none"
+            )
+        for k in range(1, len(edges) - 1):
+            if edges[k] <= edges[k - 1]:
+                raise ValueError(
+                    f"cost_curve[{k}].upto ({edges[k]:g}) is not above the band before "
+                    f"({edges[k - 1]:g}): list bands in increasing order"
+                )
+        total = sum(self.cohorts.values())
+        if total > 1 + 1e-9:
+            raise ValueError(
+                f"cohorts: fractions sum to {total:.4g}, above 1: a patient is in one cohort"
+            )
+        return self
+
+
+class Cohort(Strict):
+    """Patients several schemes may draw on (challenge 4: schemes should not target cohorts
+    that overlap too much)."""
+
+    id: Identifier
+    name: str = Field(default="", description="Cohort as it appears in reports")
+    size: Param = param_field(
+        "Patients a year in the cohort who would otherwise be acute inpatients (above 0)"
+    )
+
+
+class TransformationFunding(Strict):
+    """Non-recurrent money for a scheme (challenge 5: schemes are often funded on a
+    non-recurrent basis)."""
+
+    payer: Identifier = Field(description="Party that pays (e.g. the ICB's transformation fund)")
+    recipient: Identifier = Field(description="Provider that receives it")
+    scheme: Identifier | None = Field(
+        default=None,
+        description="Scheme it funds: paid only when the scheme runs (teams above 0); omit "
+        "when it is paid whatever runs",
+    )
+    amount: Money = Field(description="Pounds paid in each of the years")
+    years: list[int] = Field(
+        default_factory=lambda: [1], min_length=1, description="Years (1 = first) it is paid"
+    )
+    pool: Literal["outside", "charged"] = Field(
+        default="outside",
+        description="outside: from the payer's own budget, outside the agreement (the pool does "
+        "not see it; the payer's net falls and the recipient's rises by it); charged: part of "
+        "the payer's spend, so the pool is reduced by it before sharing (payer a commissioner)",
+    )
 
 
 class Horizon(Strict):
@@ -316,6 +409,13 @@ class Case(Strict):
         description="What design must achieve and may choose (see models/design.md)",
     )
     levers: Levers | None = Field(default=None, description="Optional integer decisions")
+    cohorts: list[Cohort] = Field(
+        default_factory=list,
+        description="Patient cohorts schemes draw on; avoided patients counted once per cohort",
+    )
+    transformation_funding: list[TransformationFunding] = Field(
+        default_factory=list, description="Non-recurrent funding for schemes"
+    )
 
     # ---- convenience
     def party(self, pid: str) -> Party:
@@ -403,6 +503,7 @@ def check_references(case: Case) -> None:
         _check_contract(case, i, c)
     for i, s in enumerate(case.schemes):
         _check_scheme(case, i, s)
+    _check_portfolio(case)
     _check_quality_and_keep_whole(case)
     _check_requirements(case)
     _check_levers(case)
@@ -411,8 +512,10 @@ def check_references(case: Case) -> None:
 
 def _check_contract(case: Case, i: int, c: Contract) -> None:
     ids, years, w = set(case.party_ids), case.horizon.years, f"contracts[{i}]"
-    _need(c.commissioner, ids, f"{w}.commissioner", "commissioner", case)
+    _check_payer(case, c, w)
     _need(c.provider, ids, f"{w}.provider", "provider", case)
+    if c.commissioner == c.provider:
+        raise ValueError(f"{w}: the payer and the provider are the same party: fix one of them")
     for name, value in (("expected_units", c.expected_units),
                         ("demand_variation", c.demand_variation),
                         ("costs.variable_per_unit", c.costs.variable_per_unit)):  # fmt: skip
@@ -423,6 +526,19 @@ def _check_contract(case: Case, i: int, c: Contract) -> None:
         raise ValueError(
             f"{w}.costs.stepped.first_release_year {st.first_release_year} is after the "
             f"{years}-year horizon: use a year from 1 to {years}"
+        )
+
+
+def _check_payer(case: Case, c: Contract, w: str) -> None:
+    """The payer is a commissioner, or a provider when the contract says between_providers."""
+    if not c.between_providers:
+        _need(c.commissioner, set(case.party_ids), f"{w}.commissioner", "commissioner", case)
+        return
+    _need(c.commissioner, set(case.party_ids), f"{w}.commissioner")
+    if not case.party(c.commissioner).is_provider:
+        raise ValueError(
+            f"{w}.commissioner '{c.commissioner}' is not a provider: a contract between "
+            "providers is paid by a provider; set between_providers: false"
         )
 
 
@@ -449,6 +565,39 @@ def _check_scheme(case: Case, i: int, s: Scheme) -> None:
     for j, b in enumerate(s.benefits):
         _need(b.party, ids, f"{w}.benefits[{j}].party", "commissioner", case)
         _check_money_param(b.per_patient_avoided, f"{w}.benefits[{j}].per_patient_avoided")
+
+
+def _check_portfolio(case: Case) -> None:
+    """Cohorts schemes name exist and have a size above 0; transformation funding names real
+    parties, schemes and years, and a charged one is paid by a commissioner."""
+    _unique(case.cohorts, "cohorts")
+    ids, years = set(case.party_ids), case.horizon.years
+    cohorts = {c.id for c in case.cohorts}
+    for i, c in enumerate(case.cohorts):
+        _check_years(c.size, years, f"cohorts[{i}].size")
+        if param_bounds(c.size)[0] <= 0:
+            raise ValueError(f"cohorts[{i}].size can be 0 or less: give patients a year above 0")
+    for i, s in enumerate(case.schemes):
+        for cid in s.cohorts:
+            if cid not in cohorts:
+                raise ValueError(
+                    f"schemes[{i}].cohorts.{cid}: no cohort '{cid}' in cohorts: add it or fix it"
+                )
+    sids = {s.id for s in case.schemes}
+    for i, f in enumerate(case.transformation_funding):
+        w = f"transformation_funding[{i}]"
+        role = "commissioner" if f.pool == "charged" else None
+        _need(f.payer, ids, f"{w}.payer", role, case)
+        _need(f.recipient, ids, f"{w}.recipient", "provider", case)
+        if f.payer == f.recipient:
+            raise ValueError(f"{w}: payer and recipient are the same party: fix one of them")
+        if f.scheme is not None and f.scheme not in sids:
+            raise ValueError(f"{w}.scheme '{f.scheme}' is not in schemes: add it or fix it")
+        bad = [y for y in f.years if not 1 <= y <= years]
+        if bad or len(set(f.years)) != len(f.years):
+            raise ValueError(
+                f"{w}.years {f.years}: give each year once, from 1 to {years} (the horizon)"
+            )
 
 
 def _check_quality_and_keep_whole(case: Case) -> None:
@@ -521,6 +670,15 @@ def structure_options(r: Requirements) -> int:
     return n
 
 
+def _check_run(run: list[str], sids: set[str]) -> None:
+    """levers.run names schemes of the case, each once."""
+    for sid in run:
+        if sid not in sids:
+            raise ValueError(f"levers.run: no scheme '{sid}' in the case: fix the id")
+    if len(set(run)) != len(run):
+        raise ValueError("levers.run names a scheme twice: name each once")
+
+
 def _check_levers(case: Case) -> None:
     lv = case.levers
     if lv is None:
@@ -537,6 +695,7 @@ def _check_levers(case: Case) -> None:
             raise ValueError(f"levers.teams.{sid}: no scheme '{sid}' in the case: fix the id")
         if not opts or any(o < 0 for o in opts):
             raise ValueError(f"levers.teams.{sid}: give one or more team counts, each 0 or more")
+    _check_run(lv.run, sids)
     for name in ("closures", "release_year"):
         for cid, opts in getattr(lv, name).items():
             if cid not in stepped:

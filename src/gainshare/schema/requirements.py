@@ -266,13 +266,27 @@ class Levers(Strict):
     release_year: dict[Identifier, list[int]] = Field(
         default_factory=dict, description="Contract id -> first years a closure may save from"
     )
+    run: list[Identifier] = Field(
+        default_factory=list,
+        description="Scheme ids design may choose to run or not (a yes/no decision each): a "
+        "scheme not run has no teams, no overhead and no transformation funding",
+    )
+
+    def team_options(self, scheme: str, teams: int) -> list[int]:
+        """Team counts design chooses among for a scheme whose case figure is `teams`: the
+        teams lever's counts (or the case's), with 0 added when the scheme is in `run`."""
+        opts = set(self.teams.get(scheme, [teams]))
+        if scheme in self.run:
+            opts.add(0)
+        return sorted(opts)
 
     def combinations(self) -> int:
         n = 1
         for d in (self.teams, self.closures, self.release_year):
-            for opts in d.values():
-                n *= max(len(opts), 1)
-        return n
+            for key, opts in d.items():
+                extra = d is self.teams and key in self.run and 0 not in opts
+                n *= max(len(opts) + extra, 1)
+        return n * 2 ** len([sid for sid in self.run if sid not in self.teams])
 
 
 MAX_STRUCTURES = 64

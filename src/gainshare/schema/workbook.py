@@ -140,8 +140,11 @@ def _json_cell(v: Any) -> Any:
             'is not valid JSON text: write it as in the YAML case, e.g. {"objective": '
             '"commissioners"}'
         ) from None
-    if not isinstance(out, dict):
-        raise ValueError("should be a mapping in braces {...}: write it as JSON text")
+    if not isinstance(out, dict | list):
+        raise ValueError(
+            "should be a mapping in braces {...} (or a list in brackets [...]): write it as "
+            "JSON text"
+        )
     return out
 
 

@@ -8,6 +8,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from gainshare.economics.effects import scheme_effects
 from gainshare.economics.model import Economics, compute, party_sum
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case, KeepWhole
@@ -73,6 +74,8 @@ def _party_arrays(st: Settlement) -> dict[str, np.ndarray]:
         "stranded": e.stranded_fixed_cost,
         "unfunded": e.unfunded_activity,
     }
+    if e.outside_pool is not None:
+        arrays["outside_pool"] = e.outside_pool
     return {k: np.einsum("s,syp->p", w, v) for k, v in arrays.items()}
 
 
@@ -87,7 +90,7 @@ def _party_summary(
     def wsum(name: str) -> float:  # expected horizon total, pounds to the penny
         return round(float(arrays[name][j]), 2)
 
-    return {
+    out = {
         "role": "both"
         if e.is_provider[j] and e.is_commissioner[j]
         else ("provider" if e.is_provider[j] else "commissioner"),
@@ -113,6 +116,9 @@ def _party_summary(
             "met": met,
         },
     }
+    if "outside_pool" in arrays:  # only for a case with money paid outside the pool
+        out["expected_outside_pool"] = wsum("outside_pool")
+    return out
 
 
 def _violations(st: Settlement, case: Case) -> tuple[list[dict], int]:
@@ -250,6 +256,8 @@ def _document(result: CheckResult) -> dict:
         "violations_total": total,
         "identities": identities(st, pen),
     }
+    if case.cohorts and e.scenarios is not None:  # schemes drawing on shared cohorts
+        doc["schemes"] = scheme_effects(case, e)
     if result.incentives is not None:
         doc["incentives"] = result.incentives.document
     return doc

@@ -190,6 +190,8 @@ def settle(econ: Economics, agreement: Agreement) -> Settlement:
     retained = pool - party_sum(transfer)
     retained_by = ht.split * retained[:, :, None]
     net = econ.revenue_change - econ.cost_change + econ.benefit + transfer + retained_by
+    if econ.outside_pool is not None:  # money paid between parties outside the pool
+        net += econ.outside_pool
     return Settlement(econ=econ, pool=pool, shareable=x, raw_share=raw, quality_factor=qf,
                       transfer=transfer, retained=retained, retained_by=retained_by,
                       net=net)  # fmt: skip

@@ -59,6 +59,7 @@ class Statements:
     net: np.ndarray
     pool: np.ndarray  # (S, Y)
     system_savings: np.ndarray  # (S, Y)
+    outside_pool: np.ndarray | None = None  # paid (-) or received (+) outside the pool
 
 
 def _apportion(parts: list[np.ndarray], totals: np.ndarray) -> list[np.ndarray]:
@@ -92,5 +93,10 @@ def statements(st: Settlement) -> Statements:
         [st.transfer[:, :, prov], st.retained_by[:, :, comm]], pool
     )
     net = rev - cost + transfer + retained + ben
+    outside = None
+    if e.outside_pool is not None:  # apportioned so that what is paid is what is received
+        outside = largest_remainder(e.outside_pool, np.zeros(shape[:2], dtype=np.int64))
+        net = net + outside
     savings = -party_sum(cost + direct - ben)
-    return Statements(rev, cost, saved, direct, ben, transfer, retained, net, pool, savings)
+    return Statements(rev, cost, saved, direct, ben, transfer, retained, net, pool, savings,
+                      outside)  # fmt: skip
