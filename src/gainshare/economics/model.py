@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
+from gainshare.economics.baseline import contract_factors, expected_units
 from gainshare.economics.scenarios import ScenarioSet, sample
 from gainshare.schema.case import Case, Contract
 
@@ -21,6 +22,19 @@ class LeverChoice:
     teams: dict[str, int] = field(default_factory=dict)  # scheme id -> teams
     closures: dict[str, int] = field(default_factory=dict)  # contract id -> steps closed
     release_year: dict[str, int] = field(default_factory=dict)  # contract id -> first year
+
+
+@dataclass(frozen=True)
+class ContractDetail:
+    """Per contract (S, Y, K) and per scheme (S, Y, M) figures of `compute(..., detail=True)`:
+    what an actual year is settled from, line by line (settle.actuals, settle.bridge)."""
+
+    exp_pay: np.ndarray  # expected payment of each contract
+    act_pay: np.ndarray  # actual payment of each contract
+    cost_change: np.ndarray  # provider's cost change on the contract (variable and stepped)
+    units_moved: np.ndarray  # units the schemes moved onto (+) or off (-) the contract
+    scheme_ids: list[str]
+    scheme_cost: np.ndarray  # (S, Y, M) running cost of each scheme
 
 
 def party_sum(a: np.ndarray) -> np.ndarray:
@@ -56,6 +70,15 @@ class Economics:
     units_exp: np.ndarray | None = None  # (S, Y, K)
     units_act: np.ndarray | None = None  # (S, Y, K)
     steps_released: np.ndarray | None = None  # (S, Y, K)
+    is_risk_partner: np.ndarray | None = None  # (P,) bool; None: no party is one
+    detail: ContractDetail | None = None  # per contract and scheme, when asked for
+
+    @cached_property
+    def takes_share(self) -> np.ndarray:
+        """(P,) parties that receive transfers: providers and risk partners."""
+        if self.is_risk_partner is None:
+            return self.is_provider
+        return self.is_provider | self.is_risk_partner
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -117,13 +140,17 @@ class Economics:
         return self.party_ids.index(pid)
 
 
-def _payment(c: Contract, units: np.ndarray, plan: np.ndarray) -> np.ndarray:
-    """Payment under the contract's rule for `units` given planned units `plan` (S, Y)."""
+def _payment(c: Contract, units: np.ndarray, plan: np.ndarray, scale=1.0) -> np.ndarray:
+    """Payment under the contract's rule for `units` given planned units `plan` (S, Y); `scale`
+    is the baseline factor (Y,) that stated fixed sums move with (1.0: none)."""
     if c.rule == "activity":
         return c.price * units
     if c.rule == "capitation":
-        return np.full_like(units, c.population * c.per_head)
-    fixed = c.price * plan if c.fixed_payment is None else np.full_like(plan, c.fixed_payment)
+        return np.full_like(units, c.population * c.per_head) * scale
+    if c.fixed_payment is None:  # price x planned units: the plan already moves with the baseline
+        fixed = c.price * plan
+    else:
+        fixed = np.full_like(plan, c.fixed_payment) * scale
     if c.rule == "block":
         if c.volume_band is None:
             return fixed + 0.0 * units
@@ -134,6 +161,9 @@ def _payment(c: Contract, units: np.ndarray, plan: np.ndarray) -> np.ndarray:
     above = np.maximum(units - plan, 0.0)
     below = np.maximum(plan - units, 0.0)
     return fixed + c.price * (c.marginal_rate_above * above - c.marginal_rate_below * below)
+
+
+contract_payment = _payment  # the payment rules, for settling an actual year from its units
 
 
 def _scheme_flows(case, sc, teams_of):
@@ -160,9 +190,13 @@ def _by_scenario(a: np.ndarray) -> np.ndarray:
 
 
 def compute(
-    case: Case, scenarios: ScenarioSet | None = None, levers: LeverChoice | None = None
+    case: Case,
+    scenarios: ScenarioSet | None = None,
+    levers: LeverChoice | None = None,
+    detail: bool = False,
 ) -> Economics:
-    """Economics of every party in every scenario and year."""
+    """Economics of every party in every scenario and year (with `detail`, also per contract
+    and scheme)."""
     sc = scenarios if scenarios is not None else sample(case)
     lv = levers or LeverChoice()
     S, Y, P = sc.count, case.horizon.years, len(case.parties)
@@ -172,13 +206,15 @@ def compute(
     z = lambda: np.zeros((P, S, Y))  # noqa: E731
     E, A, ES, AS, dC, D, B = z(), z(), z(), z(), z(), z(), z()
     Q = np.full((P, S, Y), np.nan)
-    u_exp = [sc[f"contracts.{c.id}.expected_units"] for c in case.contracts]
+    u_exp = expected_units(case, [sc[f"contracts.{c.id}.expected_units"] for c in case.contracts])
+    scale = contract_factors(case)
     u_act = [
         u * sc[f"contracts.{c.id}.demand_variation"]
         for c, u in zip(case.contracts, u_exp, strict=True)
     ]
     kidx = {c.id: k for k, c in enumerate(case.contracts)}
     flows = _scheme_flows(case, sc, lv.teams)
+    before = [u.copy() for u in u_act] if detail else None  # before the schemes move activity
     for s in case.schemes:
         referrals, avoided, new_esc, cost = flows[s.id]
         for sh in s.moves_from:
@@ -191,18 +227,20 @@ def compute(
             dC[pidx[s.provider]] += cost
         for b in s.benefits:
             B[pidx[b.party]] += sc[f"schemes.{s.id}.benefits.{b.party}"] * avoided
+    moved = [u - b for u, b in zip(u_act, before, strict=True)] if detail else None
     u_act = [np.maximum(u, 0.0) for u in u_act]
-    released = []
+    released, lines = [], []
     years = np.arange(1, Y + 1)[None, :]
     for k, c in enumerate(case.contracts):
         ue, ua = u_exp[k], u_act[k]
-        pe, pa = _payment(c, ue, ue), _payment(c, ua, ue)
+        pe, pa = _payment(c, ue, ue, scale[k]), _payment(c, ua, ue, scale[k])
         i_p, i_c = pidx[c.provider], pidx[c.commissioner]
         E[i_p] += pe
         A[i_p] += pa
         ES[i_c] += pe
         AS[i_c] += pa
-        dC[i_p] += sc[f"contracts.{c.id}.variable_cost"] * (ua - ue)
+        variable = sc[f"contracts.{c.id}.variable_cost"] * (ua - ue)
+        dC[i_p] += variable
         st = c.costs.stepped
         rel = np.zeros((S, Y))
         if st is not None:
@@ -213,11 +251,15 @@ def compute(
             rel = np.minimum(possible, planned) * (years >= first)
             dC[i_p] -= rel * st.cost_per_step
         released.append(rel)
+        if detail:
+            step_cost = st.cost_per_step if st is not None else 0.0
+            lines.append((pe, pa, variable - rel * step_cost))
     for pid in case.quality_scores:
         Q[pidx[pid]] = sc[f"quality.{pid}"]
     E, A, ES, AS, dC, D, B, Q = (_by_scenario(x) for x in (E, A, ES, AS, dC, D, B, Q))
     stack = lambda arrays: np.stack([np.broadcast_to(a, (S, Y)) for a in arrays], axis=2)  # noqa: E731
     u_exp, u_act, released = stack(u_exp), stack(u_act), stack(released)
+    extra = _detail(case, flows, lines, moved, stack) if detail else None
     return Economics(
         party_ids=case.party_ids,
         is_provider=np.array([p.is_provider for p in case.parties]),
@@ -237,4 +279,16 @@ def compute(
         units_exp=u_exp,
         units_act=u_act,
         steps_released=released,
+        is_risk_partner=np.array([p.is_risk_partner for p in case.parties]),
+        detail=extra,
     )
+
+
+def _detail(case: Case, flows, lines, moved, stack) -> ContractDetail:
+    """Per contract and scheme arrays from compute's own figures."""
+    pe, pa, dc = (stack([line[i] for line in lines]) for i in range(3))
+    cost = [flows[s.id][3] for s in case.schemes]
+    S, Y = pe.shape[:2]
+    scheme_cost = stack(cost) if cost else np.zeros((S, Y, 0))
+    ids = [s.id for s in case.schemes]
+    return ContractDetail(pe, pa, dc, stack(moved), ids, scheme_cost)
