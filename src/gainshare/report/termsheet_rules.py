@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from gainshare.report.termsheet import _Writer
 
 
+def possessive(name: str) -> str:
+    return name + ("'" if name.endswith("s") else "'s")
+
+
 def _and(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
@@ -104,7 +108,8 @@ def _group(w: _Writer, g: GroupLimit, years: list[int], over_agreement: bool) ->
     when = "over the whole agreement" if over_agreement else "in any year"
     return (
         f"Together, {names} (group {g.name}) {when} {_and(parts)}; when their transfers "
-        "together go beyond this, each member's is reduced in proportion."
+        "together go beyond this, each member's is reduced in proportion and what is cut falls to "
+        "the commissioners."
     )
 
 
@@ -155,7 +160,7 @@ def loss_quality(w: _Writer, rules: dict | None, years: list[int]) -> list[str]:
     if not rules:
         return []
     out = [
-        f"{w.names[pid]}'s share of any loss is multiplied by its loss rate: "
+        f"{possessive(w.names[pid])} share of any loss is multiplied by its loss rate: "
         f"{_rate_text(rule, w.fmt)}."
         for pid, rule in rules.items()
     ]
