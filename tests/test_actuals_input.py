@@ -47,7 +47,8 @@ def edit(old: str, new: str) -> str:
         (edit("scheme_units", "scheme_unitz"), [
             "FILE: row 1, column scheme_unitz: column 'scheme_unitz' is not a column of an "
             "actuals file: rename it to 'scheme_units' (columns: year, kind, id, name, units, "
-            "scheme_units, payment, cost_change, running_cost, quality, benefit)"]),
+            "scheme_units, payment, cost_change, cost, expected_cost, running_cost, quality, "
+            "benefit)"]),
         (edit("2026/27,contract,community_block,Community nursing,205400,5820,,243000,,,\n", ""),
          ["FILE: year 2026/27: contract 'community_block' has no row: add a row with kind "
           "contract, id community_block and its figures"]),
@@ -88,10 +89,16 @@ def edit(old: str, new: str) -> str:
             "FILE: row 1: column 'kind' is missing: add a header 'kind' in row 1 (see "
             "gainshare template --actuals)"]),
         ("", ["FILE: file is empty: start from `gainshare template --actuals`"]),
+        (GOOD.replace("cost_change", "cost").replace("-2011720", "14000000"), [
+            "FILE: row 2, column expected_cost: is empty: give expected_cost with cost (their "
+            "difference is the cost change), or give cost_change instead",
+            "FILE: row 3, column expected_cost: is empty: give expected_cost with cost (their "
+            "difference is the cost change), or give cost_change instead"]),
     ],
     ids=["unknown column", "missing contract", "negative units", "text in a number cell",
          "nan", "inf", "unknown id", "year outside", "required empty", "wrong kind of row",
-         "quality of a commissioner", "row twice", "bad kind", "missing headers", "empty"],
+         "quality of a commissioner", "row twice", "bad kind", "missing headers", "empty",
+         "cost without expected cost"],
 )  # fmt: skip
 def test_each_problem_is_one_line_naming_row_and_column(tmp_path, case, text, want):
     assert problems(tmp_path, text, case) == want

@@ -67,6 +67,15 @@ def test_activity_year_by_hand(tmp_path):
     assert d["by_party"]["icb"]["retained"] == 6_000.0
 
 
+def test_costs_given_as_actual_and_expected(tmp_path):
+    # the provider's budget for the line was 540,000 and it spent 536,500: cost change -3,500
+    case = build_case(one_contract(activity_contract("c", "icb", "prov", 100, 1_000, 40)))
+    d = year_doc(settle_rows(tmp_path, case, [{"year": 1, "kind": "contract", "id": "c",
+                                               "units": 900, "cost": 536_500,
+                                               "expected_cost": 540_000}]))  # fmt: skip
+    assert d["by_party"]["prov"]["cost_change"] == -3_500.0
+
+
 def test_block_year_with_a_volume_band_by_hand(tmp_path):
     # a block of 100,000 for 1,000 units, band 90%-110% at half price outside: 850 units is 50
     # below the band, so 50 x 100 x 0.5 = 2,500 is recovered
@@ -367,8 +376,10 @@ def test_template_lists_the_case_and_reads_back(at_root, tmp_path):
     # filled in with the example's figures, it settles as the CSV does
     figures = [(13160, -1905, -2011720), (205400, 5820, 243000)]
     for r, (units, moved, cost) in zip(ws.iter_rows(min_row=2, max_row=3), figures, strict=True):
-        r[4].value, r[5].value, r[7].value = units, moved, cost
-    ws["I4"] = 1002800
+        col = {c.key: i for i, c in enumerate(COLUMNS)}
+        r[col["units"]].value, r[col["scheme_units"]].value = units, moved
+        r[col["cost_change"]].value = cost
+    ws.cell(row=4, column=[c.key for c in COLUMNS].index("running_cost") + 1).value = 1002800
     wb.save(out)
     case = gainshare.load_case("cases/core.yaml")
     agreement = gainshare.load_agreement("cases/core.agreement.yaml", case)

@@ -21,9 +21,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from rich.table import Table
 
-from gainshare.report.bridge import bridge_figure, bridge_table, penny
+from gainshare.report.bridge import bridge_figure, bridge_rows, bridge_table, penny
 from gainshare.report.charts import PLOTLY_JS, write_html, write_plotly_js
 from gainshare.report.console import console
 
@@ -318,8 +319,6 @@ def print_outturn(doc: dict) -> None:
 
 
 def _bridge_steps(b: dict):
-    from gainshare.report.bridge import bridge_rows
-
     return bridge_rows(b)[1:-1]
 
 
@@ -419,8 +418,6 @@ def keep_forecast(out: Path | None, doc: dict) -> dict:
 
 def statement_frame(yd: dict):
     """One year's statement as a table (pandas): a row per line, a column per party, pounds."""
-    import pandas as pd
-
     parties = yd["by_party"]
     rows = {
         label: [sign * d[key] for d in parties.values()] for label, key, sign in STATEMENT_LINES

@@ -11,15 +11,19 @@ says which rows each column applies to and what to enter; the Notes sheet of the
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import difflib
+import hashlib
 import io
 import math
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gainshare.schema.case import Case
 from gainshare.schema.io import InputError, input_file_size
+from gainshare.schema.workbook import _open_workbook
 from gainshare.schema.workbook_layout import ParamTextError, to_number
 
 KINDS = ("contract", "scheme", "party")
@@ -80,6 +84,22 @@ COLUMNS = [
         ("contract",),
         "provider's actual minus expected cost of the "
         "line (default: the case's variable cost per unit x change in units)",
+    ),
+    ActualColumn(
+        "cost",
+        ("contract",),
+        "instead of cost_change: the provider's actual cost of the line, with expected_cost",
+        True,
+        (),
+        0.0,
+    ),
+    ActualColumn(
+        "expected_cost",
+        ("contract",),
+        "with cost: the provider's expected cost of the line without the scheme (its budget)",
+        True,
+        (),
+        0.0,
     ),
     ActualColumn(
         "running_cost", ("scheme",), "the scheme's running cost in the year", True, ("scheme",), 0.0
@@ -176,8 +196,6 @@ def _csv_table(p: Path, name: str) -> tuple[list[str], list[list[Any]], str]:
 
 
 def _xlsx_table(p: Path, name: str) -> tuple[list[str], list[list[Any]], str]:
-    from gainshare.schema.workbook import _open_workbook
-
     formulas, values = _open_workbook(p, name)
     if SHEET not in formulas.sheetnames:
         have = ", ".join(formulas.sheetnames)
@@ -226,8 +244,6 @@ def read_table(path: str | Path) -> tuple[list[str], list[list[Any]], str]:
 
 def _number(col: ActualColumn, v: Any) -> float:
     """A cell as a finite number within the column's range; ValueError with the message."""
-    import datetime as dt
-
     if isinstance(v, bool) or isinstance(v, dt.date | dt.datetime | dt.time):
         raise ValueError(f"{v!r} is not a number: {col.fix()}")
     if isinstance(v, int | float):
@@ -359,7 +375,20 @@ def _row(cells: dict[str, Any], place, case: Case, pr: _Problems) -> ActualRow |
     for col in COLUMNS:
         if key[1] in col.required and col.number and col.key not in values and col.key not in cells:
             pr.add(place(col.key), f"is empty: give the {key[1]}'s {col.key} ({col.meaning})")
+    _costs(values, place, pr)
     return ActualRow(key[0], key[1], key[2], values, place(None))
+
+
+def _costs(values: dict[str, float], place, pr: _Problems) -> None:
+    """A line's cost change is given once: as cost_change, or as cost and expected_cost."""
+    pair = [k for k in ("cost", "expected_cost") if k in values]
+    if "cost_change" in values and pair:
+        pr.add(place(pair[0]), "the cost change is also given in cost_change: give cost_change, "
+               "or cost with expected_cost, not both")  # fmt: skip
+    elif len(pair) == 1:
+        other = "expected_cost" if pair[0] == "cost" else "cost"
+        pr.add(place(other), f"is empty: give {other} with {pair[0]} (their difference is the "
+               "cost change), or give cost_change instead")  # fmt: skip
 
 
 def _roles(row: ActualRow, case: Case, pr: _Problems) -> None:
@@ -404,8 +433,6 @@ def _complete(rows: list[ActualRow], case: Case, file: str, pr: _Problems) -> No
 
 def read_actuals(path: str | Path, case: Case) -> Actuals:
     """Read and check an actuals file against `case`; InputError with one line per problem."""
-    import hashlib
-
     name = str(path)
     header, body, prefix = read_table(path)
     pr = _Problems(name)
@@ -451,8 +478,6 @@ def read_actuals(path: str | Path, case: Case) -> Actuals:
 
 def read_actuals_bytes(name: str, data: bytes, case: Case) -> Actuals:
     """Read an uploaded actuals file (its name and bytes), messages naming `name`."""
-    import tempfile
-
     suffix = Path(name).suffix.lower()
     with tempfile.TemporaryDirectory(prefix="gainshare-actuals-") as tmp:
         p = Path(tmp) / f"upload{suffix}"

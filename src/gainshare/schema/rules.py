@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from gainshare.schema.common import Identifier, Limit, Share, Strict
@@ -97,8 +98,6 @@ class QualityLossRate(Strict):
 
     def rate(self, score):
         """Loss rate at quality score(s) 0..100: clip(intercept - slope x score/100)."""
-        import numpy as np
-
         return np.clip(
             self.intercept - self.slope * np.asarray(score) / 100.0, self.min_rate, self.max_rate
         )

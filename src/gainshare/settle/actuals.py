@@ -6,8 +6,9 @@ The baseline an actual year is measured against is the case's own expected figur
 central values (its trend, adjustments and rebasing applied): each contract's expected units
 and expected payment. Against it:
 - actual payment = the payment given, else the contract's rule applied to the actual units;
-- provider cost change = the cost change given, else the case's variable cost per unit x
-  (actual - expected units); plus the running cost of each scheme it runs and bears;
+- provider cost change = the cost change given (or actual less expected cost), else the case's
+  variable cost per unit x (actual - expected units); plus the running cost of each scheme it
+  runs and bears;
 - direct cost = running cost of each scheme a commissioner pays directly;
 - benefit and quality scores as given (no score: a gateway never reduces).
 Years without actuals keep actual = expected and nothing else, so they settle to nothing."""
@@ -84,7 +85,7 @@ def lines_from_actuals(case: Case, actuals: Actuals, base: Baseline) -> Lines:
             out.units[0, y - 1, k] = v["units"]
             out.scheme_units[0, y - 1, k] = v.get("scheme_units", 0.0)
             out.payment[0, y - 1, k] = v.get("payment", np.nan)
-            out.cost_change[0, y - 1, k] = v.get("cost_change", np.nan)
+            out.cost_change[0, y - 1, k] = _cost_change(v)
         for m, s in enumerate(case.schemes):
             out.running_cost[0, y - 1, m] = actuals.row(y, "scheme", s.id).values["running_cost"]
         for j, pid in enumerate(case.party_ids):
@@ -93,6 +94,16 @@ def lines_from_actuals(case: Case, actuals: Actuals, base: Baseline) -> Lines:
             q = actuals.value(y, "party", pid, "quality")
             out.quality[0, y - 1, j] = np.nan if q is None else q
     return out
+
+
+def _cost_change(v: dict[str, float]) -> float:
+    """A contract row's cost change: given, or its cost less its expected cost; NaN if neither
+    (the case's variable cost applies)."""
+    if "cost_change" in v:
+        return v["cost_change"]
+    if "cost" in v and "expected_cost" in v:
+        return v["cost"] - v["expected_cost"]
+    return np.nan
 
 
 def _contract_lines(case: Case, lines: Lines, base: Baseline):

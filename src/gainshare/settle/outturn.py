@@ -10,7 +10,7 @@ from functools import cached_property
 import numpy as np
 
 from gainshare.economics.model import Economics, compute, party_sum
-from gainshare.schema.actuals import Actuals
+from gainshare.schema.actuals import Actuals, year_number
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.io import InputError
@@ -47,11 +47,6 @@ def _pounds(pence) -> float:
     return int(pence) / 100
 
 
-def _role(case: Case, pid: str) -> str:
-    p = case.party(pid)
-    return p.role
-
-
 def _aggregate_years(agreement: Agreement, actuals: Actuals, years: list[int], case: Case):
     """Limits over the whole agreement need every earlier year in the same file."""
     if agreement.aggregate_limits is None:
@@ -74,8 +69,6 @@ def chosen_years(case: Case, actuals: Actuals, year: str | None) -> list[int]:
     """1-based years to report: --year, else every year in the file."""
     if year is None:
         return actuals.years
-    from gainshare.schema.actuals import year_number
-
     try:
         y = year_number(year, case)
     except ValueError as e:
@@ -95,7 +88,7 @@ def statement_document(case: Case, st: Settlement, pen: Statements, y: int, s: i
     e = st.econ
     by_party = {}
     for j, pid in enumerate(e.party_ids):
-        d = {"name": case.party(pid).name, "role": _role(case, pid)}
+        d = {"name": case.party(pid).name, "role": case.party(pid).role}
         for key in LINES:
             d[key] = _pounds(getattr(pen, key)[s, y, j])
         d["payment"] = _pounds(pen.transfer[s, y, j] + pen.retained[s, y, j])
@@ -147,8 +140,9 @@ class Outturn:
 
     def year_document(self, y: int) -> dict:
         doc = statement_document(self.case, self.settlement, self.pence, y - 1)
-        doc["bridge"] = bridge_document(self.bridge(y))
-        doc["identities"] = identities(self.pence, 0, y - 1, self.bridge(y))
+        b = self.bridge(y)
+        doc["bridge"] = bridge_document(b)
+        doc["identities"] = identities(self.pence, 0, y - 1, b)
         return doc
 
     @cached_property
