@@ -334,10 +334,16 @@ def settle(
             check_out_dir(out)
         if months is not None:
             doc = keep_forecast(out, forecast_actuals(c, a, data, months, year, shape).document)
-            emit_json(doc) if as_json else print_forecast(doc)
+            if as_json:
+                emit_json(doc)
+            else:
+                print_forecast(doc)
             return 0
         doc = keep_outturn(out, settle_actuals(c, a, data, year).document)
-        emit_json(doc) if as_json else print_outturn(doc)
+        if as_json:
+            emit_json(doc)
+        else:
+            print_outturn(doc)
         return 0
 
     guarded(body, as_json)

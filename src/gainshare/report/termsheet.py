@@ -425,8 +425,9 @@ class _Writer:
 
     def _split(self, split: dict | None, years: list[int]) -> list[str]:
         comm = self.case.commissioner_ids
+        to = "providers and risk partners" if rules.risk_partners(self) else "providers"
         head = (
-            "The commissioners keep the pool less the transfers to providers (the retained "
+            f"The commissioners keep the pool less the transfers to {to} (the retained "
             "amount), including anything forfeited under the gateway or above a cap."
         )
         if len(comm) == 1:
