@@ -60,7 +60,7 @@ COLUMNS = [
     ActualColumn(
         "units",
         ("contract", "scheme"),
-        "actual units of a contract (required); patients referred to a scheme",
+        "actual units of a contract (required); patients referred to a scheme (for the record)",
         True,
         ("contract",),
         0.0,
