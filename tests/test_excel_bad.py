@@ -49,8 +49,8 @@ CORPUS = {
         "sheet Contracts, cell D2 (provider): 'acutee' is not a party on the Parties sheet "
         "(did you mean 'acute'?): fix the id or add it to Parties"]),
     "bad enum": (put("Parties", "role", 3, "payer"), [
-        "sheet Parties, cell C3 (role): 'payer' is not one of commissioner, provider, both: "
-        "pick one from the list"]),
+        "sheet Parties, cell C3 (role): 'payer' is not one of commissioner, provider, both, "
+        "risk_partner: pick one from the list"]),
     "bad distribution text": (put("Schemes", "targeting", 2, "triangle(0.45, 0.65, 0.8)"), [
         "sheet Schemes, cell H2 (targeting): 'triangle(0.45, 0.65, 0.8)' cannot be read "
         "(unknown distribution 'triangle' (did you mean triangular?)): enter a number or a "

@@ -175,7 +175,7 @@ def test_template_has_every_sheet_notes_comments_and_validation(tmp_path):
     assert [c.value for c in parties[1]] == ["id", "name", "role", "kind"]
     assert parties["C1"].comment.text.startswith("commissioner pays for care")
     lists = {str(dv.sqref): dv.formula1 for dv in parties.data_validations.dataValidation}
-    assert lists["C2:C501"] == '"commissioner,provider,both"'
+    assert lists["C2:C501"] == '"commissioner,provider,both,risk_partner"'
     contracts = wb["Contracts"]
     head = {c.value: c.column_letter for c in contracts[1]}
     dvs = {str(dv.sqref): dv for dv in contracts.data_validations.dataValidation}

@@ -1,5 +1,7 @@
 """Property tests of the settlement identities (SPEC section 3) on random agreements (tiers,
-thresholds, caps, collars, gateway, commissioners' split) over random small economies."""
+thresholds, caps, collars, gateway, commissioners' split; caps and collars on a group of
+providers and over the whole agreement; quality-scaled loss shares) over random small
+economies, some with a risk partner."""
 
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ def cases(draw):
         payment = draw(st.integers(1, 20)) * 100_000
         d["contracts"].append(block_contract("reab", "la", "comm", payment, 5_000, 200, 30))
         d["contracts"][1]["demand_variation"] = _range(draw, 0.8, 1.2)
+    if draw(st.booleans()):
+        d["parties"].append(party("rp", "risk_partner"))
     return d
 
 
@@ -97,7 +101,28 @@ def agreements(draw, ids, commissioners):
         terms["commissioner_split"] = _shares(draw, commissioners) | {}
         for c in commissioners:
             terms["commissioner_split"].setdefault(c, 0.0)
-    return agreement(_tiers(draw, ids), _tiers(draw, ids), **terms)
+    if draw(st.booleans()):
+        terms["group_limits"] = [_group(draw)]
+    if draw(st.booleans()):
+        lo = draw(st.floats(0.0, 1.0))
+        terms["loss_quality"] = {"comm": {"intercept": draw(st.floats(0.0, 2.0)),
+                                          "slope": draw(st.floats(0.0, 2.0)), "min_rate": lo,
+                                          "max_rate": draw(st.floats(lo, 1.0))}}  # fmt: skip
+    out = agreement(_tiers(draw, ids), _tiers(draw, ids), **terms)
+    if draw(st.booleans()):
+        out["aggregate_limits"] = {
+            "caps": {p: _limit(draw, 600_000) for p in providers if draw(st.booleans())},
+            "collars": {p: _limit(draw, 600_000) for p in providers if draw(st.booleans())},
+            "groups": [_group(draw)] if draw(st.booleans()) else [],
+        }
+    return out
+
+
+def _group(draw) -> dict:
+    g = {"name": "g", "members": ["acute", "comm"], "cap": _limit(draw, 300_000)}
+    if draw(st.booleans()):
+        g["collar"] = _limit(draw, 300_000)
+    return g
 
 
 @st.composite
@@ -149,7 +174,7 @@ def test_transfers_respect_caps_collars_and_the_corridor(case_agreement_settleme
     assert (st_.transfer[np.broadcast_to(x == 0, st_.transfer.shape)] == 0).all()
     assert (st_.transfer[np.broadcast_to(x > 0, st_.transfer.shape)] >= 0).all()
     assert (st_.transfer[np.broadcast_to(x < 0, st_.transfer.shape)] <= 0).all()
-    assert (st_.transfer[..., ~econ.is_provider] == 0).all()
+    assert (st_.transfer[..., ~econ.takes_share] == 0).all()
     # |X| never exceeds |G|, and has the same sign
     assert (np.abs(st_.shareable) <= np.abs(st_.pool) + EPS).all()
     assert (st_.shareable * st_.pool >= 0).all()
@@ -213,3 +238,53 @@ def test_largest_remainder_hand_example():
     # negative values
     out = largest_remainder(np.array([-0.005, -0.005]), np.array(-1))
     assert sorted(out.tolist()) == [-1, 0]
+
+
+def _members_total(st_, kind: str) -> np.ndarray:
+    both = st_.transfer[:, :, [st_.econ.index("acute"), st_.econ.index("comm")]]
+    return np.maximum(both, 0).sum(axis=2) if kind == "gain" else np.maximum(-both, 0).sum(axis=2)
+
+
+@SETTINGS
+@given(settled())
+def test_group_and_agreement_long_limits_hold(case_agreement_settlement):
+    econ, agr, st_ = case_agreement_settlement
+    members = [econ.index("acute"), econ.index("comm")]
+    benchmark = econ.exp_pay[:, :, members].sum(axis=2)
+    for y in range(econ.shape[1]):
+        for g in agr.terms_for_year(y + 1).group_limits or []:
+            for kind, lim in (("gain", g.cap), ("loss", g.collar)):
+                if lim is not None:
+                    most = lim.resolve(benchmark[:, y])
+                    assert (_members_total(st_, kind)[:, y] <= most + EPS * (1 + most)).all()
+    agg = agr.aggregate_limits
+    if agg is None:
+        return
+    total = econ.exp_pay.sum(axis=1)
+    gained = np.maximum(st_.transfer, 0).cumsum(axis=1)
+    lost = np.maximum(-st_.transfer, 0).cumsum(axis=1)
+    for limits, used in ((agg.caps, gained), (agg.collars, lost)):
+        for pid, lim in limits.items():
+            j = econ.index(pid)
+            most = lim.resolve(total[:, j])[:, None]
+            assert (used[:, :, j] <= most + EPS * (1 + most)).all()
+    for g in agg.groups:
+        for kind, lim in (("gain", g.cap), ("loss", g.collar)):
+            if lim is not None:
+                most = lim.resolve(total[:, members].sum(axis=1))[:, None]
+                used = _members_total(st_, kind).cumsum(axis=1)
+                assert (used <= most + EPS * (1 + most)).all()
+
+
+@SETTINGS
+@given(settled())
+def test_loss_rates_and_risk_partners(case_agreement_settlement):
+    econ, agr, st_ = case_agreement_settlement
+    if st_.loss_rate is not None:
+        rule = agr.terms.loss_quality["comm"]
+        rate = st_.loss_rate[:, :, econ.index("comm")]
+        assert ((rate >= rule.min_rate - 1e-12) & (rate <= rule.max_rate + 1e-12)).all()
+    if "rp" in econ.party_ids:
+        t = st_.transfer[:, :, econ.index("rp")]
+        assert (t * st_.shareable >= 0).all()  # a gain is paid to it, a loss by it
+        assert (np.abs(st_.net[:, :, econ.index("rp")] - t) <= EPS).all()

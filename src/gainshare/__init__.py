@@ -1,8 +1,9 @@
 """gainshare: design and check multilateral gain/loss sharing agreements for health and care.
 
 The Python API mirrors the command line: `load_case`, `load_agreement`, `check` (with
-`incentives=True` as `gainshare check` prints it), `design`,
-`Designer`, `repair`, `explain`, `candidates`, `fair_references`, `sensitivity`. The optimiser
+`incentives=True` as `gainshare check` prints it), `design`, `Designer`, `repair`, `explain`,
+`candidates`, `fair_references`, `sensitivity`; after signing `read_actuals`, `settle_actuals`
+and `forecast_actuals`. The optimiser
 functions load Pyomo and HiGHS on first use, so `check` stays quick to import."""
 
 from gainshare.analysis import fairness
@@ -32,12 +33,15 @@ __all__ = [
     "explain",
     "fair_references",
     "fairness",
+    "forecast_actuals",
     "load_agreement",
     "load_case",
+    "read_actuals",
     "repair",
     "sample",
     "sensitivity",
     "settle",
+    "settle_actuals",
 ]
 
 
@@ -65,6 +69,9 @@ _LAZY = {
     "candidates": ("gainshare.analysis.candidates", "candidates"),
     "fair_references": ("gainshare.analysis.coalitions", "fair_references"),
     "sensitivity": ("gainshare.analysis.sensitivity", "sensitivity"),
+    "read_actuals": ("gainshare.schema.actuals", "read_actuals"),
+    "settle_actuals": ("gainshare.settle.outturn", "settle_actuals"),
+    "forecast_actuals": ("gainshare.settle.outturn", "forecast_actuals"),
 }
 
 

@@ -219,13 +219,27 @@ def template(
         Path | None, typer.Option("--case", help="Fill the workbook from this case file")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file")] = False,
+    actuals: Annotated[
+        bool,
+        typer.Option(
+            "--actuals",
+            help="Write the actuals file to fill in after a year (.xlsx "
+            "or .csv) for the --case, instead of a case workbook",
+        ),
+    ] = False,  # fmt: skip
+    year: Annotated[
+        str | None, typer.Option("--year", help="With --actuals: the year to list (default 1)")
+    ] = None,
 ) -> None:
     """Write an Excel case template: one sheet per table, with notes and data validation.
-    validate, check and design read the filled workbook."""
+    validate, check and design read the filled workbook. With --actuals, the actuals file of
+    a case's year instead, with its contracts, schemes and parties listed (read by settle)."""
 
     def body() -> int:
         from gainshare.report.excel_case import template_problems, write_case_workbook
 
+        if actuals or year is not None:
+            return _actuals_template(out, case, force, year)
         problems = template_problems(out, force)
         if problems:
             raise InputError(problems)
@@ -239,6 +253,108 @@ def template(
         return 0
 
     guarded(body)
+
+
+def _actuals_template(out: Path, case: Path | None, force: bool, year: str | None) -> int:
+    import gainshare
+    from gainshare.report.actuals_template import (
+        actuals_template_problems,
+        write_actuals_template,
+    )
+    from gainshare.schema.actuals import year_number
+
+    if case is None:
+        raise InputError(["--actuals: give the case with --case CASE: the template lists its "
+                          "contracts, schemes and parties"])  # fmt: skip
+    problems = actuals_template_problems(out, force)
+    if problems:
+        raise InputError(problems)
+    c = gainshare.load_case(case)
+    try:
+        y = 1 if year is None else year_number(year, c)
+    except ValueError as e:
+        raise InputError([f"--year: {e}"]) from None
+    write_actuals_template(c, out, y)
+    typer.echo(f"wrote {out}")
+    return 0
+
+
+@app.command(rich_help_panel="Agreements")
+def settle(
+    case: CaseArg,
+    agreement: Annotated[Path, typer.Option("--agreement", "-a", help="Agreement file (.yaml)")],
+    actuals: Annotated[
+        Path,
+        typer.Option("--actuals", help="Outturn figures (.csv or .xlsx; see template --actuals)"),
+    ],  # fmt: skip
+    year: Annotated[
+        str | None,
+        typer.Option(
+            "--year", help="The year to settle (label or number); default every year in the file"
+        ),
+    ] = None,  # fmt: skip
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Folder that keeps the history of statements (never overwritten)"
+        ),
+    ] = None,  # fmt: skip
+    months: Annotated[
+        int | None,
+        typer.Option(
+            "--months-to-date", help="Forecast the year from this many months of actuals (1-12)"
+        ),
+    ] = None,  # fmt: skip
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="With --months-to-date: 'flat' (default) or "
+            "twelve monthly weights, e.g. for winter peaks",
+        ),
+    ] = None,  # fmt: skip
+    as_json: JsonOpt = False,
+) -> None:
+    """Settle an actual year from outturn data: statements in pounds and pence, the bridge from
+    the expected to the actual pool, and a true-up against an earlier statement of the year
+    kept in --out; with --months-to-date, forecast the year-end settlement with a range."""
+
+    def body() -> int:
+        import gainshare
+        from gainshare.report import check_out_dir
+        from gainshare.report.outturn import (
+            keep_forecast,
+            keep_outturn,
+            print_forecast,
+            print_outturn,
+        )
+        from gainshare.schema.actuals import read_actuals
+        from gainshare.settle.forecast import parse_profile
+        from gainshare.settle.outturn import forecast_actuals, settle_actuals
+
+        if profile is not None and months is None:
+            raise InputError(["--profile: give it with --months-to-date"])
+        shape = parse_profile(profile)
+        c = gainshare.load_case(case)
+        a = gainshare.load_agreement(agreement, c)
+        data = read_actuals(actuals, c)
+        if out is not None:
+            check_out_dir(out)
+        if months is not None:
+            doc = keep_forecast(out, forecast_actuals(c, a, data, months, year, shape).document)
+            if as_json:
+                emit_json(doc)
+            else:
+                print_forecast(doc)
+            return 0
+        doc = keep_outturn(out, settle_actuals(c, a, data, year).document)
+        if as_json:
+            emit_json(doc)
+        else:
+            print_outturn(doc)
+        return 0
+
+    guarded(body, as_json)
 
 
 @app.command(rich_help_panel="Analysis")

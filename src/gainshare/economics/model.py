@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
+from gainshare.economics.baseline import contract_factors, expected_units
 from gainshare.economics.portfolio import count_once, curve_cost, funding_by_year
 from gainshare.economics.scenarios import ScenarioSet, sample
 from gainshare.schema.case import Case, Contract
@@ -22,6 +23,19 @@ class LeverChoice:
     teams: dict[str, int] = field(default_factory=dict)  # scheme id -> teams
     closures: dict[str, int] = field(default_factory=dict)  # contract id -> steps closed
     release_year: dict[str, int] = field(default_factory=dict)  # contract id -> first year
+
+
+@dataclass(frozen=True)
+class ContractDetail:
+    """Per contract (S, Y, K) and per scheme (S, Y, M) figures of `compute(..., detail=True)`:
+    what an actual year is settled from, line by line (settle.actuals, settle.bridge)."""
+
+    exp_pay: np.ndarray  # expected payment of each contract
+    act_pay: np.ndarray  # actual payment of each contract
+    cost_change: np.ndarray  # provider's cost change on the contract (variable and stepped)
+    units_moved: np.ndarray  # units the schemes moved onto (+) or off (-) the contract
+    scheme_ids: list[str]
+    scheme_cost: np.ndarray  # (S, Y, M) running cost of each scheme
 
 
 def party_sum(a: np.ndarray) -> np.ndarray:
@@ -64,6 +78,15 @@ class Economics:
     # them); None otherwise, so that a large check does not hold them
     scenarios: ScenarioSet | None = field(default=None, repr=False, compare=False)
     levers: LeverChoice | None = None  # the lever values these economics were computed for
+    is_risk_partner: np.ndarray | None = None  # (P,) bool; None: no party is one
+    detail: ContractDetail | None = None  # per contract and scheme, when asked for
+
+    @cached_property
+    def takes_share(self) -> np.ndarray:
+        """(P,) parties that receive transfers: providers and risk partners."""
+        if self.is_risk_partner is None:
+            return self.is_provider
+        return self.is_provider | self.is_risk_partner
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -133,13 +156,17 @@ class Economics:
         return self.party_ids.index(pid)
 
 
-def _payment(c: Contract, units: np.ndarray, plan: np.ndarray) -> np.ndarray:
-    """Payment under the contract's rule for `units` given planned units `plan` (S, Y)."""
+def _payment(c: Contract, units: np.ndarray, plan: np.ndarray, scale=1.0) -> np.ndarray:
+    """Payment under the contract's rule for `units` given planned units `plan` (S, Y); `scale`
+    is the baseline factor (Y,) that stated fixed sums move with (1.0: none)."""
     if c.rule == "activity":
         return c.price * units
     if c.rule == "capitation":
-        return np.full_like(units, c.population * c.per_head)
-    fixed = c.price * plan if c.fixed_payment is None else np.full_like(plan, c.fixed_payment)
+        return np.full_like(units, c.population * c.per_head) * scale
+    if c.fixed_payment is None:  # price x planned units: the plan already moves with the baseline
+        fixed = c.price * plan
+    else:
+        fixed = np.full_like(plan, c.fixed_payment) * scale
     if c.rule == "block":
         if c.volume_band is None:
             return fixed + 0.0 * units
@@ -150,6 +177,9 @@ def _payment(c: Contract, units: np.ndarray, plan: np.ndarray) -> np.ndarray:
     above = np.maximum(units - plan, 0.0)
     below = np.maximum(plan - units, 0.0)
     return fixed + c.price * (c.marginal_rate_above * above - c.marginal_rate_below * below)
+
+
+contract_payment = _payment  # the payment rules, for settling an actual year from its units
 
 
 def _scheme_flows(case, sc, teams_of):
@@ -189,9 +219,13 @@ def _by_scenario(a: np.ndarray) -> np.ndarray:
 
 
 def compute(
-    case: Case, scenarios: ScenarioSet | None = None, levers: LeverChoice | None = None
+    case: Case,
+    scenarios: ScenarioSet | None = None,
+    levers: LeverChoice | None = None,
+    detail: bool = False,
 ) -> Economics:
-    """Economics of every party in every scenario and year."""
+    """Economics of every party in every scenario and year (with `detail`, also per contract
+    and scheme)."""
     sc = scenarios if scenarios is not None else sample(case)
     lv = levers or LeverChoice()
     S, Y, P = sc.count, case.horizon.years, len(case.parties)
@@ -201,13 +235,15 @@ def compute(
     z = lambda: np.zeros((P, S, Y))  # noqa: E731
     E, A, ES, AS, dC, D, B = z(), z(), z(), z(), z(), z(), z()
     Q = np.full((P, S, Y), np.nan)
-    u_exp = [sc[f"contracts.{c.id}.expected_units"] for c in case.contracts]
+    u_exp = expected_units(case, [sc[f"contracts.{c.id}.expected_units"] for c in case.contracts])
+    scale = contract_factors(case)
     u_act = [
         u * sc[f"contracts.{c.id}.demand_variation"]
         for c, u in zip(case.contracts, u_exp, strict=True)
     ]
     kidx = {c.id: k for k, c in enumerate(case.contracts)}
     flows = _scheme_flows(case, sc, lv.teams)
+    before = [u.copy() for u in u_act] if detail else None  # before the schemes move activity
     for s in case.schemes:
         referrals, avoided, new_esc, cost = flows[s.id]
         for sh in s.moves_from:
@@ -220,12 +256,13 @@ def compute(
             dC[pidx[s.provider]] += cost
         for b in s.benefits:
             B[pidx[b.party]] += sc[f"schemes.{s.id}.benefits.{b.party}"] * avoided
+    moved = [u - b for u, b in zip(u_act, before, strict=True)] if detail else None
     u_act = [np.maximum(u, 0.0) for u in u_act]
-    released = []
+    released, lines = [], []
     years = np.arange(1, Y + 1)[None, :]
     for k, c in enumerate(case.contracts):
         ue, ua = u_exp[k], u_act[k]
-        pe, pa = _payment(c, ue, ue), _payment(c, ua, ue)
+        pe, pa = _payment(c, ue, ue, scale[k]), _payment(c, ua, ue, scale[k])
         i_p, i_c = pidx[c.provider], pidx[c.commissioner]
         E[i_p] += pe
         A[i_p] += pa
@@ -235,7 +272,8 @@ def compute(
         else:
             ES[i_c] += pe
             AS[i_c] += pa
-        dC[i_p] += sc[f"contracts.{c.id}.variable_cost"] * (ua - ue)
+        variable = sc[f"contracts.{c.id}.variable_cost"] * (ua - ue)
+        dC[i_p] += variable
         st = c.costs.stepped
         rel = np.zeros((S, Y))
         if st is not None:
@@ -246,12 +284,16 @@ def compute(
             rel = np.minimum(possible, planned) * (years >= first)
             dC[i_p] -= rel * st.cost_per_step
         released.append(rel)
+        if detail:
+            step_cost = st.cost_per_step if st is not None else 0.0
+            lines.append((pe, pa, variable - rel * step_cost))
     for pid in case.quality_scores:
         Q[pidx[pid]] = sc[f"quality.{pid}"]
-    out = _funding(case, lv, pidx, A, AS, (P, S, Y))
+    out = funding_flows(case, lv, pidx, A, AS, (P, S, Y))
     E, A, ES, AS, dC, D, B, Q = (_by_scenario(x) for x in (E, A, ES, AS, dC, D, B, Q))
     stack = lambda arrays: np.stack([np.broadcast_to(a, (S, Y)) for a in arrays], axis=2)  # noqa: E731
     u_exp, u_act, released = stack(u_exp), stack(u_act), stack(released)
+    extra = _detail(case, flows, lines, moved, stack) if detail else None
     return Economics(
         party_ids=case.party_ids,
         is_provider=np.array([p.is_provider for p in case.parties]),
@@ -274,10 +316,12 @@ def compute(
         outside_pool=None if out is None else _by_scenario(out),
         scenarios=sc if case.cohorts else None,
         levers=lv,
+        is_risk_partner=np.array([p.is_risk_partner for p in case.parties]),
+        detail=extra,
     )
 
 
-def _funding(case: Case, lv: LeverChoice, pidx: dict, A, AS, shape) -> np.ndarray | None:
+def funding_flows(case: Case, lv: LeverChoice, pidx: dict, A, AS, shape) -> np.ndarray | None:
     """Transformation funding of the schemes that run (teams above 0). Charged to the pool:
     part of the payer's actual spend and the recipient's actual payments (A, AS changed in
     place). Outside the pool: returned as a (P, S, Y) array of money received (+) and paid (-),
@@ -297,3 +341,13 @@ def _funding(case: Case, lv: LeverChoice, pidx: dict, A, AS, shape) -> np.ndarra
         out[pidx[f.payer]] -= money
         out[pidx[f.recipient]] += money
     return out
+
+
+def _detail(case: Case, flows, lines, moved, stack) -> ContractDetail:
+    """Per contract and scheme arrays from compute's own figures."""
+    pe, pa, dc = (stack([line[i] for line in lines]) for i in range(3))
+    cost = [flows[s.id][3] for s in case.schemes]
+    S, Y = pe.shape[:2]
+    scheme_cost = stack(cost) if cost else np.zeros((S, Y, 0))
+    ids = [s.id for s in case.schemes]
+    return ContractDetail(pe, pa, dc, stack(moved), ids, scheme_cost)

@@ -14,6 +14,7 @@ import numpy as np
 
 from gainshare.economics.model import Economics, LeverChoice, compute, party_sum
 from gainshare.economics.scenarios import ScenarioSet, sample
+from gainshare.optimise.unsupported import refuse_case
 from gainshare.schema.agreement import Corridor
 from gainshare.schema.case import Case
 from gainshare.schema.common import Limit
@@ -193,6 +194,7 @@ def choose_scale(base_net: np.ndarray, pool: np.ndarray) -> float:
 
 def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
     """Compute every structure's economics and the arrays the model needs."""
+    refuse_case(case)
     sc = scenarios if scenarios is not None else sample(case)
     req = case.requirements
     structures = _structures(case)

@@ -28,6 +28,7 @@ from gainshare.optimise.prices import search_binding
 from gainshare.optimise.search import NotDecomposable, applicable, search
 from gainshare.optimise.shadow import binding_requirements
 from gainshare.optimise.space import Space
+from gainshare.optimise.unsupported import refuse_case
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.requirements import OBJECTIVE_WORDS, OBJECTIVES
@@ -105,6 +106,7 @@ class Designer:
     def __init__(self, case: Case, scenarios=None, starts: tuple[Agreement, ...] = (),
                  method: str | None = None):  # fmt: skip
         t0 = time.perf_counter()
+        refuse_case(case)
         self.case = case
         self.scenarios = scenarios if scenarios is not None else sample(case)
         self.starts = tuple(starts)

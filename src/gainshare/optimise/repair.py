@@ -13,6 +13,7 @@ import pyomo.environ as pyo
 
 from gainshare.optimise.design_model import TIE_BREAK, limit_top
 from gainshare.optimise.designer import Designer
+from gainshare.optimise.unsupported import refuse_terms
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.io import InputError, agreement_problems, agreement_to_dict
@@ -57,6 +58,7 @@ class RepairResult:
 
 def _structure(case: Case, proposal: Agreement) -> Case:
     """The case with requirements that fix the proposal's structure and free its numbers."""
+    refuse_terms(proposal)
     base = proposal.terms
     overrides = proposal.year_overrides
     for y, ov in overrides.items():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
 
+from gainshare.report import termsheet_rules as rules
 from gainshare.report.charts import PLOTLY_JS, symbol
 from gainshare.schema.agreement import Agreement, Corridor, Tier
 from gainshare.schema.case import Case
@@ -33,6 +34,8 @@ TERM_PARTS = {
     "caps": "the caps (clause 8)",
     "collars": "the collars (clause 8)",
     "commissioner_split": "the commissioners' split (clause 9)",
+    "group_limits": "the group caps and collars (clause 8)",
+    "loss_quality": "the quality-scaled loss shares (clause 6)",
 }
 
 
@@ -230,6 +233,7 @@ class _Writer:
             f"commissioner{'s' if len(comm) > 1 else ''} and {_and(prov)} as "
             f"provider{'s' if len(prov) > 1 else ''}. It runs for {len(self.labels)} "
             f"financial {years}, {span}, and covers the contracts below."
+            + rules.risk_partners(self)
         ]
         rule_words = {
             "activity": "paid by activity (price x units)",
@@ -259,6 +263,7 @@ class _Writer:
                 for lo, h, lab in zip(b.spend_low, b.spend_high, self.labels, strict=True)
             )
             paras.append(f"Expected activity is uncertain, so the baseline ranges from {rng}.")
+        paras += rules.baseline(self)
         if len(b.spend_by) > 1:
             parts = [
                 f"{self.names[pid]} {_per_year(v, self.years, self.labels, f.about)}"
@@ -362,7 +367,15 @@ class _Writer:
     def tiers(self, kind: str) -> Clause:
         word = "gain" if kind == "gain_tiers" else "loss"
         title = "Sharing of gains" if word == "gain" else "Sharing of losses"
-        return Clause(title, self.by_year(kind, lambda t, ys: self._tiers(t, ys, word)))
+        paras = self.by_year(kind, lambda t, ys: self._tiers(t, ys, word))
+        if word == "loss" and self.uses("loss_quality"):
+            paras += self.by_year("loss_quality", lambda v, ys: rules.loss_quality(self, v, ys)
+                                  or ["No loss share depends on quality."])  # fmt: skip
+        return Clause(title, paras)
+
+    def uses(self, part: str) -> bool:
+        """Whether any year's terms use a part that is None or empty by default."""
+        return any(getattr(self.terms[y], part) for y in self.years)
 
     def _tiers(self, tiers: list[Tier], years: list[int], word: str) -> list[str]:
         noun = "Gains" if word == "gain" else "Losses"
@@ -413,6 +426,10 @@ class _Writer:
         caps = self.by_year("caps", lambda v, ys: self._limits(v, ys, "cap"))
         collars = self.by_year("collars", lambda v, ys: self._limits(v, ys, "collar"))
         paras = caps + collars
+        if self.uses("group_limits"):
+            paras += self.by_year("group_limits", lambda v, ys: rules.group_limits(self, v, ys)
+                                  or ["No group of providers has a cap or collar."])  # fmt: skip
+        paras += rules.aggregate(self)
         if any(self.terms[y].caps or self.terms[y].collars for y in self.years):
             paras.append(
                 "Any gain above a cap, and any loss beyond a collar, falls to the commissioners."
@@ -440,8 +457,9 @@ class _Writer:
 
     def _split(self, split: dict | None, years: list[int]) -> list[str]:
         comm = self.case.commissioner_ids
+        to = "providers and risk partners" if rules.risk_partners(self) else "providers"
         head = (
-            "The commissioners keep the pool less the transfers to providers (the retained "
+            f"The commissioners keep the pool less the transfers to {to} (the retained "
             "amount), including anything forfeited under the gateway or above a cap."
         )
         if len(comm) == 1:
@@ -480,6 +498,9 @@ class _Writer:
             f"Transfers are paid in {units} and {small}. Amounts are rounded by largest "
             "remainder, so that the transfers and the commissioners' retained amounts add up "
             f"exactly to the pool, to the {one}.",
+            "If the figures of a year already settled are corrected, the year is settled again "
+            "on the corrected figures, and each party pays or receives the difference from the "
+            "earlier statement (a true-up).",
         ])  # fmt: skip
 
     def clauses(self) -> list[Clause]:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from gainshare.schema.common import Identifier, Limit, Share, Strict
+from gainshare.schema.rules import AggregateLimits, GroupLimit, QualityLossRate, check_groups
 
 SHARE_TOL = 1e-9
 
@@ -98,12 +99,23 @@ class Terms(Strict):
         default=None,
         description="Commissioner id -> fraction of the retained amount; default by expected spend",
     )
+    group_limits: list[GroupLimit] | None = Field(
+        default=None,
+        description="Caps and collars on several providers together a year (e.g. an ACO's "
+        "members, capped on their benchmark); applied after each provider's own cap and collar",
+    )
+    loss_quality: dict[Identifier, QualityLossRate] | None = Field(
+        default=None,
+        description="Provider id -> loss rate from its quality score that multiplies its loss "
+        "shares (MSSP ENHANCED: 1 - 0.75 x score/100, between 40% and 75%)",
+    )
 
     @model_validator(mode="after")
     def _tiers(self) -> Terms:
         for name in ("gain_tiers", "loss_tiers"):
             _check_tier_order(getattr(self, name), name)
         _check_split(self.commissioner_split)
+        check_groups(self.group_limits, "group_limits")
         return self
 
 
@@ -156,6 +168,7 @@ class YearOverride(Terms):
             if getattr(self, name) is not None:
                 _check_tier_order(getattr(self, name), name)
         _check_split(self.commissioner_split)
+        check_groups(self.group_limits, "group_limits")
         return self
 
 
@@ -168,6 +181,11 @@ class Agreement(Strict):
     year_overrides: dict[int, YearOverride] = Field(
         default_factory=dict,
         description="Glide path: year number (1 = first) -> terms that differ that year",
+    )
+    aggregate_limits: AggregateLimits | None = Field(
+        default=None,
+        description="Caps and collars over the whole agreement, all years together (e.g. BPCI's "
+        "aggregate cap); applied after the yearly limits, year by year in order",
     )
     notes: str = Field(default="", description="Free text shown in the term sheet")
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from gainshare.schema.baseline import Baseline, check_baseline
 from gainshare.schema.common import (
     Count,
     Identifier,
@@ -35,9 +36,11 @@ PartyKind = Literal[
 class Party(Strict):
     id: Identifier = Field(description="Short id used everywhere else in the case")
     name: str = Field(min_length=1, description="Organisation name as it appears in reports")
-    role: Literal["commissioner", "provider", "both"] = Field(
+    role: Literal["commissioner", "provider", "both", "risk_partner"] = Field(
         description="commissioner pays for care; provider delivers it; both (e.g. a local "
-        "authority that commissions social care and provides reablement)"
+        "authority that commissions social care and provides reablement); risk_partner takes a "
+        "share of the pool without contracts of its own (e.g. a national fund, or HHS in ACA "
+        "risk corridors)"
     )
     kind: PartyKind = Field(default="other", description="Type of organisation")
 
@@ -48,6 +51,10 @@ class Party(Strict):
     @property
     def is_commissioner(self) -> bool:
         return self.role in ("commissioner", "both")
+
+    @property
+    def is_risk_partner(self) -> bool:
+        return self.role == "risk_partner"
 
 
 class VolumeBand(Strict):
@@ -416,6 +423,11 @@ class Case(Strict):
     transformation_funding: list[TransformationFunding] = Field(
         default_factory=list, description="Non-recurrent funding for schemes"
     )
+    baseline: Baseline | None = Field(
+        default=None,
+        description="Trend, population or risk adjustment and rebasing of the expected spend "
+        "(default: the case's figures as they are)",
+    )
 
     # ---- convenience
     def party(self, pid: str) -> Party:
@@ -507,6 +519,7 @@ def check_references(case: Case) -> None:
     _check_quality_and_keep_whole(case)
     _check_requirements(case)
     _check_levers(case)
+    check_baseline(case)
     _check_size(case)
 
 

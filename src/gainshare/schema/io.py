@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
+from gainshare.schema.rules import rule_problems
 from gainshare.units import currency_words, money
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -331,7 +332,7 @@ def agreement_problems(agreement: Agreement, case: Case) -> list[str]:
     ]
     for where, t in blocks:
         out += _term_problems(where, t, case)
-    return out
+    return out + rule_problems(agreement, case)
 
 
 def _term_problems(where: str, t, case: Case) -> list[str]:

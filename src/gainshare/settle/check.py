@@ -79,6 +79,14 @@ def _party_arrays(st: Settlement) -> dict[str, np.ndarray]:
     return {k: np.einsum("s,syp->p", w, v) for k, v in arrays.items()}
 
 
+def _role(e: Economics, j: int) -> str:
+    if e.is_provider[j] and e.is_commissioner[j]:
+        return "both"
+    if e.is_provider[j] or e.is_commissioner[j]:
+        return "provider" if e.is_provider[j] else "commissioner"
+    return "risk_partner"
+
+
 def _party_summary(
     st: Settlement, j: int, kw: KeepWhole, arrays: dict[str, np.ndarray], met: bool, net
 ) -> dict:
@@ -91,9 +99,7 @@ def _party_summary(
         return round(float(arrays[name][j]), 2)
 
     out = {
-        "role": "both"
-        if e.is_provider[j] and e.is_commissioner[j]
-        else ("provider" if e.is_provider[j] else "commissioner"),
+        "role": _role(e, j),
         "expected_net": wsum("net"),
         "expected_net_by_year": [round(float(v), 2) for v in expect(w, net)],
         "worst_net": round(float(net.min()), 2),

@@ -5,13 +5,14 @@ optimiser answer is re-settled by it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
 
 from gainshare.economics.model import Economics, party_sum
 from gainshare.schema.agreement import Agreement, Terms, Tier
+from gainshare.settle.limits import ExtraTerms, limit_groups, limit_horizon, resolve_extra
 
 GATE_CODES = {None: 0, "proportional": 1, "linear": 2}  # gateway modes as array codes
 OPEN_EDGE = 1e300  # upper edge of a year's top tier when another year has more tiers
@@ -38,6 +39,7 @@ class HorizonTerms:
     gate_code: np.ndarray  # (Y, P) GATE_CODES: none, proportional or linear
     gate_target: np.ndarray  # (Y, P)
     gate_floor: np.ndarray  # (Y, P)
+    extra: ExtraTerms | None = None  # group and agreement-long limits, quality-scaled losses
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Settlement:
     retained: np.ndarray  # (S, Y) R = G - sum of transfers
     retained_by: np.ndarray  # each commissioner's part of R
     net: np.ndarray  # N
+    loss_rate: np.ndarray | None = field(default=None)  # quality-scaled loss rate (None: none)
 
     @cached_property
     def system_savings(self) -> np.ndarray:
@@ -122,7 +125,8 @@ def resolve_terms(agreement: Agreement, econ: Economics) -> HorizonTerms:
             j = pidx[pid]
             out.gate_code[ys, j] = GATE_CODES[gw.mode]
             out.gate_target[ys, j], out.gate_floor[ys, j] = gw.target, gw.floor
-    return out
+    extra = resolve_extra(agreement, groups, econ.exp_pay, pidx)
+    return out if extra.empty else replace(out, extra=extra)
 
 
 def shareable_amount(pool: np.ndarray, gain_t, loss_t, excess_only, strict=False) -> np.ndarray:
@@ -174,19 +178,24 @@ def quality_factor(scores: np.ndarray, code, target, floor) -> np.ndarray:
 
 
 def settle(econ: Economics, agreement: Agreement) -> Settlement:
-    """Settle the agreement in every scenario and year at once (no loop over either)."""
+    """Settle the agreement in every scenario and year at once (no loop over scenarios; the
+    limits over the whole agreement step through the years in order)."""
     ht = resolve_terms(agreement, econ)
-    prov = econ.is_provider
+    prov = econ.takes_share  # providers and risk partners
     pool = econ.pool
     x = shareable_amount(pool, ht.gain_threshold, ht.loss_threshold, ht.excess_only, ht.strict)
     gains = tiered(np.maximum(x, 0.0), ht.gain_edges, ht.gain_shares)
     losses = tiered(np.maximum(-x, 0.0), ht.loss_edges, ht.loss_shares)
     raw = (gains - losses) * prov
     qf = quality_factor(econ.quality_scores, ht.gate_code, ht.gate_target, ht.gate_floor)
+    ex = ht.extra
+    lr = ex.loss.rate(econ.quality_scores) if ex is not None and ex.loss is not None else None
     t_gain = np.minimum(gains * qf, ht.cap)
-    t_loss = -np.minimum(losses, ht.collar)
+    t_loss = -np.minimum(losses if lr is None else losses * lr, ht.collar)
     xs = x[:, :, None]
     transfer = np.where(xs > 0, t_gain, np.where(xs < 0, t_loss, 0.0)) * prov
+    if ex is not None:
+        transfer = limit_horizon(limit_groups(transfer, ex.groups), ex)
     retained = pool - party_sum(transfer)
     retained_by = ht.split * retained[:, :, None]
     net = econ.revenue_change - econ.cost_change + econ.benefit + transfer + retained_by
@@ -194,4 +203,4 @@ def settle(econ: Economics, agreement: Agreement) -> Settlement:
         net += econ.outside_pool
     return Settlement(econ=econ, pool=pool, shareable=x, raw_share=raw, quality_factor=qf,
                       transfer=transfer, retained=retained, retained_by=retained_by,
-                      net=net)  # fmt: skip
+                      net=net, loss_rate=lr)  # fmt: skip

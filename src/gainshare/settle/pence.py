@@ -75,9 +75,11 @@ def _pence(a: np.ndarray) -> np.ndarray:
 
 def statements(st: Settlement) -> Statements:
     """Pence statements; rounding is done only over the columns that can be non-zero
-    (providers for revenue and transfers, commissioners for spend saved and retained)."""
+    (providers for revenue, providers and risk partners for transfers, commissioners for spend
+    saved and retained)."""
     e = st.econ
     prov, comm = np.flatnonzero(e.is_provider), np.flatnonzero(e.is_commissioner)
+    takers = np.flatnonzero(e.takes_share)
     shape = e.exp_pay.shape
     rev = np.zeros(shape, dtype=np.int64)
     rev[:, :, prov] = _pence(e.revenue_change[:, :, prov])
@@ -89,8 +91,8 @@ def statements(st: Settlement) -> Statements:
     pool = party_sum(saved) - party_sum(direct)
     transfer = np.zeros(shape, dtype=np.int64)
     retained = np.zeros(shape, dtype=np.int64)
-    transfer[:, :, prov], retained[:, :, comm] = _apportion(
-        [st.transfer[:, :, prov], st.retained_by[:, :, comm]], pool
+    transfer[:, :, takers], retained[:, :, comm] = _apportion(
+        [st.transfer[:, :, takers], st.retained_by[:, :, comm]], pool
     )
     net = rev - cost + transfer + retained + ben
     outside = None
