@@ -322,3 +322,29 @@ def test_share_sum_knapsack_by_dynamic_programming_equals_brute_force():
             assert sum(sides[p].grid_value[j] for p, j in got.items()) == pytest.approx(best)
             assert sum(sides[p].grid_value[j] for p, j in mip.items()) == pytest.approx(best)
             assert gap == 0.0
+
+
+def test_cli_design_states_the_starts_and_what_the_space_adds(root, tmp_path):
+    """`gainshare design` takes the case's own agreement file and --start agreements as
+    starts, says how each did, and what each part of the drafting space adds."""
+    import json
+    import subprocess
+    import sys
+
+    worse = tmp_path / "worse.yaml"
+    worse.write_text("terms:\n  gain_tiers: [{shares: {ccg: 0.1, acute: 0.6, community: 0.3}}]\n"
+                     "  loss_tiers: [{shares: {ccg: 1.0}}]\n", encoding="utf-8")  # fmt: skip
+    cmd = [sys.executable, "-m", "gainshare.cli", "design", str(root / "cases" / "core.yaml"),
+           "--start", str(worse), "--json"]  # fmt: skip
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["method"] == "search" and doc["status"] == "optimal" and doc["gap"] == 0
+    names = [s["name"] for s in doc["starts"]]
+    assert names == ["agreement", "Core example - hand-drafted proposal"]
+    assert all(s["objective_value"] < doc["objective"]["value"] for s in doc["starts"])
+    steps = {s["step"]: s for s in doc["structure_values"]}
+    assert steps["caps and collars"]["adds"] > 0 and steps["rounding"]["adds"] <= 0
+    text = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=300).stdout
+    assert "What the drafting space adds: Sharing alone keeps the commissioners" in text
+    assert "caps and collars add" in text and "against shares in 0.1% steps" in text

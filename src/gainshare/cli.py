@@ -527,9 +527,19 @@ def design(
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Solver time limit in seconds")
     ] = None,
+    start: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--start",
+            help="An agreement the room brings (repeatable): the answer "
+            "is never worse than one that meets every requirement",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search agreement terms that meet the case's requirements; exit 1 if none can."""
+    """Search agreement terms that meet the case's requirements (caps, collars, tiers and the
+    corridor the case leaves open, shares in whole percentages); exit 1 if none can. The case's
+    own agreement file (CASE.agreement.yaml beside it), if there is one, is a start too."""
 
     def body() -> int:
         import gainshare
@@ -549,7 +559,12 @@ def design(
         if out is not None and not out.parent.exists():
             raise InputError([f"--out: folder {out.parent} does not exist: create it first"])
         c = gainshare.load_case(case)
-        result = run(c, objective=objective, time_limit=time_limit)
+        starts = [gainshare.load_agreement(p, c) for p in start or []]
+        own = case.with_name(case.name.split(".")[0] + ".agreement.yaml")
+        if own.is_file() and own not in (start or []):
+            starts.append(gainshare.load_agreement(own, c))
+        result = run(c, objective=objective, time_limit=time_limit, starts=tuple(starts),
+                     structure_values=True)  # fmt: skip
         if out is not None and result.agreement is not None:
             write_agreement(result.agreement, out)
         if as_json:

@@ -299,7 +299,7 @@ class Designer:
         timings["structures"] = found.structures
         timings["structures_solved"] = found.solved
         if found.agreement is None:
-            if found.trivial:
+            if found.trivial and found.why.startswith(f"{len(found.trivial)} scenario-year"):
                 msg = (f"{found.why}: no sharing terms can keep it whole there. Widen the "
                        "tolerance, use chance or CVaR keep-whole, or narrow the "
                        "corridor.")  # fmt: skip
@@ -587,7 +587,9 @@ class Designer:
         return out
 
     def _failed(self, status: str, name: str, timings: dict, message: str) -> DesignResult:
-        timings["total_s"] = round(sum(v for k, v in timings.items() if k != "highs_s"), 4)
+        timings["total_s"] = round(
+            sum(v for k, v in timings.items() if k.endswith("_s") and k != "highs_s"), 4
+        )
         return DesignResult(status, name, None, None, None, None, None, None, [], timings, message,
                             route=self.route)  # fmt: skip
 
@@ -749,8 +751,11 @@ def design(
     objective: str | None = None,
     time_limit: float | None = None,
     starts: tuple[Agreement, ...] = (),
+    structure_values: bool = False,
 ) -> DesignResult:
-    """Design an agreement for `case` (SPEC section 4.2): build, solve, verify."""
+    """Design an agreement for `case` (SPEC section 4.2): build, solve, verify. `starts`:
+    agreements the room brings (the answer is never worse than one of them that meets every
+    requirement); `structure_values`: also say what each part of the drafting space adds."""
     if objective is not None and objective != case.requirements.objective:
         from pydantic import ValidationError
 
@@ -766,4 +771,8 @@ def design(
                 "(in the case's requirements)" for err in e.errors()
             ]) from None  # fmt: skip
         case = case.model_copy(update={"requirements": req})
-    return Designer(case, starts=starts).solve(time_limit=time_limit)
+    d = Designer(case, starts=starts)
+    result = d.solve(time_limit=time_limit)
+    if structure_values and result.agreement is not None:
+        result = replace(result, structure_values=d.structure_values())
+    return result

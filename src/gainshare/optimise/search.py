@@ -402,6 +402,10 @@ def solve_loss(L, w, basis, slack, rule, lo, hi, step, lstep) -> Side:
     app = np.isfinite(slack)
     if (slack[app] < -EPS).any():
         return Side(False, why="it is short even when it takes no share of a loss")
+    if step is not None and K <= 2 and (basis == 1).all() and (rule is None or rule.decide):
+        fast = _monotone_loss(L, w, slack, app, rule, lo, hi, step, lstep)
+        if fast is not None:
+            return fast
     grid = _loss_grid(L, slack, app, lo, hi, step, K)
     shares, values, limits = [], [], []
     for i in range(0, len(grid), CHUNK):
@@ -421,6 +425,78 @@ def solve_loss(L, w, basis, slack, rule, lo, hi, step, lstep) -> Side:
     best = int(np.argmax(val))
     limit = None if not math.isfinite(lim[best]) else float(lim[best])
     return Side(True, float(val[best]), tuple(float(v) for v in sh[best]), limit, sh, val, lim)
+
+
+def _monotone_loss(L, w, slack, app, rule, lo, hi, step, lstep) -> Side | None:
+    """Loss terms when the loss taken rises with the loss (tier edges in pounds, a collar in
+    pounds or none, up to two tiers): for each grid point, the rows the shares alone overshoot
+    are those whose threshold share lies below it, so the best collar is a running minimum of
+    slacks over rows sorted by threshold; the expected loss taken comes from prefix sums."""
+    n, K = L.shape
+    order = np.argsort(L.sum(axis=1), kind="stable")
+    L, w, slack, app = L[order], w[order], slack[order], app[order]
+    pos = L > 1e-12
+    tier = pos.sum(axis=1) - 1
+    if (tier < 0).any() or not (pos == (np.arange(K)[None, :] <= tier[:, None])).all():
+        return None
+    width0 = 0.0
+    if K == 2:
+        full = L[tier > 0, 0]
+        if full.size and np.ptp(full) > 1e-7 * max(1.0, float(full.max())):
+            return None
+        width0 = float(full[0]) if full.size else 0.0
+    kmin, kmax = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+    grid = np.arange(kmin, kmax + 1, dtype=float) * step
+    cands_sh, cands_lim = [], []
+    for l0 in grid if K == 2 else [None]:
+        if K == 1:
+            lim = _least_slack_above(L[:, 0], np.zeros(n), slack, app, grid)
+            shares = grid[:, None]
+        else:
+            low = app & (tier == 0)
+            over0 = low & (l0 * L[:, 0] > slack + EPS)
+            first = float(slack[over0].min(initial=np.inf))
+            top = tier == 1
+            lim = np.minimum(first, _least_slack_above(
+                np.where(top, L[:, 1], 0.0), np.where(top, l0 * width0, 0.0),
+                np.where(top, slack, np.inf), app & top, grid))  # fmt: skip
+            shares = np.column_stack([np.full(len(grid), l0), grid])
+        if rule is None:
+            ok = ~np.isfinite(lim)
+            lim = np.full(len(grid), np.inf)
+        else:
+            if rule.max is not None:
+                lim = np.minimum(lim, rule.max)
+            if lstep > 0:
+                lim = np.where(np.isfinite(lim), np.floor(lim / lstep + 1e-10) * lstep, lim)
+            ok = lim >= rule.min - 1e-12
+        cands_sh.append(shares[ok])
+        cands_lim.append(lim[ok])
+    sh, lim = np.concatenate(cands_sh), np.concatenate(cands_lim)
+    if not len(sh):
+        return Side(False, why="no share of the losses and collar keeps it whole")
+    val = _expected_capped(L, w, sh, lim)
+    best = int(np.argmax(val))
+    limit = None if not math.isfinite(lim[best]) else float(lim[best])
+    return Side(True, float(val[best]), tuple(float(v) for v in sh[best]), limit, sh, val, lim)
+
+
+def _least_slack_above(d, paid, slack, app, grid) -> np.ndarray:
+    """For each share x of `grid`: the least slack of the rows (app) whose loss taken,
+    paid + x d, exceeds their slack (inf: none), from rows sorted by the share at which that
+    happens, (slack - paid) / d."""
+    use = app & (d > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at = np.where(use, (slack - paid) / np.where(d > 0, d, 1.0), np.inf)
+    # rows over their slack whatever the share (paid alone overshoots) count from share 0
+    at = np.where(use & (paid > slack + EPS), -np.inf, at)
+    order = np.argsort(at, kind="stable")
+    at_sorted = at[order]
+    least = np.minimum.accumulate(np.where(np.isfinite(slack[order]) & use[order],
+                                           slack[order], np.inf))  # fmt: skip
+    # x overshoots row i when paid + x d > slack + EPS, i.e. x > at_i (up to EPS / d)
+    k = np.searchsorted(at_sorted, grid - 1e-12, side="left")
+    return np.where(k > 0, least[np.maximum(k - 1, 0)], np.inf)
 
 
 def _loss_grid(L, slack, app, lo, hi, step, K) -> np.ndarray:
@@ -1089,9 +1165,9 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
         plan = solve_structure(space, st, relaxed, cache=cache, beat=beat)
         if plan.why == "pruned":
             continue
-        if plan.why:
-            why = why or plan.why
-            trivial = trivial or plan.trivial
+        if plan.why:  # a reason some terms could change comes before 'nothing to share'
+            if not why or (trivial and not plan.trivial):
+                why, trivial = plan.why, plan.trivial
             continue
         solved += 1
         got = _feasible(space, plan, relaxed, name, cache)

@@ -63,9 +63,10 @@ class Space:
     step_override: float | None = None  # share step other than the requirements' rounding
     only: list | None = None  # search just these structures
 
-    def variant(self, case: Case, **kw) -> Space:
-        """Another space over the same scenarios and economics (what-ifs, sub-spaces)."""
-        return Space(case, self.scenarios, self.starts, self._econs, **kw)
+    def variant(self, case: Case, starts: tuple[Agreement, ...] = (), **kw) -> Space:
+        """Another space over the same scenarios and economics (sub-spaces: the starts the room
+        brought are not part of it unless given)."""
+        return Space(case, self.scenarios, starts, self._econs, **kw)
 
     def __post_init__(self) -> None:
         if self.scenarios is None:

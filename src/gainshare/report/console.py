@@ -233,6 +233,12 @@ def print_design(result, case: Case, out_path=None) -> None:
     c.print(f"Objective: {obj['description']} = {shown}.", highlight=False)
     if result.levers:
         c.print(f"Levers chosen: {result.levers['label']}.", highlight=False)
+    _print_structure_values(c, result, case.currency)
+    for st in result.starts:
+        verdict = ("meets every requirement" if st["meets_requirements"]
+                   else "does not meet every requirement")  # fmt: skip
+        c.print(f"Brought by the room: '{st['name']}' {verdict}; its objective "
+                f"{money(st['objective_value'], case.currency)}.", highlight=False)  # fmt: skip
     if result.binding:
         c.print("[bold]Requirements that bind[/] (shadow prices):")
         for b in result.binding:
@@ -245,6 +251,35 @@ def print_design(result, case: Case, out_path=None) -> None:
     )
     if out_path is not None:
         c.print(f"Agreement written to {out_path}", highlight=False)
+
+
+def structure_value_sentence(values: list[dict], currency: str) -> str:
+    """'Sharing alone keeps the commissioners £1.20m; caps and collars add £0.93m; ...'."""
+    if not values:
+        return ""
+    parts = []
+    for v in values:
+        if v["step"] == "sharing alone":
+            if v["commissioners_expected"] is None:
+                parts.append("sharing alone cannot keep every party whole")
+            else:
+                parts.append(f"sharing alone keeps the commissioners "
+                             f"{money(v['commissioners_expected'], currency)}")  # fmt: skip
+        elif v["step"] == "rounding":
+            cost = -(v["adds"] or 0.0)
+            parts.append(f"rounding shares to whole steps costs {money(cost, currency)} "
+                         "against shares in 0.1% steps")  # fmt: skip
+        elif v["adds"] is not None:
+            parts.append(f"{v['step']} add{'s' if v['step'] == 'a corridor' else ''} "
+                         f"{money(v['adds'], currency)}")  # fmt: skip
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def _print_structure_values(c, result, currency: str) -> None:
+    text = structure_value_sentence(result.structure_values, currency)
+    if text:
+        c.print(f"[bold]What the drafting space adds[/]: {text}", highlight=False)
 
 
 def print_explain(result) -> None:
