@@ -46,6 +46,7 @@ def code_names() -> set[str]:
                 "collars": {"community": {}},
             }
         ),
+        dict(requirements={"incentives": {"min_share": 0.05}}),
         dict(
             requirements={"corridor_options": [{}, {"mode": "excess_only"}]},
             keep_whole={

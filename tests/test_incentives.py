@@ -313,3 +313,60 @@ def test_steps_reuse_the_scenarios_they_are_given():
     for agr in (a1, a2):
         reused = incentive_gradients(case, agr, sc, steps=steps).document
         assert reused == incentive_gradients(case, agr).document
+
+
+# ------------------------------------------------------------------ design with incentives
+
+
+def _incentive_case(**req):
+    d = small_case()
+    d["requirements"] = {"rounding": "none", "search": None} | req
+    return build_case(d)
+
+
+def test_design_with_incentives_fixes_a_misaligned_agreement_by_hand():
+    # Per extra spell avoided the acute trust loses 2,000 of tariff, saves 800 of cost and
+    # gets share x 2,000 of pool. Asked to gain at least 10% of what each step saves:
+    #   team (100 spells, system +44,000): 100(2,000a - 1,200) >= 4,400  -> a >= 0.622
+    #   referrals (10 spells, +6,400):     10(2,000a - 1,200) >= 640     -> a >= 0.632
+    #   targeting (10 spells, +8,000):     10(2,000a - 1,200) >= 800     -> a >= 0.64
+    # The community trust's team costs 36,000 (contacts and team) against c x 200,000 of pool:
+    #   team: 200,000c - 36,000 >= 4,400 -> c >= 0.202; referrals: 20,000c - 1,600 >= 640
+    #   -> c >= 0.112; targeting: 20,000c >= 800 -> c >= 0.04. Keep-whole needs a >= 0.6 and
+    #   c >= 0.18, so the requirement moves both; the commissioners keep 1 - 0.64 - 0.202.
+    plain = gainshare.design(_incentive_case())
+    aligned = gainshare.design(_incentive_case(incentives={"min_share": 0.1}))
+    assert aligned.route == "mip" and aligned.status == "optimal"
+    shares = aligned.agreement.terms.gain_tiers[0].shares
+    assert shares["acute"] == pytest.approx(0.64, abs=1e-9)
+    assert shares["comm"] == pytest.approx(0.202, abs=1e-9)
+    assert aligned.objective_value == pytest.approx(200_000 * (1 - 0.64 - 0.202), abs=0.01)
+    assert plain.objective_value == pytest.approx(200_000 * 0.22, abs=0.01)
+    # the plain optimum pays the acute trust nothing for growth; the aligned one 10% of it
+    before = incentive_gradients(plain.check.case, plain.agreement)
+    after = incentive_gradients(aligned.check.case, aligned.agreement)
+    team = {r.step.key: r for r in before.steps}["teams.vw"]
+    assert team.by_party["acute"].delta_expected_net == pytest.approx(0.0, abs=0.01)
+    for r in after.steps:
+        for pid in ("acute", "comm"):
+            assert r.by_party[pid].delta_expected_net >= 0.1 * r.delta_system_savings - 0.01
+    # the binding requirements are priced in words
+    words = {b["requirement"]: b["meaning"] for b in aligned.binding}
+    assert "incentives.acute.targeting.vw" in words and "incentives.comm.teams.vw" in words
+    assert (
+        "costs the commissioners' expected retained savings £10.00"
+        in words["incentives.acute.targeting.vw"]
+    )
+
+
+def test_an_agreement_failing_the_incentive_requirement_is_said_to():
+    case = _incentive_case(incentives={"min_share": 0.1, "steps": ["team"]})
+    agr = build_agreement(agreement({"icb": 0.22, "acute": 0.6, "comm": 0.18}))
+    res = gainshare.check(case, agr)
+    from gainshare.settle.requirements import failures
+
+    texts = [f["text"] for f in failures(case, agr, res)]
+    assert texts == [
+        "ACUTE gains £0 on one more vw team, below 10% of the £44k more the system saves",
+        "COMM gains £0 on one more vw team, below 10% of the £44k more the system saves",
+    ]

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gainshare.economics.growth import growth_steps
 from gainshare.economics.model import Economics, LeverChoice, compute, party_sum
 from gainshare.economics.scenarios import ScenarioSet, sample
 from gainshare.optimise.unsupported import refuse_case
 from gainshare.schema.agreement import Corridor
 from gainshare.schema.case import Case
 from gainshare.schema.common import Limit
+from gainshare.schema.io import InputError
 from gainshare.schema.requirements import LimitRule, Requirements
 from gainshare.settle.engine import GATE_CODES, quality_factor, shareable_amount, tier_portions
 
@@ -60,6 +62,7 @@ class DesignData:
     savings: np.ndarray  # (T, S, Y) system savings
     exp_pay: np.ndarray  # (S, Y, P) expected payments (basis of % caps and collars)
     split: np.ndarray  # (S, Y, P) commissioners' split of the retained amount
+    growth: list = field(default_factory=list)  # (GrowthStep, DesignData) for incentives
     elastic: frozenset[str] = frozenset()  # requirement kinds explain may relax
     relax_weights: dict[str, float] = field(default_factory=dict)  # per model unit of slack
 
@@ -192,8 +195,10 @@ def choose_scale(base_net: np.ndarray, pool: np.ndarray) -> float:
     return float(10 ** max(0, int(np.floor(np.log10(typical))) - 2))
 
 
-def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
-    """Compute every structure's economics and the arrays the model needs."""
+def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = False
+               ) -> DesignData:  # fmt: skip
+    """Compute every structure's economics and the arrays the model needs (and, for incentive
+    requirements, the same arrays on each growth step of the scheme; `grown`: this is one)."""
     refuse_case(case)
     sc = scenarios if scenarios is not None else sample(case)
     req = case.requirements
@@ -225,7 +230,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
     base_a, pool_a = np.stack(base), np.stack(pool)
     scale = choose_scale(base_a, pool_a)
     P = len(case.parties)
-    return DesignData(
+    data = DesignData(
         case=case,
         req=req,
         scenarios=sc,
@@ -247,3 +252,23 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None) -> DesignData:
         exp_pay=e0.exp_pay / scale,
         split=_split(case, e0),
     )
+    if req.incentives is not None and not grown:
+        data.growth = _growth_data(case, sc, len(structures))
+    return data
+
+
+def _growth_data(case: Case, sc: ScenarioSet, structures: int) -> list:
+    """Each growth step the incentive requirement names, as design data on the same terms."""
+    where = "requirements.incentives"
+    if structures > 1:
+        raise InputError([f"{where}: incentive requirements need one set of terms to compare: "
+                          "state the corridor and tier edges, and drop the options and "
+                          "levers"])  # fmt: skip
+    req = case.requirements
+    if req.caps or req.collars:
+        raise InputError([f"{where}: incentive requirements with caps or collars are not "
+                          "designed yet: drop requirements.caps and "
+                          "requirements.collars"])  # fmt: skip
+    kinds = set(req.incentives.steps)
+    steps = [st for st in growth_steps(case, sc) if st.kind in kinds]
+    return [(st, build_data(st.case, st.scenarios, grown=True)) for st in steps]

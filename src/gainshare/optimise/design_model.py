@@ -735,6 +735,33 @@ def add_fair_distance(m, d: DesignData) -> None:
         m.fair_distance_max = pyo.Constraint(expr=m.fair_distance - slack <= m.fair_distance_limit)
 
 
+def add_incentives(m, d: DesignData) -> None:
+    """Each provider's expected net over the horizon, on each growth step, at least its net
+    without the step plus min_share of the extra expected system savings (steps that raise
+    them). The grown economics are data on the same share variables: linear in the shares."""
+    inc = d.req.incentives
+    if inc is None or not d.growth:
+        return
+    m.incentive = pyo.Constraint(pyo.Any)
+    m._incentive_rows = {}  # (step key, party id) -> the step, for words and shadow prices
+    Y = d.dims[2]
+    providers = (
+        inc.providers if inc.providers is not None else [d.party_ids[p] for p in d.providers]
+    )
+    w = d.weights
+    for step, g in d.growth:
+        extra = float(g.weights @ g.savings[0].sum(axis=1)) * g.scale
+        extra -= float(w @ d.savings[0].sum(axis=1)) * d.scale
+        if extra <= 0:
+            continue
+        for pid in providers:
+            p = d.party_ids.index(pid)
+            grown = expected([net(m, g, p, y) for y in range(Y)], g.weights) * (g.scale / d.scale)
+            base = expected([net(m, d, p, y) for y in range(Y)], w)
+            m.incentive[step.key, pid] = grown - base >= inc.min_share * extra / d.scale
+            m._incentive_rows[step.key, pid] = step
+
+
 TIE_BREAK = 1e-6  # weight of the tie-break, in model money per unit of L1 share distance
 
 
@@ -784,5 +811,6 @@ def build_design_model(d: DesignData) -> pyo.ConcreteModel:
     add_margin(m, d)
     add_savings_bound(m, d)
     add_fair_distance(m, d)
+    add_incentives(m, d)
     add_objective(m, d)
     return m

@@ -1122,7 +1122,7 @@ def applicable(case: Case) -> bool:
     req = case.requirements
     if req.objective not in ("commissioners", "system_savings"):
         return False
-    if req.symmetric or req.fair_distance_max is not None:
+    if req.symmetric or req.fair_distance_max is not None or req.incentives is not None:
         return False
     for pid in case.party_ids:
         kw = case.keep_whole_for(pid)

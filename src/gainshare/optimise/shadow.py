@@ -152,6 +152,11 @@ def binding_requirements(designer, objective_name: str, res=None) -> list[dict]:
             _money_meaning("protection for the commissioners in their worst year", lam, obj_words),
         )
     _share_rows(m, d, duals, add, obj_words, money_obj)
+    for (key, pid), step in getattr(m, "_incentive_rows", {}).items():
+        lam = duals.dual(m.incentive[key, pid]) if money_obj else 0.0
+        name = d.case.party(pid).name
+        add(f"incentives.{pid}.{key}", lam,
+            _money_meaning(f"gain required of {name} on {step.label}", lam, obj_words))  # fmt: skip
     return out
 
 

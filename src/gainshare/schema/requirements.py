@@ -105,6 +105,30 @@ class Search(Strict):
     )
 
 
+GrowthKind = Literal["team", "referrals", "targeting", "ward_earlier"]
+
+
+class Incentives(Strict):
+    """Incentive alignment (SPEC section 4.11): each provider's expected net over the horizon
+    rises by at least `min_share` of the extra expected system savings on each growth step of
+    the scheme, where the case has it: one more team, 10% more referrals, 5 points better
+    targeting, a ward closing a year earlier."""
+
+    min_share: Share = Field(
+        default=0.0,
+        description="Fraction of every extra pound the system saves that each provider must "
+        "gain at least (0: no provider may lose as the scheme grows)",
+    )
+    steps: list[GrowthKind] = Field(
+        default_factory=lambda: ["team", "referrals", "targeting", "ward_earlier"],
+        min_length=1,
+        description="Which growth steps the requirement applies to",
+    )
+    providers: list[Identifier] | None = Field(
+        default=None, description="Providers it applies to (default: every provider)"
+    )
+
+
 class Requirements(Strict):
     """Design requirements (SPEC section 4.2). Every field is optional; defaults documented."""
 
@@ -174,6 +198,11 @@ class Requirements(Strict):
     rounding: Literal["none", "1%", "5%"] = Field(
         default="1%",
         description="Shares in whole 1% steps (default), 5% steps, or any value ('none')",
+    )
+    incentives: Incentives | None = Field(
+        default=None,
+        description="Require every provider to gain as the scheme grows (designed by the MIP, "
+        "without caps or collars)",
     )
     search: Search | None = Field(
         default_factory=Search,

@@ -4,9 +4,12 @@ share bounds. Used to decide whether a proposal needs repair and to say what fai
 
 from __future__ import annotations
 
+from gainshare.economics.growth import growth_steps
+from gainshare.economics.scenarios import sample
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.settle.check import PENNY, CheckResult
+from gainshare.settle.engine import settle
 from gainshare.units import money
 
 SHARE_TOL = 1e-9
@@ -97,4 +100,34 @@ def failures(case: Case, agreement: Agreement, result: CheckResult) -> list[dict
                     f"{money(req.worst_margin_min, cur)}",
                 }
             )
-    return out + _share_failures(case, agreement)
+    return out + _share_failures(case, agreement) + _incentive_failures(case, agreement, result)
+
+
+def _incentive_failures(case: Case, agreement: Agreement, result: CheckResult) -> list[dict]:
+    """Providers that gain less than the incentive requirement asks on a growth step."""
+    inc = case.requirements.incentives
+    if inc is None:
+        return []
+    base = result.settlement
+    w = base.econ.weights
+    providers = inc.providers if inc.providers is not None else case.provider_ids
+    out = []
+    for step in growth_steps(case, sample(case)):
+        if step.kind not in inc.steps:
+            continue
+        grown = settle(step.economics, agreement)
+        extra = float(w @ (grown.system_savings - base.system_savings).sum(axis=1))
+        if extra <= 0:
+            continue
+        for pid in providers:
+            j = case.party_ids.index(pid)
+            gain = float(w @ (grown.net[:, :, j] - base.net[:, :, j]).sum(axis=1))
+            if gain < inc.min_share * extra - PENNY:
+                out.append({
+                    "requirement": f"incentives.{pid}",
+                    "party": pid,
+                    "text": f"{case.party(pid).name} gains {money(gain, case.currency)} on "
+                    f"{step.label}, below {100 * inc.min_share:g}% of the "
+                    f"{money(extra, case.currency)} more the system saves",
+                })  # fmt: skip
+    return out
