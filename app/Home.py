@@ -11,7 +11,13 @@ import state
 import streamlit as st
 import views
 
-from gainshare.optimise.whatif import WhatIf, central_value, nice_steps, tolerance_steps
+from gainshare.optimise.whatif import (
+    WhatIf,
+    central_value,
+    expected_savings,
+    nice_steps,
+    tolerance_steps,
+)
 from gainshare.report.numbers import money
 from gainshare.schema.requirement_tables import OBJECTIVE_LABELS, objectives_for
 
@@ -73,7 +79,7 @@ def _commissioners_control(econ) -> tuple[float | None, dict]:
     aim = r.whatif.objective or case.requirements.objective
     if aim == "commissioners":
         return None, {"kind": "commissioners", "steps": [], "key": None, "spot": st.empty()}
-    top = max(econ.weights @ (-econ.total_cost_change.sum(axis=(1, 2))), 0.0)
+    top = max(expected_savings(econ), 0.0)
     steps = [None] + nice_steps(top)[1:]
     key = _key("cmin")
     now = r.whatif.commissioners_min
@@ -244,11 +250,15 @@ def ranges(spots: list[dict]) -> list[tuple[str, str, object]]:
     """Write each slider's feasible range under it; return the moves back into range."""
     backs = []
     for spot in spots:
-        # each probe of a slow range first writes this caption: a point at which Streamlit
-        # stops the run when the room has already moved another slider
-        spot["progress"] = lambda holder=spot["spot"]: holder.caption("Finding where it works…")
+        # Each probe of a slow range first writes the caption again (the last one found, which
+        # stays on screen meanwhile): a point at which Streamlit stops this run when the room
+        # has already moved another slider.
+        last = r.cache.get(("range.text", spot["kind"], spot.get("path")),
+                           "Finding where it works…")  # fmt: skip
+        spot["progress"] = lambda holder=spot["spot"], text=last: holder.caption(text)
         text, back = _range_words(spot, _range(spot))
         if text:
+            r.cache[("range.text", spot["kind"], spot.get("path"))] = text
             with spot["spot"]:
                 st.caption(text)
         if back is not None:

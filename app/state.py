@@ -27,6 +27,7 @@ from gainshare.memory import keep_freed_memory
 from gainshare.optimise.whatif import Solved, WhatIf, WhatIfModel, apply_requirements
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
+from gainshare.schema.io import agreement_problems
 from gainshare.schema.proposal_table import even_split, rounded
 
 keep_freed_memory()  # once per app process: large checks reuse freed memory
@@ -184,13 +185,20 @@ class Room:
 
     # ------------------------------------------------------------ the room's proposal
 
+    @property
+    def case_agreement(self) -> Agreement | None:
+        """The example's own agreement, while it still fits the (possibly edited) case."""
+        if self.agreement is None or agreement_problems(self.agreement, self.case):
+            return None
+        return self.agreement
+
     def starting_proposal(self) -> Agreement:
         """The room's proposal; else the example's own agreement; else the optimum in round
         numbers; else (nothing can be designed) an even split to type over."""
         if self.proposal is not None:
             return self.proposal
-        if self.agreement is not None:
-            return self.agreement
+        if self.case_agreement is not None:
+            return self.case_agreement
         solved = self.solve()
         if solved.result is not None and solved.result.agreement is not None:
             return rounded(solved.result.agreement, name="The room's proposal")

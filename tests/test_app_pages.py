@@ -126,6 +126,8 @@ def test_home_shows_the_solved_example_and_a_slider_re_solves(expected):
     assert m["Worst provider year"] == "-£25k"  # the acute trust's new tolerance binds
     assert _deltas(at)["Commissioners keep"] == "+£76k"  # against the move before, same case
 
+    text = _screen_text(at)
+    assert not IDS.search(text) and "None" not in text and "Designed:" not in text
     _targeting(at).set_value(80).run()
     _ok(at)
     assert _metrics(at)["System savings"] != "£7.03m"
@@ -371,4 +373,5 @@ def test_term_sheet_page_reads_as_a_contract(expected):
     at.radio(key="ui.sheet.which").set_value("The room's proposal").run()
     sheet = next(m.value for m in _ok(at).markdown if m.value.startswith("# Term sheet"))
     assert "## Eastbrook - hand-drafted proposal" in sheet  # the room starts from the case's
-    assert "None" not in _screen_text(at)
+    text = _screen_text(at)
+    assert "None" not in text and not IDS.search(text)

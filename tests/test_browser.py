@@ -196,6 +196,16 @@ def test_everything_fits_one_projector_screen(browser, server, tmp_path):
         assert b is not None and b["x"] >= 0 and b["y"] >= 0
         assert b["x"] + b["width"] <= 1280 and b["y"] + b["height"] <= 720, b
     assert page.get_by_text("Deploy", exact=True).count() == 0
+    for label in ("Aim for", "Keep whole", "Scheme assumption"):  # drop-downs open in full
+        box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label)
+        box.get_by_role("combobox").click()
+        options = page.get_by_role("option")
+        options.first.wait_for(timeout=10_000)
+        for i in range(options.count()):
+            b = options.nth(i).bounding_box()
+            assert b is not None and b["y"] >= 0 and b["y"] + b["height"] <= 720, (label, i)
+        page.keyboard.press("Escape")
+        time.sleep(0.3)
     page.get_by_text("Another case").click()
     page.get_by_text("5MB per file").first.wait_for(timeout=10_000)
     page.get_by_text("Another case").click()

@@ -42,11 +42,11 @@ def _compute(slow: bool):
                       c.feasible, tables.option_about(case, c, aim))
         for i, c in enumerate(res.items)
     ]  # fmt: skip
-    if r.agreement is not None:
-        own = check(case, r.agreement)
-        meets = not failures(case, r.agreement, own)
+    if r.case_agreement is not None:
+        own = check(case, r.case_agreement)
+        meets = not failures(case, r.case_agreement, own)
         options.append(tables.Option(LETTERS[len(options)], "Proposal in the case file",
-                                     r.agreement, own, meets,
+                                     r.case_agreement, own, meets,
                                      "The agreement that came with the case."))  # fmt: skip
     return options, res.frontier, tables.option_notes(case, res.notes)
 

@@ -118,8 +118,16 @@ st.subheader("The nearest agreement that works")
 key = ("proposal.repair", r.version, r.whatif, text)
 if key not in r.cache:
     with st.spinner("Finding the nearest agreement that meets every requirement…"):
-        r.cache[key] = gainshare.repair(case, proposal)
+        try:
+            r.cache[key] = gainshare.repair(case, proposal)
+        except InputError as e:  # a shape repair cannot keep (e.g. tiers that differ by year)
+            r.cache[key] = e
 fixed = r.cache[key]
+if isinstance(fixed, InputError):
+    for line in fixed.problems:
+        st.error(line.removeprefix("proposal: "), icon=":material/error:")
+    views.conventions(r)
+    st.stop()
 if fixed.agreement is None or fixed.check is None:
     st.error("No agreement of this shape (its corridor, tiers, caps and collars) meets every "
              "requirement.", icon=":material/block:")  # fmt: skip

@@ -26,7 +26,7 @@ def _best_in_whole_percent():
         steps = req.rounding if req.rounding != "none" else "1%"
         whole = case.model_copy(update={"requirements": req.model_copy(update={"rounding": steps})})
         with st.spinner("Designing the best agreement in whole per cent…"):
-            result = gainshare.design(whole)
+            result = gainshare.design(whole, time_limit=min(req.time_limit, 15.0))
         agreement = None
         if result.agreement is not None:
             aim = OBJECTIVE_LABELS[req.objective].lower()
@@ -50,8 +50,8 @@ if best is not None:
     choices[best.name] = (best, best_check)
 proposal = r.starting_proposal()
 choices["The room's proposal"] = (proposal.model_copy(update={"name": proposal.name}), None)
-if r.agreement is not None:
-    choices["Proposal in the case file"] = (r.agreement, None)
+if r.case_agreement is not None:
+    choices["Proposal in the case file"] = (r.case_agreement, None)
 if best is None:
     st.warning(
         "No agreement meets every requirement, so there is no best agreement to state; "
