@@ -1,36 +1,48 @@
-"""Per-browser-session state of the workshop app: the case, its persistent design model and the
-room's what-ifs.
+"""A room's state in the workshop app: the case, the room's what-ifs, its proposal, its table
+drafts and the persistent design model (`gainshare.optimise.whatif.WhatIfModel`).
 
-Everything lives in `st.session_state`, which belongs to one browser session; nothing is held in
-`st.cache_resource`, which every session would share. A `Designer` is built once per case (and
-per scheme assumption); a requirement what-if (a party's keep-whole level, the commissioners'
-minimum, the objective) calls its setters and re-solves the model it already holds. No finance
-logic here: every figure comes from the package."""
+A room lives in a server-side store keyed by an unguessable id that the page keeps in its URL
+(`?room=...`), so a browser refresh finds it again: sliders, edits, an uploaded case and the
+proposal all survive. Each browser session without a room id gets a room of its own (two
+sessions never share one unless the link is shared); "Start again" throws the room away. The
+store is bounded (rooms idle for a day, or beyond the most recent few dozen, are dropped).
+
+No finance logic here: every figure comes from the package."""
 
 from __future__ import annotations
 
+import secrets
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 import streamlit as st
+import yaml
 
 import gainshare
-from gainshare.analysis import workshop as wk
 from gainshare.memory import keep_freed_memory
-from gainshare.optimise import Designer, DesignResult
+from gainshare.optimise.whatif import Solved, WhatIf, WhatIfModel, apply_requirements
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
-from gainshare.settle.check import CheckResult, check
+from gainshare.schema.io import agreement_problems
+from gainshare.schema.proposal_table import even_split, rounded
 
 keep_freed_memory()  # once per app process: large checks reuse freed memory
 
-KEY = "gainshare.session"
-RECENT = 32  # results kept per session for pages the room goes back to
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_DIRS = (ROOT / "app" / "examples", ROOT / "cases")
+ROOM_KEY = "gainshare.room"  # this browser session's room id
+MAX_ROOMS = 40
+IDLE_SECONDS = 24 * 3600
+RECENT = 32  # results kept per room for pages the room goes back to
 
 
 class Recent(dict):
-    """A dict that keeps only the last `RECENT` entries (a session must not grow without end
-    over a day of what-ifs)."""
+    """A dict that keeps only the last `RECENT` entries (a room must not grow without end over
+    a day of what-ifs)."""
 
     def __setitem__(self, key, value) -> None:
         super().pop(key, None)
@@ -39,179 +51,34 @@ class Recent(dict):
             del self[next(iter(self))]
 
 
-@dataclass
-class Solved:
-    """A design result as the room sees it: `check` judges the agreement against the case with
-    the room's what-ifs written into it."""
-
-    case: Case
-    result: DesignResult
-    check: CheckResult | None
-    seconds: float
-    rebuilt: bool
-
-
-@dataclass
-class Session:
+@dataclass(frozen=True)
+class Example:
     label: str
-    case: Case
-    agreement: Agreement | None = None  # the example's own agreement file, if it has one
-    original: Case | None = None  # the case as loaded
-    version: int = 0  # bumps on every change of the case
-    load_id: int = 0  # bumps when another case is loaded (resets the table editors)
-    whatif: wk.WhatIf = field(default_factory=wk.WhatIf)
-    proposal: Agreement | None = None
-    designer: Designer | None = None
-    _designer_key: tuple | None = None
-    _applied: dict = field(default_factory=dict)
-    _cases: dict = field(default_factory=dict)
-    _solved: Solved | None = None
-    _solved_key: tuple | None = None
-    _fresh: bool = False
-    _build_s: float = 0.0
-    previous: Solved | None = None
-    cache: dict = field(default_factory=Recent)  # other results keyed by what they depend on
-
-    # ------------------------------------------------------------ the case
-
-    def load(self, label: str, case: Case, agreement: Agreement | None = None) -> None:
-        """Another case: everything that depended on the old one goes."""
-        self.label, self.case, self.agreement, self.original = label, case, agreement, case
-        self.version += 1
-        self.load_id += 1
-        self.whatif = wk.WhatIf()
-        self.proposal = None
-        self.previous = None
-        self.cache.clear()
-
-    def edit(self, case: Case, keep_requirement_whatifs: bool = True) -> None:
-        """The same case with edited figures or requirements."""
-        if case == self.case:
-            return
-        self.case = case
-        self.version += 1
-        if not keep_requirement_whatifs:
-            self.whatif = wk.WhatIf(assumptions=self.whatif.assumptions)
-        self.cache.clear()
-
-    def set_whatif(self, whatif: wk.WhatIf) -> None:
-        self.whatif = whatif
-
-    def _memo(self, name: str, key: tuple, make):
-        hit = self._cases.get(name)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        value = make()
-        self._cases[name] = (key, value)
-        return value
+    path: Path
 
     @property
-    def model_case(self) -> Case:
-        """The case with the room's scheme assumptions (what the design model is built from)."""
-        key = (self.version, self.whatif.assumptions)
-        return self._memo("model", key, lambda: wk.apply_assumptions(self.case, self.whatif))
+    def agreement_path(self) -> Path | None:
+        p = self.path.with_name(self.path.name.replace(".yaml", ".agreement.yaml"))
+        return p if p.exists() else None
 
-    @property
-    def effective_case(self) -> Case:
-        """The model case with the room's requirement levels written into it."""
-        key = (self.version, self.whatif.assumptions, self.whatif.requirement_key())
-        return self._memo("effective", key, self._apply_requirements)
 
-    def _apply_requirements(self) -> Case:
-        return wk.apply_requirements(self.model_case, self.whatif)
-
-    # ------------------------------------------------------------ the persistent model
-
-    def _designer(self) -> tuple[Designer, bool]:
-        key = (self.version, self.whatif.assumptions)
-        if self.designer is not None and self._designer_key == key:
-            return self.designer, False
-        case = self.effective_case
-        t0 = time.perf_counter()
-        self.designer = Designer(case)
-        self._designer_key = key
-        self._fresh = True
-        self._build_s = time.perf_counter() - t0
-        self._applied = _levels(case)
-        return self.designer, True
-
-    def _apply_levels(self, designer: Designer, case: Case) -> None:
-        """Call the setters whose value differs from what the model holds."""
-        want = _levels(case)
-        for (kind, who), value in want.items():
-            if self._applied.get((kind, who)) == value:
+@lru_cache(maxsize=1)
+def examples() -> tuple[Example, ...]:
+    """The example cases shipped with the app and in cases/, workshop case first."""
+    out = []
+    for folder in EXAMPLE_DIRS:
+        for p in sorted(folder.glob("*.yaml")):
+            if p.name.endswith(".agreement.yaml"):
                 continue
-            if kind == "tolerance":
-                designer.set_tolerance(who, value)
-            elif kind == "commissioners_min":
-                designer.set_commissioners_min(value)
-            else:
-                designer.set_objective(value)
-        self._applied = want
-
-    def solve(self) -> Solved:
-        """The optimum under the room's current requirements (cached until something moves)."""
-        key = (self.version, self.whatif)
-        if self._solved is not None and self._solved_key == key:
-            return self._solved
-        t0 = time.perf_counter()
-        designer, _ = self._designer()
-        rebuilt, self._fresh = self._fresh, False
-        case = self.effective_case
-        self._apply_levels(designer, case)
-        result = designer.solve()
-        verdict = None
-        if result.agreement is not None:
-            verdict = result.check
-            if designer.case != case:  # judge against the what-if levels, not the built ones
-                verdict = check(case, result.agreement, result.check.settlement.econ)
-        seconds = time.perf_counter() - t0 + (self._build_s if rebuilt else 0.0)
-        solved = Solved(case, result, verdict, seconds, rebuilt)
-        if self._solved is not None and self._solved.check is not None:
-            self.previous = self._solved
-        self._solved, self._solved_key = solved, key
-        return solved
-
-    def touched_model(self) -> None:
-        """Something else used the model (candidates, frontier): set every level again before
-        the next solve."""
-        self._applied = {}
-
-    def economics(self):
-        """Economics of the model case (first lever structure) for slider ranges."""
-        designer, _ = self._designer()
-        return designer.data.econs[0]
-
-    # ------------------------------------------------------------ the room's proposal
-
-    def starting_proposal(self) -> Agreement | None:
-        """The example's own agreement, else the optimum in round numbers."""
-        if self.proposal is not None:
-            return self.proposal
-        if self.agreement is not None:
-            return self.agreement
-        solved = self.solve()
-        if solved.result.agreement is None:
-            return None
-        return wk.rounded(solved.result.agreement, name="The room's proposal")
+            try:
+                head = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError):
+                continue
+            out.append(Example(str(head.get("name") or p.stem), p))
+    return tuple(out)
 
 
-def _levels(case: Case) -> dict:
-    out = {}
-    for pid in case.party_ids:
-        kw = case.keep_whole_for(pid)
-        if kw.mode != "none":
-            out[("tolerance", pid)] = float(kw.tolerance)
-    out[("commissioners_min", None)] = case.requirements.commissioners_min_expected
-    out[("objective", None)] = case.requirements.objective
-    return out
-
-
-def default_example() -> wk.Example:
-    return wk.examples()[0]
-
-
-def load_example(ex: wk.Example) -> tuple[Case, Agreement | None]:
+def load_example(ex: Example) -> tuple[Case, Agreement | None]:
     case = gainshare.load_case(ex.path)
     agreement = None
     if ex.agreement_path is not None:
@@ -219,21 +86,218 @@ def load_example(ex: wk.Example) -> tuple[Case, Agreement | None]:
     return case, agreement
 
 
-def session() -> Session:
-    """This browser session's state, created with the first example case."""
-    s = st.session_state.get(KEY)
-    if s is None:
-        ex = default_example()
+@dataclass
+class Room:
+    label: str
+    case: Case
+    agreement: Agreement | None = None  # the example's own agreement file, if it has one
+    original: Case | None = None  # the case as loaded
+    load_id: int = 0  # bumps when another case is loaded (resets tables and sliders)
+    requirements_id: int = 0  # bumps when the Requirements page replaces the what-if levels
+    whatif: WhatIf = field(default_factory=WhatIf)
+    proposal: Agreement | None = None
+    proposal_id: int = 0  # bumps when the proposal is replaced (not typed): resets its table
+    previous: Solved | None = None
+    notice: str = ""
+    ui: dict = field(default_factory=dict)  # widget values, restored after a refresh
+    drafts: dict = field(default_factory=dict)  # table frames as last edited
+    cache: dict = field(default_factory=Recent)  # results keyed by what they depend on
+    model: WhatIfModel = None  # type: ignore[assignment]
+    _last: Solved | None = None
+    _last_key: tuple | None = None
+    seen: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.original = self.original or self.case
+        self.model = WhatIfModel(self.case)
+
+    # ------------------------------------------------------------ the case
+
+    @property
+    def version(self) -> int:
+        return self.model.version
+
+    def load(self, label: str, case: Case, agreement: Agreement | None = None) -> None:
+        """Another case: everything that depended on the old one goes."""
+        with self.model.lock:
+            self.label, self.case, self.agreement, self.original = label, case, agreement, case
+            self.model.use(case)
+            self.load_id += 1
+            self.whatif = WhatIf()
+            self.proposal = None
+            self.proposal_id += 1
+            self.previous, self._last, self._last_key = None, None, None
+            self.ui = {k: v for k, v in self.ui.items() if not k.startswith("ui.wi")}
+            self.drafts.clear()
+            self.cache.clear()
+
+    def edit(self, case: Case, keep_requirement_whatifs: bool = True) -> None:
+        """The same case with edited figures or requirements."""
+        if case == self.case:
+            return
+        with self.model.lock:
+            self.case = case
+            self.model.use(case)
+            if not keep_requirement_whatifs:
+                self.whatif = WhatIf(assumptions=self.whatif.assumptions)
+                self.requirements_id += 1
+            self.cache.clear()
+
+    def fold_requirements(self) -> bool:
+        """Make the what-if requirement levels the case's own (the Requirements page shows and
+        edits them there); True when the case changed."""
+        if self.whatif.requirement_key() == WhatIf().requirement_key():
+            return False
+        new = apply_requirements(self.case, self.whatif)
+        if new == self.case:
+            self.whatif = WhatIf(assumptions=self.whatif.assumptions)
+            return False
+        self.edit(new, keep_requirement_whatifs=False)
+        return True
+
+    def set_whatif(self, whatif: WhatIf) -> None:
+        self.whatif = whatif
+
+    @property
+    def model_case(self) -> Case:
+        return self.model.model_case(self.whatif)
+
+    @property
+    def effective_case(self) -> Case:
+        return self.model.effective_case(self.whatif)
+
+    def economics(self):
+        return self.model.economics(self.whatif)
+
+    # ------------------------------------------------------------ the model
+
+    def solve(self) -> Solved:
+        """The optimum under the room's what-ifs (cached until something moves). `previous`
+        is the result before the last move on this same case (never another case's)."""
+        key = (self.load_id, self.version, self.whatif)
+        if self._last is not None and self._last_key == key:
+            return self._last
+        solved = self.model.solve(self.whatif, self.load_id)
+        last = self._last
+        self.previous = last if last is not None and last.load == self.load_id else None
+        self._last, self._last_key = solved, key
+        return solved
+
+    # ------------------------------------------------------------ the room's proposal
+
+    @property
+    def case_agreement(self) -> Agreement | None:
+        """The example's own agreement, while it still fits the (possibly edited) case."""
+        if self.agreement is None or agreement_problems(self.agreement, self.case):
+            return None
+        return self.agreement
+
+    def starting_proposal(self) -> Agreement:
+        """The room's proposal; else the example's own agreement; else the optimum in round
+        numbers; else (nothing can be designed) an even split to type over."""
+        if self.proposal is not None:
+            return self.proposal
+        if self.case_agreement is not None:
+            return self.case_agreement
+        solved = self.solve()
+        if solved.result is not None and solved.result.agreement is not None:
+            return rounded(solved.result.agreement, name="The room's proposal")
+        return even_split(self.effective_case)
+
+    def set_proposal(self, agreement: Agreement) -> None:
+        """Replace the proposal (from a candidate, a repair or an upload): its table restarts."""
+        self.proposal = agreement
+        self.proposal_id += 1
+
+
+class Rooms:
+    """Rooms by id, the most recently used last; bounded in number and idle time."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.rooms: OrderedDict[str, Room] = OrderedDict()
+
+    def get(self, rid: str | None) -> Room | None:
+        with self.lock:
+            self._expire()
+            room = self.rooms.get(rid) if rid else None
+            if room is not None:
+                room.seen = time.monotonic()
+                self.rooms.move_to_end(rid)
+            return room
+
+    def new(self) -> tuple[str, Room]:
+        ex = examples()[0]
         case, agreement = load_example(ex)
-        s = Session(ex.label, case, agreement, original=case)
-        st.session_state[KEY] = s
-    return s
+        room = Room(ex.label, case, agreement)
+        rid = secrets.token_urlsafe(12)
+        with self.lock:
+            self.rooms[rid] = room
+            self._expire()
+        return rid, room
+
+    def drop(self, rid: str | None) -> None:
+        with self.lock:
+            self.rooms.pop(rid, None)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for rid in [r for r, room in self.rooms.items() if now - room.seen > IDLE_SECONDS]:
+            del self.rooms[rid]
+        while len(self.rooms) > MAX_ROOMS:
+            self.rooms.popitem(last=False)
 
 
-def init_widget(key: str, value) -> None:
-    """Give a keyed widget its value from the session when the page first draws it."""
+@st.cache_resource
+def store() -> Rooms:
+    """The one store of rooms of this app process (each room keyed by its own id)."""
+    return Rooms()
+
+
+def room() -> Room:
+    """This browser session's room: the one its URL names, else a new one with the example
+    case. The room's id is kept in the URL so that a refresh comes back to it."""
+    rooms = store()
+    rid = st.session_state.get(ROOM_KEY)
+    r = rooms.get(rid)
+    if r is None:
+        asked = st.query_params.get("room")
+        r = rooms.get(asked)
+        if r is not None:
+            rid = asked
+        else:
+            rid, r = rooms.new()
+            if asked:
+                r.notice = ("The room in this link is no longer on the server (the app was "
+                            "restarted, or the room was idle for a day): this is a fresh start "
+                            "with the example case.")  # fmt: skip
+        st.session_state[ROOM_KEY] = rid
+    if st.query_params.get("room") != rid:
+        st.query_params["room"] = rid
+    return r
+
+
+def start_again() -> None:
+    """Throw this session's room away and start a new one (a button's callback)."""
+    store().drop(st.session_state.get(ROOM_KEY))
+    for k in list(st.session_state):
+        del st.session_state[k]
+    st.query_params.clear()
+
+
+def remember(r: Room) -> None:
+    """Keep the values of the room's widgets (keys starting 'ui.') for after a refresh."""
+    for k, v in st.session_state.items():
+        if isinstance(k, str) and k.startswith("ui."):
+            r.ui[k] = v
+
+
+def init_widget(r: Room, key: str, value) -> None:
+    """Give a keyed widget its value when the page first draws it: the room's remembered one
+    (after a refresh or a visit to another page), else `value`."""
     if key not in st.session_state:
-        st.session_state[key] = value
+        st.session_state[key] = r.ui.get(key, value)
 
 
-__all__ = ["Session", "Solved", "init_widget", "load_example", "session"]
+__all__ = ["Example", "Room", "Rooms", "examples", "init_widget", "load_example", "remember",
+           "room", "start_again", "store"]  # fmt: skip

@@ -1,78 +1,118 @@
-"""Pieces of the workshop screens shared by the pages: the sidebar's case picker, the headline
-figures, each organisation's position, the agreement in words, the charts and the downloads.
+"""Pieces of the workshop screens shared by the pages: page set-up and the sidebar (case picker,
+upload, start again), the headline figures, the verdict, each organisation's position, the
+agreement in words, the charts, the downloads and the editable tables' snapshots.
 Presentation only: figures, words and charts come from the package."""
 
 from __future__ import annotations
+
+import time
 
 import pandas as pd
 import state
 import streamlit as st
 
-from gainshare.analysis import workshop as wk
+from gainshare.optimise.whatif import Solved
 from gainshare.report import app_charts
+from gainshare.report import app_tables as tables
+from gainshare.report.downloads import downloads
+from gainshare.report.numbers import convention, money, pct
+from gainshare.report.positions import headline
+from gainshare.report.termsheet import term_sheet
 from gainshare.schema.io import InputError
+from gainshare.schema.requirement_tables import OBJECTIVE_LABELS
+from gainshare.schema.uploads import CASE_TYPES, MAX_UPLOAD_MB, load_upload
+from gainshare.settle.requirements import failures
 
+# Sized for a projector at 1280x720: compact page margins and headings, large figures.
 CSS = """
 <style>
-[data-testid="stMetricValue"] { font-size: 2.1rem; }
-[data-testid="stMetricLabel"] p { font-size: 1rem; }
-.block-container { padding-top: 2.2rem; }
+header[data-testid="stHeader"] { height: 2.2rem; min-height: 2.2rem; background: transparent; }
+.block-container { padding-top: 1.6rem; padding-bottom: 2rem; padding-left: 1.6rem;
+                   padding-right: 1.6rem; max-width: 100%; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.6rem; }
+h1 { font-size: 1.55rem !important; padding: 0 0 0.1rem 0 !important; }
+h2 { font-size: 1.3rem !important; padding: 0.4rem 0 0.1rem 0 !important; }
+h3 { font-size: 1.15rem !important; padding: 0.3rem 0 0.1rem 0 !important; }
+[data-testid="stMetricValue"] { font-size: 1.9rem; }
+[data-testid="stMetricLabel"] p { font-size: 0.95rem; }
+[data-testid="stMetric"] { padding: 0.45rem 0.8rem !important; }
+[data-testid="stSidebar"] { min-width: 240px !important; max-width: 260px !important; }
+[data-testid="stSidebarContent"] { padding-top: 0.5rem; }
 .gs-clause { margin-bottom: 0.55rem; }
 </style>
 """
 
 
-def page(title: str) -> state.Session:
-    """Page set-up every page starts with; returns this browser session's state."""
+def page(title: str) -> state.Room:
+    """Page set-up every page starts with; returns this browser session's room."""
     st.set_page_config(page_title=f"{title} · gainshare", layout="wide",
                        initial_sidebar_state="expanded")  # fmt: skip
     st.markdown(CSS, unsafe_allow_html=True)
-    s = state.session()
-    sidebar(s)
-    return s
+    r = state.room()
+    state.remember(r)
+    sidebar(r)
+    if r.notice:
+        st.info(r.notice, icon=":material/info:")
+        r.notice = ""
+    return r
+
+
+def title(text: str, r: state.Room) -> None:
+    st.title(text)
+    c = r.case
+    st.caption(f"**{c.name}** · {len(c.parties)} organisations · {c.horizon.years} years from "
+               f"{c.horizon.labels()[0]} · {c.scenario_count():,} scenarios")  # fmt: skip
+
+
+def conventions(r: state.Room) -> None:
+    st.caption(convention(r.case.currency, r.case.horizon.years))
 
 
 # ---------------------------------------------------------------- choosing a case
 
 
-def _pick_example(s: state.Session) -> None:
+def _pick_example(r: state.Room) -> None:
     label = st.session_state.get("case.pick")
-    ex = next((e for e in wk.examples() if e.label == label), None)
-    if ex is None or ex.label == s.label:
+    ex = next((e for e in state.examples() if e.label == label), None)
+    if ex is None or ex.label == r.label:
         return
     case, agreement = state.load_example(ex)
-    s.load(ex.label, case, agreement)
+    r.load(ex.label, case, agreement)
 
 
-def _take_upload(s: state.Session) -> None:
+def _take_upload(r: state.Room) -> None:
     f = st.session_state.get("case.upload")
     st.session_state["case.upload.problems"] = []
     if f is None:
         return
     try:
-        case = wk.load_upload(f.name, f.getvalue())
+        case = load_upload(f.name, f.getvalue())
     except InputError as e:
         st.session_state["case.upload.problems"] = e.problems
         return
-    s.load(f"{case.name} (uploaded)", case)
-    st.session_state["case.pick"] = s.label
+    r.load(f"{case.name} (uploaded)", case)
+    st.session_state["case.pick"] = r.label
 
 
-def sidebar(s: state.Session) -> None:
-    labels = [e.label for e in wk.examples()]
-    if s.label not in labels:
-        labels.append(s.label)
-    st.session_state["case.pick"] = s.label
+def sidebar(r: state.Room) -> None:
+    labels = [e.label for e in state.examples()]
+    if r.label not in labels:
+        labels.append(r.label)
+    st.session_state["case.pick"] = r.label
     with st.sidebar:
-        st.selectbox("Case", labels, key="case.pick", on_change=_pick_example, args=(s,),
-                     help="An example case, or the one you uploaded")  # fmt: skip
-        st.file_uploader("Upload a case (YAML, JSON or Excel)", type=list(wk.UPLOAD_TYPES),
-                         key="case.upload", on_change=_take_upload, args=(s,))  # fmt: skip
+        st.markdown(f"**Case:** {r.label}")
+        with st.expander("Another case"):
+            st.radio("Example cases", labels, key="case.pick", on_change=_pick_example,
+                     args=(r,), label_visibility="collapsed")  # fmt: skip
+            st.file_uploader("Upload a case (YAML, JSON or Excel)", type=list(CASE_TYPES),
+                             key="case.upload", on_change=_take_upload, args=(r,),
+                             max_upload_size=MAX_UPLOAD_MB)  # fmt: skip
         for line in st.session_state.get("case.upload.problems", []):
             st.error(line)
-        c = s.case
-        st.caption(f"{len(c.parties)} organisations · {c.horizon.years} years · "
-                   f"{c.scenario_count():,} scenarios")  # fmt: skip
+        st.button("Start again", on_click=state.start_again, icon=":material/restart_alt:",
+                  help="Forget this room's changes and start from the example case",
+                  key="room.restart")  # fmt: skip
+        st.caption("The address bar's link brings this room back after a refresh.")
 
 
 # ---------------------------------------------------------------- figures
@@ -81,50 +121,56 @@ def sidebar(s: state.Session) -> None:
 def _delta(new: float, old: float | None, cur: str) -> str | None:
     if old is None or abs(new - old) < 0.5:
         return None
-    return ("+" if new > old else "-") + wk.money(abs(new - old), cur)
+    return ("+" if new > old else "-") + money(abs(new - old), cur)
 
 
-def metrics(solved: state.Solved, previous: state.Solved | None) -> None:
+def metrics(solved: Solved, previous: Solved | None = None, columns: int = 4) -> None:
+    """The headline figures; the arrows compare with the result before the last move on the
+    same case (never with another case)."""
     case, cur = solved.case, solved.case.currency
-    h = wk.headline(case, solved.check)
-    p = wk.headline(previous.case, previous.check) if previous and previous.check else None
+    h = headline(case, solved.check)
+    same = previous is not None and previous.check is not None and previous.load == solved.load
+    p = headline(previous.case, previous.check) if same else None
     over = f"Expected over the {h.years} years of the agreement"
-    cols = st.columns(4)
-    cols[0].metric(
-        "System savings",
-        wk.money(h.system_savings, cur),
-        _delta(h.system_savings, p and p.system_savings, cur),
-        border=True,
-        help=over + ": real resources released, however the pool is split",
-    )
-    cols[1].metric(
-        "Commissioners keep",
-        wk.money(h.commissioners_keep, cur),
-        _delta(h.commissioners_keep, p and p.commissioners_keep, cur),
-        border=True,
-        help=over + ": the pool less what the agreement pays the providers",
-    )
-    cols[2].metric(
-        "Worst provider year",
-        wk.money(h.worst_provider_year, cur),
-        _delta(h.worst_provider_year, p and p.worst_provider_year, cur),
-        border=True,
-        help="The lowest net position of any provider in any scenario and year",
-    )
-    cols[3].metric("Everyone kept whole in", wk.pct(h.prob_all_whole), border=True,
-                   help="Share of scenarios (by probability) in which every organisation with "
-                        "a keep-whole requirement is kept whole in every year")  # fmt: skip
+    since = "since the last change"
+    items = [
+        ("System savings", money(h.system_savings, cur), _delta(h.system_savings,
+         p and p.system_savings, cur), over + ": real resources released, however the pool is "
+         "split"),
+        ("Commissioners keep", money(h.commissioners_keep, cur), _delta(h.commissioners_keep,
+         p and p.commissioners_keep, cur), over + ": the pool less what the agreement pays the "
+         "providers"),
+        ("Worst provider year", money(h.worst_provider_year, cur), _delta(h.worst_provider_year,
+         p and p.worst_provider_year, cur), "The lowest net position of any provider in any "
+         "scenario and year"),
+        ("Everyone kept whole in", pct(h.prob_all_whole), None,
+         "Share of scenarios in which every organisation with a keep-whole requirement is no "
+         "worse off than it accepts in any year its requirement covers (the same test as each "
+         "organisation's 'Kept whole in')"),
+    ]  # fmt: skip
+    rows = [items[i : i + columns] for i in range(0, len(items), columns)]
+    for row in rows:
+        cols = st.columns(columns)
+        for col, (label, value, delta, help_) in zip(cols, row, strict=False):
+            col.metric(label, value, delta, border=True, help=help_,
+                       delta_description=since if delta else None)  # fmt: skip
 
 
-def verdict(solved: state.Solved) -> None:
-    check = solved.check
-    if check.all_kept_whole:
-        st.success("This agreement meets every organisation's keep-whole requirement.",
-                   icon=":material/check_circle:")  # fmt: skip
+def send_now() -> None:
+    """Let the server send what is drawn so far before the rest of the page is built: a short
+    pause of this script's thread hands the interpreter to the server's, so the headline
+    reaches the room before the tables and charts are made."""
+    time.sleep(0.01)
+
+
+def verdict(case, agreement, check) -> None:
+    v = tables.verdict(case, check, failures(case, agreement, check))
+    if v.ok:
+        st.success(v.text, icon=":material/check_circle:")
     else:
-        short = [solved.case.party(pid).name for pid, d in check.document["by_party"].items()
-                 if not d["requirement"]["met"]]  # fmt: skip
-        st.warning("Not kept whole as required: " + ", ".join(short), icon=":material/warning:")
+        st.warning(v.text, icon=":material/warning:")
+    for note in v.notes:
+        st.caption(note)
 
 
 def _highlight(row: pd.Series) -> list[str]:
@@ -132,25 +178,31 @@ def _highlight(row: pd.Series) -> list[str]:
     return ["background-color: #fdecea; color: #8a1c1c" if bad else "" for _ in row]
 
 
-def positions(solved: state.Solved) -> None:
-    frame = wk.positions_frame(solved.case, solved.check)
-    small = st.column_config.TextColumn(width="small")
+ORG_WIDTH = 280  # pixels: the longest organisation names in full
+
+
+def frame_height(rows: int) -> int:
+    """A table's height with every row in view (no scrolling, nothing cut off)."""
+    return 35 * (rows + 1) + 3
+
+
+def positions(solved: Solved) -> None:
+    frame = tables.positions_frame(solved.case, solved.check)
     config = {
-        "Organisation": st.column_config.TextColumn(width=280),
-        "Expected net": small,
-        "Worst year": small,
+        "Organisation": st.column_config.TextColumn(width=ORG_WIDTH),
+        "Expected net": st.column_config.TextColumn(width=100),
+        "Worst year": st.column_config.TextColumn(width=95),
         "Kept whole in": st.column_config.TextColumn(
-            width="small", help="Share of scenarios in which it is kept whole in every year"
-        ),
-        "Requirement": st.column_config.TextColumn(width="large"),
-        "Met": small,
-    }
+            width=110, help="Share of scenarios in which it is no worse off than it accepts "
+            "in any year its requirement covers"),
+        "Met": st.column_config.TextColumn(width=50),
+    }  # fmt: skip
     st.dataframe(frame.style.apply(_highlight, axis=1), hide_index=True, width="stretch",
-                 column_config=config)  # fmt: skip
+                 column_config=config, height=frame_height(len(frame)))  # fmt: skip
 
 
-def position_words(solved: state.Solved) -> None:
-    words = wk.position_sentences(solved.case, solved.check)
+def position_words(solved: Solved) -> None:
+    words = tables.position_sentences(solved.case, solved.check)
     st.markdown("\n".join(f"- **{solved.case.party(pid).name}** {text}"
                           for pid, text in words.items()))  # fmt: skip
 
@@ -167,19 +219,23 @@ def _clause(n: int, clause) -> None:
 
 def shares_table(case, agreement) -> None:
     """Who gets what: each organisation's share of every tier, its cap and its collar."""
-    st.dataframe(wk.shares_frame(case, agreement), hide_index=True, width="stretch")
+    frame = tables.shares_frame(case, agreement)
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        height=frame_height(len(frame)),
+        column_config={"Organisation": st.column_config.TextColumn(width=ORG_WIDTH)},
+    )
     if agreement.year_overrides:
-        years = ", ".join(str(y) for y in sorted(agreement.year_overrides))
-        st.caption(f"The table shows the base terms; year {years} has terms of its own, stated "
-                   "in the clauses.")  # fmt: skip
+        years = ", ".join(case.horizon.labels()[y - 1] for y in sorted(agreement.year_overrides))
+        st.caption(f"The table shows the base terms; {years} has terms of its own, stated in "
+                   "the clauses.")  # fmt: skip
 
 
-def agreement_words(solved: state.Solved, agreement=None) -> None:
+def agreement_words(case, agreement, check) -> None:
     """The key clauses of the term sheet, and the whole term sheet on request."""
-    from gainshare.report.termsheet import term_sheet
-
-    agreement = agreement or solved.result.agreement
-    clauses = list(enumerate(term_sheet(solved.case, agreement, solved.check).clauses, 1))
+    clauses = list(enumerate(term_sheet(case, agreement, check).clauses, 1))
     for n, c in clauses:
         if c.title in KEY_CLAUSES:
             _clause(n, c)
@@ -188,11 +244,12 @@ def agreement_words(solved: state.Solved, agreement=None) -> None:
             _clause(n, c)
 
 
-def charts(solved: state.Solved, key: str) -> None:
+def charts(solved: Solved, key: str) -> None:
     tabs = st.tabs(["Where each organisation ends up", "Spread over the scenarios"])
     with tabs[0]:
-        st.caption("Expected over the agreement: income change, cost change, what the agreement "
-                   "pays or keeps, and the net position.")  # fmt: skip
+        st.caption("Expected over the agreement: income change, cost saved (negative: costs "
+                   "added), benefit booked, what the agreement pays or keeps, and the net "
+                   "position. The same lines as the workbook's Summary.")  # fmt: skip
         st.plotly_chart(app_charts.waterfalls(solved.case, solved.check), key=f"{key}.wf",
                         config={"displaylogo": False})  # fmt: skip
     with tabs[1]:
@@ -203,7 +260,7 @@ def charts(solved: state.Solved, key: str) -> None:
 
 
 def download_row(case, agreement, check, key: str) -> None:
-    files = wk.downloads(case, agreement, check)
+    files = downloads(case, agreement, check)
     cols = st.columns(len(files))
     for col, f in zip(cols, files, strict=True):
         col.download_button(f.label, data=f.make, file_name=f.file_name, mime=f.mime,
@@ -211,49 +268,52 @@ def download_row(case, agreement, check, key: str) -> None:
                             width="stretch")  # fmt: skip
 
 
-def problems(items: list[wk.CellProblem]) -> None:
+def problems(items) -> None:
     for p in items:
-        st.error(p.text, icon="⚠️")
+        st.error(p.text, icon=":material/error:")
 
 
-def timing(solved: state.Solved) -> None:
+def timing(solved: Solved) -> None:
     how = "built the model and solved" if solved.rebuilt else "re-solved the model it holds"
     st.caption(f"Answered in {1000 * solved.seconds:,.0f} ms ({how}); every figure re-checked "
                "by settling the agreement over every scenario.")  # fmt: skip
 
 
+def conflict(r: state.Room, key: str = "explain") -> None:
+    """Why nothing works, in words, on request (it takes about a second)."""
+    ck = ("conflict", r.version, r.whatif)
+    if st.button("Show what would have to give", key=key, icon=":material/help:"):
+        with st.spinner("Looking for the smallest change that would work…"):
+            r.cache[ck] = tables.conflict_sentences(r.effective_case, r.model.conflict(r.whatif))
+    for line in r.cache.get(ck, []):
+        st.markdown(f"- {line}")
+
+
 # ---------------------------------------------------------------- editable tables
 
 
-def snapshot(name: str, token, make):
+def snapshot(r: state.Room, name: str, token, make):
     """Stable input for a page's data editors, and the prefix of their keys. A data editor
     holds its edits relative to the frame it was first given, so that frame must not change
-    while the page is open; it is made afresh when `token` changes or when the editors' state
-    is gone (Streamlit drops it when the user opens another page)."""
+    while the page is open. It is made afresh when `token` changes; when the editors' state is
+    gone (another page was opened, or the browser refreshed) it is the frames as last edited,
+    so that no edit is lost."""
     prefix = f"{name}.ed.{token}"
-    snap = st.session_state.get(f"{name}.snapshot")
     live = any(str(k).startswith(prefix) for k in st.session_state)
-    if snap is None or snap[0] != token or not live:
+    snap = r.drafts.get(name)
+    if snap is None or snap[0] != token:
         snap = (token, make())
-        st.session_state[f"{name}.snapshot"] = snap
+    elif not live:
+        edited = r.drafts.get(f"{name}.edited")
+        if edited is not None and edited[0] == token:
+            snap = (token, edited[1])
+    r.drafts[name] = snap
     return snap[1], prefix
 
 
-def column_config(spec: wk.TableSpec) -> dict:
-    cfg = {}
-    for c in spec.cols:
-        if c.kind == "choice":
-            cfg[c.label] = st.column_config.SelectboxColumn(c.label, options=list(c.options),
-                                                            help=c.help or None)  # fmt: skip
-        elif c.kind == "int":
-            cfg[c.label] = st.column_config.NumberColumn(c.label, step=1, format="%d",
-                                                         help=c.help or None)  # fmt: skip
-        elif c.kind == "number":
-            cfg[c.label] = st.column_config.NumberColumn(c.label, format="localized",
-                                                         help=c.help or None)  # fmt: skip
-        else:
-            cfg[c.label] = st.column_config.TextColumn(c.label, help=c.help or None)
-    return cfg
+def keep_draft(r: state.Room, name: str, token, frames) -> None:
+    """The frames as the room has just edited them (for after a refresh)."""
+    r.drafts[f"{name}.edited"] = (token, frames)
 
 
 def money_column(label: str, help: str | None = None):
@@ -265,6 +325,15 @@ def percent_column(label: str, help: str | None = None):
                                          help=help)  # fmt: skip
 
 
-def as_solved(case, check) -> state.Solved:
+def best_agreement(solved: Solved):
+    """The optimum as the room names it (its figures unchanged)."""
+    aim = OBJECTIVE_LABELS[solved.case.requirements.objective].lower()
+    return solved.result.agreement.model_copy(update={
+        "name": "The best agreement",
+        "notes": f"Designed by gainshare for the room's requirements; aim: {aim}.",
+    })  # fmt: skip
+
+
+def as_solved(case, check, load: int = 0) -> Solved:
     """A checked agreement in the shape the figure helpers take."""
-    return state.Solved(case, None, check, 0.0, False)
+    return Solved(case, None, check, 0.0, False, load=load)

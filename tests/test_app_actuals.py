@@ -9,7 +9,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "app" / "pages" / "6_Actuals.py")
+PAGE = str(ROOT / "app" / "pages" / "7_Actuals.py")
 
 
 def _page() -> AppTest:

@@ -84,7 +84,7 @@ def test_report_replaces_its_own_files_and_keeps_others(inputs, tmp_path):
     res = runner.invoke(app, ["report", str(case), "-a", str(agreement), "--out", str(out)])
     assert res.exit_code == 0
     assert (out / "minutes.docx").read_text() == "keep me"
-    assert (out / "term-sheet.md").read_text().startswith("# Term sheet: Northshire tiered")
+    assert (out / "term-sheet.md").read_text().startswith("# Term sheet\n\n## Northshire tiered")
 
 
 def test_bad_agreement_or_out_exits_2_and_writes_nothing(inputs, tmp_path):

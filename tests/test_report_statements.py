@@ -51,11 +51,12 @@ def check_workbook(wb, result) -> None:
         key = (r[col["Scenario"]], r[col["Year"]])
         p = {h: pence(r[col[h]]) for h in head[4:]}
         assert p["Net position"] == (
-            p["Revenue change"] - p["Cost change"] + p["Benefit"] + p["Transfer"]
-            + p["Retained share"] + p.get("Paid outside the pool", 0)
-        )  # fmt: skip
-        shared[key] += p["Transfer"] + p["Retained share"]
-        contributed[key] += p["Spend saved"] - p["Direct scheme cost"]
+            p["Income change"] + p["Cost saved"] + p["Benefit booked"] + p["Transfer"]
+            + p["Retained share of the pool"] + p.get("Received outside the pool", 0)
+        )  # the one sign convention: each line is its effect on the party  # fmt: skip
+        shared[key] += p["Transfer"] + p["Retained share of the pool"]
+        contributed[key] += (p["Spend saved (into the pool)"]
+                             - p["Scheme costs paid directly (out of the pool)"])  # fmt: skip
         net_sum[key] += p["Net position"]
     head, pool_rows = table(wb["Pool"])
     pc = {h: i for i, h in enumerate(head)}
@@ -96,6 +97,9 @@ def test_money_cells_are_pounds_with_two_decimals(tmp_path):
     path, _ = write_statements(case, agreement, result, tmp_path / "s.xlsx")
     ws = load_workbook(path)["Settlement"]
     assert [c.number_format for c in ws[2][4:12]] == ["#,##0.00"] * 8
+    assert [c.value for c in ws[1][4:10]] == ["Income change", "Cost saved", "Benefit booked",
+                                              "Transfer", "Retained share of the pool",
+                                              "Net position"]  # fmt: skip
     assert ws["A1"].value == "Scenario" and ws.freeze_panes == "A2"
 
 
@@ -123,20 +127,86 @@ def test_statements_sheet_adds_up_for_each_named_scenario(synthetic):
     assert [pence(v) for v in acute[-1][1:4]] == [int(v) for v in result.pence.net[0, :, j]]
 
 
-def test_summary_matches_the_check(synthetic):
+def _sum(ws, formula: str) -> float:
+    """The value of '=SUM(D12:H12)' from the cells it names (openpyxl does not calculate)."""
+    assert formula.startswith("=SUM(") and formula.endswith(")"), formula
+    first, last = formula[5:-1].split(":")
+    cells = ws[first:last]
+    values = [c.value for row in cells for c in row]
+    return sum(_sum(ws, v) if isinstance(v, str) else float(v or 0) for v in values)
+
+
+def _summary_rows(ws, case):
+    rows = list(ws.iter_rows())
+    start = next(i for i, r in enumerate(rows) if r[0].value == "Party")
+    head = [c.value for c in rows[start]]
+    body = rows[start + 1 : start + 1 + len(case.parties)]
+    return head, body, rows[start + 1 + len(case.parties)]
+
+
+def test_summary_matches_the_check_and_adds_up_by_its_formulas(synthetic):
+    """Each party's row: its lines (one sign convention: each its effect on the party) add up
+    by the row's own formula to its net, which is the app's figure; the nets add up by the
+    formula under the table to the expected system savings."""
+    from gainshare.report.positions import expected_lines
+
     case, _, result, wb = synthetic
-    rows = list(wb["Summary"].iter_rows(values_only=True))
-    start = next(i for i, r in enumerate(rows) if r[0] == "Party")
-    head = rows[start]
-    for r in rows[start + 1 : start + 1 + len(case.parties)]:
-        d = result.document["by_party"][r[0]]
-        row = dict(zip(head, r, strict=False))
-        assert row["Expected net position"] == d["expected_net"]
+    ws = wb["Summary"]
+    head, body, total = _summary_rows(ws, case)
+    assert head[3:9] == ["Income change", "Cost saved", "Benefit booked", "Transfer",
+                         "Retained share of the pool", "Net position"]  # fmt: skip
+    lines = expected_lines(result)
+    nets = 0
+    for r in body:
+        pid = r[0].value
+        d = result.document["by_party"][pid]
+        row = {h: c.value for h, c in zip(head, r, strict=False)}
+        net = _sum(ws, row["Net position"])
+        assert pence(net) == pence(lines[pid]["net"])
+        assert abs(net - d["expected_net"]) <= 0.011
+        assert row["Cost saved"] == lines[pid]["cost_saved"]
         assert row["Worst year"] == d["worst_net"]
-        assert row["Probability kept whole"] == d["prob_whole"]
-        assert row["Stranded fixed cost (expected)"] == d["stranded_fixed_cost_expected"]
-        assert row["Unfunded activity (expected)"] == d["unfunded_activity_expected"]
-        assert row["Met"] == ("yes" if d["requirement"]["met"] else "NO")
+        assert row["Kept whole in (share of scenarios)"] == d["prob_whole"]
+        assert (
+            row["Stranded fixed cost (expected, before any transfer)"]
+            == (d["stranded_fixed_cost_expected"])
+        )
+        met = "yes" if d["requirement"]["met"] else "NO"
+        assert row["Met"] == ("—" if d["requirement"]["mode"] == "none" else met)
+        nets += net
+    savings = _sum(ws, total[head.index("Net position")].value)
+    assert pence(savings) == pence(nets)
+    assert abs(savings - result.document["system_savings"]["expected"]) <= 0.011
+
+
+def test_cost_saved_means_the_same_in_every_sheet(tmp_path):
+    """The County Council of the workshop case: its costs rise (running reablement) while it
+    books care placements avoided. Cost saved is one figure, with one sign, on the Summary, in
+    the probability-weighted Settlement sheet and in the app's chart."""
+    from gainshare.report.charts import waterfall_steps
+    from gainshare.report.positions import expected_lines
+
+    root = Path(__file__).resolve().parents[1]
+    case = gainshare.load_case(root / "app" / "examples" / "workshop6.yaml")
+    case = case.model_copy(update={"uncertainty": case.uncertainty.model_copy(
+        update={"scenarios": 60})})  # fmt: skip
+    agreement = gainshare.load_agreement(root / "app" / "examples" / "workshop6.agreement.yaml",
+                                         case)  # fmt: skip
+    result = gainshare.check(case, agreement)
+    path, _ = write_statements(case, agreement, result, tmp_path / "s.xlsx")
+    wb = load_workbook(path)
+    head, body, _ = _summary_rows(wb["Summary"], case)
+    council = next(r for r in body if r[0].value == "council")
+    summary = council[head.index("Cost saved")].value
+    head_s, rows = table(wb["Settlement"])
+    col = {h: i for i, h in enumerate(head_s)}
+    weighted = sum(r[col["Weight"]] * r[col["Cost saved"]] for r in rows
+                   if r[col["Party"]] == "council")  # fmt: skip
+    j = case.party_ids.index("council")
+    chart = dict(waterfall_steps(result, j))["Cost saved"]
+    assert summary < 0 and weighted < 0 and chart < 0  # its costs rise: negative everywhere
+    assert abs(summary - weighted) < 0.05 and summary == chart
+    assert summary == expected_lines(result)["council"]["cost_saved"]
 
 
 def test_terms_year_by_year_in_pounds(synthetic):

@@ -265,21 +265,56 @@ def test_currency_symbol_follows_the_case():
 
 
 def test_positions_table_matches_the_check(tiered):
+    """Each money column in one unit (never £1.39m beside £248,746), the requirement in words."""
+    from gainshare.units import money_column
+
     doc = tiered.result.document
     md = tiered.markdown()
-    f = Fmt("GBP")
-    for pid, d in doc["by_party"].items():
+    ids = list(doc["by_party"])
+    want = {k: dict(zip(ids, money_column([doc["by_party"][p][k] for p in ids]), strict=True))
+            for k in ("expected_net", "worst_net", "stranded_fixed_cost_expected",
+                      "unfunded_activity_expected")}  # fmt: skip
+    for pid in ids:
         name = tiered.case.party(pid).name
         row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert cells[2] == f.about(d["expected_net"])
-        assert cells[3] == f.about(d["worst_net"])
-        assert cells[6] == f.about(d["stranded_fixed_cost_expected"])
-        assert cells[7] == f.about(d["unfunded_activity_expected"])
+        assert cells[2] == want["expected_net"][pid]
+        assert cells[3] == want["worst_net"][pid]
+        assert cells[6] == want["stranded_fixed_cost_expected"][pid]
+        assert cells[7] == want["unfunded_activity_expected"][pid]
+        assert cells[1] in ("Commissioner", "Provider", "Commissioner and provider")
+        assert not any(cells[8].startswith(m) for m in ("robust", "chance", "cvar"))
+    for k in want:
+        assert len({v[-1] for v in want[k].values()}) == 1, k
     if not doc["all_kept_whole"]:
         assert "is NOT kept whole as required" in md
     else:
         assert "Every party's keep-whole requirement is met." in md
+
+
+def test_designed_terms_read_as_a_contract():
+    """A designed agreement: shares to at most two decimals (and the preamble says the file
+    holds them exactly), the aim in words, one title."""
+    root = Path(__file__).resolve().parents[1]
+    case = gainshare.load_case(root / "cases" / "core.yaml")
+    best = gainshare.design(case)
+    md = term_sheet(case, best.agreement, best.check).markdown()
+    assert md.startswith("# Term sheet\n\n## ")
+    assert "Term sheet: Designed" not in md
+    assert "objective: commissioners" not in md and "(aim: most money kept by the" in md
+    shares = [t for t in md.split() if t.endswith("%") and t[0].isdigit()]
+    assert all(len(t.rstrip("%").partition(".")[2]) <= 2 for t in shares), shares
+    # design's shares are whole percentages: nothing is cut short, so nothing is said of it
+    assert "shown to two decimal places" not in md
+    assert "robust:" not in md and "Kept whole in every scenario: met" in md
+    # shares of any value (rounding: none) are shown to two decimals, and said so
+    exact = case.model_copy(update={"requirements": case.requirements.model_copy(
+        update={"rounding": "none", "search": None})})  # fmt: skip
+    fine = gainshare.design(exact)
+    md = term_sheet(exact, fine.agreement, fine.check).markdown()
+    shares = [t for t in md.split() if t.endswith("%") and t[0].isdigit()]
+    assert all(len(t.rstrip("%").partition(".")[2]) <= 2 for t in shares), shares
+    assert "shown to two decimal places; the agreement file states each exactly" in md
 
 
 def test_numbers_read_as_a_finance_director_writes_them():
@@ -290,7 +325,7 @@ def test_numbers_read_as_a_finance_director_writes_them():
     assert f.exact(1234.5) == "£1,234.50"
     assert f.about(29_800_000) == "£29.8m"
     assert f.about(-545_123.4) == "-£545,123"
-    assert Fmt.pct(0.002) == "0.2%" and Fmt.pct(0.45) == "45%" and Fmt.pct(1 / 3) == "33.3333%"
+    assert Fmt.pct(0.002) == "0.2%" and Fmt.pct(0.45) == "45%" and Fmt.pct(1 / 3) == "33.33%"
     assert Fmt.prob(1.0) == "100%" and Fmt.prob(0.9996) == "99.9%" and Fmt.prob(0.0) == "0%"
     labels = ["2026/27", "2027/28", "2028/29", "2029/30"]
     assert year_phrase([1], labels) == "2026/27"

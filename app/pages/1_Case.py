@@ -1,53 +1,85 @@
-"""The case: parties, contracts, costs, scheme assumptions and scenarios as editable tables.
-Every change is checked at once; a valid change becomes the case the other pages use."""
+"""The case: organisations, contracts, costs, scheme assumptions and scenarios as editable
+tables. Every change is checked at once; a valid change becomes the case the other pages use.
+Edits survive a refresh and a visit to another page."""
 
 from __future__ import annotations
 
 import streamlit as st
 import views
 
-from gainshare.analysis import workshop as wk
+from gainshare.schema.case_tables import (
+    TABLES,
+    case_from_tables,
+    case_tables,
+    organisation_names,
+)
+from gainshare.schema.uploads import case_yaml
 
-s = views.page("Case")
-st.title("The case")
+r = views.page("Case")
+views.title("The case", r)
 st.markdown(
     "Change any figure in the tables below: each change is checked at once, and the workshop "
     "screen solves the changed case. Uncertain figures take a number, a distribution such as "
     "`triangular(0.65, 0.75, 0.85)` or `uniform(0.75, 1)`, or one value per year `[0.8, 0.9, 1]`."
 )
 
-reset = st.session_state.setdefault("case.reset", 0)
-tables, prefix = views.snapshot("case", (s.load_id, reset), lambda: wk.case_tables(s.case))
+token = (r.load_id, r.ui.get("case.reset", 0))
+tables, prefix = views.snapshot(r, "case", token, lambda: case_tables(r.case))
+
+
+def column_config(spec, names: list[str]) -> dict:
+    cfg = {}
+    for c in spec.cols:
+        common = dict(help=c.help or None, width=c.width)
+        if c.kind == "choice":
+            cfg[c.label] = st.column_config.SelectboxColumn(c.label, options=list(c.words.values()),
+                                                            **common)  # fmt: skip
+        elif c.kind == "party":
+            cfg[c.label] = st.column_config.SelectboxColumn(c.label, options=names, **common)
+        elif c.kind == "int":
+            cfg[c.label] = st.column_config.NumberColumn(c.label, step=1, format="%d", **common)
+        elif c.kind == "number":
+            cfg[c.label] = st.column_config.NumberColumn(c.label, format="localized", **common)
+        elif c.kind == "label":
+            cfg[c.label] = st.column_config.TextColumn(c.label, disabled=True, **common)
+        else:
+            cfg[c.label] = st.column_config.TextColumn(c.label, **common)
+    return cfg
+
+
 edited, holders = {}, {}
-tabs = st.tabs([spec.title for spec in wk.TABLES])
-for spec, tab in zip(wk.TABLES, tabs, strict=True):
+tabs = st.tabs([spec.title for spec in TABLES])
+for spec, tab in zip(TABLES, tabs, strict=True):
     with tab:
-        fixed_rows = spec.single
         edited[spec.name] = st.data_editor(
             tables[spec.name],
             key=f"{prefix}.{spec.name}",
-            num_rows="fixed" if fixed_rows else "dynamic",
+            num_rows="fixed" if spec.single or spec.fixed_rows else "dynamic",
             hide_index=True,
             width="stretch",
-            column_config=views.column_config(spec),
+            height=views.frame_height(len(tables[spec.name]) + (0 if spec.single else 1)),
+            column_config=column_config(spec, organisation_names(edited)),
+            column_order=[c.label for c in spec.cols],
+            placeholder="",
         )
         holders[spec.name] = st.container()
+views.keep_draft(r, "case", token, edited)
 
-edit = wk.case_from_tables(s.case, edited)
+edit = case_from_tables(r.case, edited)
 for name, holder in holders.items():
     with holder:
         views.problems([p for p in edit.problems if p.table == name])
 general = [p for p in edit.problems if p.table is None]
 if edit.ok:
-    s.edit(edit.value)
+    r.edit(edit.value)
     st.success("The case is valid: the workshop screen uses these figures.",
                icon=":material/check_circle:")  # fmt: skip
-    solved = s.solve()
+    solved = r.solve()
     if solved.check is None:
-        st.warning("With these figures no agreement meets every requirement.",
-                   icon=":material/warning:")  # fmt: skip
+        st.warning("With these figures no agreement meets every requirement: the workshop "
+                   "screen says what would have to give.", icon=":material/warning:")  # fmt: skip
     else:
-        views.metrics(solved, None)
+        views.metrics(solved, r.previous)
 else:
     st.error(f"{len(edit.problems)} problem{'s' if len(edit.problems) != 1 else ''} to fix "
              "before the case can be used (shown under its table); the workshop screen keeps "
@@ -57,10 +89,14 @@ else:
         if p.table is not None:
             st.caption(p.text)
 
-c1, c2 = st.columns([1, 4])
-if c1.button("Undo my edits", help="Back to the case as loaded"):
-    st.session_state["case.reset"] = reset + 1
-    s.edit(s.original)
-    st.rerun()
+
+def _undo() -> None:
+    r.ui["case.reset"] = r.ui.get("case.reset", 0) + 1
+    r.edit(r.original)
+
+
+st.button("Undo my edits", help="Back to the case as loaded", on_click=_undo,
+          icon=":material/undo:")  # fmt: skip
 with st.expander("The case as YAML"):
-    st.code(wk.case_yaml(s.case), language="yaml")
+    st.code(case_yaml(r.case), language="yaml")
+views.conventions(r)

@@ -1,6 +1,7 @@
-"""The room's proposal: shares, caps and collars typed in by the room, checked at once over every
-scenario and year; when it fails, the nearest agreement that meets every requirement and what
-moved to get there."""
+"""The room's proposal, for any case (an optimum or not): shares, caps and collars typed in by
+the room or uploaded as an agreement file, checked at once over every scenario and year; when
+it fails, the nearest agreement that meets every requirement, what moved, and how it compares
+with the best agreement."""
 
 from __future__ import annotations
 
@@ -8,113 +9,177 @@ import streamlit as st
 import views
 
 import gainshare
-from gainshare.analysis import workshop as wk
-
-s = views.page("Proposal")
-st.title("The room's proposal")
-st.markdown("Type the shares (%), caps and collars the room proposes. It is checked at once over "
-            "every scenario and year; if it fails a requirement, the nearest agreement that "
-            "meets them all is found and what moved is listed.")  # fmt: skip
-
-case = s.effective_case
-start = s.starting_proposal()
-if start is None:
-    st.error("There is no agreement to start from: the requirements cannot all be met. "
-             "Loosen them on the Requirements page.", icon=":material/block:")  # fmt: skip
-    st.stop()
-
-reset = st.session_state.setdefault("proposal.reset", 0)
-(base, frame), prefix = views.snapshot(
-    "proposal", (s.load_id, reset), lambda: (start, wk.proposal_frame(case, start))
+from gainshare.report import app_tables as tables
+from gainshare.report.numbers import money
+from gainshare.report.positions import headline
+from gainshare.schema.io import InputError
+from gainshare.schema.proposal_table import (
+    CAP,
+    COLLAR,
+    LIMIT_HELP,
+    agreement_from_proposal,
+    proposal_frame,
+    rounded,
 )
+from gainshare.schema.uploads import AGREEMENT_TYPES, MAX_UPLOAD_MB, agreement_yaml
+from gainshare.schema.uploads import load_agreement_upload as read_agreement
+from gainshare.settle.requirements import failures
+
+r = views.page("Proposal")
+views.title("The room's proposal", r)
+st.markdown("Type the shares (%), caps and collars the room proposes, or upload an agreement "
+            "file. It is checked at once over every scenario and year; if it fails a "
+            "requirement, the nearest agreement that meets them all is found and what moved is "
+            "listed.")  # fmt: skip
+
+case = r.effective_case
+
+
+def _take_upload() -> None:
+    f = st.session_state.get("proposal.upload")
+    st.session_state["proposal.upload.problems"] = []
+    if f is None:
+        return
+    try:
+        agreement = read_agreement(f.name, f.getvalue(), case)
+    except InputError as e:
+        st.session_state["proposal.upload.problems"] = e.problems
+        return
+    r.set_proposal(agreement)
+
+
+with st.expander("Upload an agreement (YAML or JSON)"):
+    st.file_uploader("Agreement file", type=list(AGREEMENT_TYPES), key="proposal.upload",
+                     on_change=_take_upload, max_upload_size=MAX_UPLOAD_MB,
+                     label_visibility="collapsed")  # fmt: skip
+    for line in st.session_state.get("proposal.upload.problems", []):
+        st.error(line)
+
+start = r.starting_proposal()
+token = (r.load_id, r.proposal_id)
+(base, frame), prefix = views.snapshot(r, "proposal", token,
+                                       lambda: (start, proposal_frame(case, start)))  # fmt: skip
 config = {
-    "_index": st.column_config.TextColumn("Id", disabled=True),
-    "Organisation": st.column_config.TextColumn(disabled=True),
-    "Cap (a year)": st.column_config.TextColumn(
-        help="Most it can gain a year: £500k, £1.5m, 500000, or 2% (of its expected "
-             "payment); empty: no cap"),
-    "Collar (a year)": st.column_config.TextColumn(
-        help="Most it can lose a year, written like a cap; empty: no collar"),
+    "Organisation": st.column_config.TextColumn(disabled=True, width=views.ORG_WIDTH),
+    CAP: st.column_config.TextColumn(help=LIMIT_HELP),
+    COLLAR: st.column_config.TextColumn(help="Most it can lose a year, written like a cap; "
+                                             "empty: no collar"),
 }  # fmt: skip
 for col in frame.columns:
     if col.endswith("(%)"):
         config[col] = views.percent_column(col, "Share of this tier; each column sums to 100%")
 edited = st.data_editor(frame, key=f"{prefix}.terms", num_rows="fixed", width="stretch",
-                        column_config=config)  # fmt: skip
+                        hide_index=True, column_config=config, placeholder="",
+                        height=views.frame_height(len(frame)))  # fmt: skip
+views.keep_draft(r, "proposal", token, (base, edited))
 if base.year_overrides:
-    years = ", ".join(str(y) for y in sorted(base.year_overrides))
-    st.caption(f"Year {years} keeps its own terms from the starting agreement (a glide path).")
+    years = ", ".join(case.horizon.labels()[y - 1] for y in sorted(base.year_overrides))
+    st.caption(f"{years} keeps its own terms from the starting agreement (a glide path).")
 st.caption(f"Starting point: {base.name}. The corridor and the tier edges are kept from it.")
 
-edit = wk.agreement_from_proposal(case, base, edited)
+edit = agreement_from_proposal(case, base, edited)
 if not edit.ok:
     views.problems(edit.problems)
     st.stop()
 proposal = edit.value
-s.proposal = proposal
-text = wk.agreement_yaml(proposal)
+r.proposal = proposal
+text = agreement_yaml(proposal)
 
 
 def _check():
-    key = ("proposal.check", s.version, s.whatif, text)
-    if key not in s.cache:
+    key = ("proposal.check", r.version, r.whatif, text)
+    if key not in r.cache:
         result = gainshare.check(case, proposal)
-        try:
-            from gainshare.settle.requirements import failures
-        except ImportError:
-            fails = [{"party": pid, "text": f"{case.party(pid).name} is not kept whole as "
-                                            "required"}
-                     for pid, d in result.document["by_party"].items()
-                     if not d["requirement"]["met"]]  # fmt: skip
-        else:
-            fails = failures(case, proposal, result)
-        s.cache[key] = (result, fails)
-    return s.cache[key]
+        r.cache[key] = (result, failures(case, proposal, result))
+    return r.cache[key]
 
 
 result, fails = _check()
-solved = views.as_solved(case, result)
 st.subheader("Does it work?")
-if not fails:
-    st.success("The proposal meets every requirement.", icon=":material/check_circle:")
-else:
-    st.error(f"The proposal fails {len(fails)} requirement{'s' if len(fails) != 1 else ''}:",
-             icon=":material/error:")  # fmt: skip
-    st.markdown("\n".join(f"- {f['text']}" for f in fails))
-views.metrics(solved, None)
-views.positions(solved)
-if result.document["violations"]:
-    with st.expander(f"Where it falls short ({result.document['violations_total']:,} "
-                     "organisation-years, largest first)"):  # fmt: skip
-        st.dataframe(wk.shortfalls_frame(case, result), hide_index=True, width="stretch")
+views.verdict(case, proposal, result)
+views.metrics(views.as_solved(case, result), None)
+views.positions(views.as_solved(case, result))
+if fails and result.document["violations"]:
+    with st.expander("Where it falls short"):
+        for line in tables.shortfall_sentences(case, result):
+            st.markdown(f"- {line}")
+        frame = tables.shortfalls_frame(case, result)
+        st.caption(f"The largest of {result.document['violations_total']:,} organisation-years "
+                   "below the line:")  # fmt: skip
+        st.dataframe(frame, hide_index=True, width="stretch",
+                     height=views.frame_height(len(frame)))  # fmt: skip
 views.download_row(case, proposal, result, "proposal")
 
-if fails:
-    st.subheader("The nearest agreement that works")
-    key = ("proposal.repair", s.version, s.whatif, text)
-    if key not in s.cache:
-        from gainshare.optimise.repair import repair
+if not fails:
+    views.conventions(r)
+    st.stop()
 
-        with st.spinner("Finding the nearest agreement that meets every requirement…"):
-            s.cache[key] = repair(case, proposal)
-    fixed = s.cache[key]
-    if fixed.agreement is None or fixed.check is None:
-        st.error(fixed.message or "No agreement of this shape meets every requirement.",
-                 icon=":material/block:")  # fmt: skip
-        st.stop()
-    st.markdown("What moved:\n" + "\n".join(f"- {c}" for c in fixed.changes))
-    items = [
-        wk.Candidate("The room's proposal", proposal, result),
-        wk.Candidate("Nearest that works", fixed.agreement, fixed.check),
-    ]
-    st.dataframe(wk.compare_frame(case, items), width="stretch")
-    c1, _ = st.columns([1, 3])
-    if c1.button(
-        "Use the nearest agreement",
-        key="proposal.take",
-        help="Make it the room's proposal, to edit further",
-    ):
-        s.proposal = fixed.agreement.model_copy(update={"name": "The room's proposal"})
-        st.session_state["proposal.reset"] = reset + 1
-        st.rerun()
-    views.download_row(case, fixed.agreement, fixed.check, "repaired")
+st.subheader("The nearest agreement that works")
+key = ("proposal.repair", r.version, r.whatif, text)
+if key not in r.cache:
+    with st.spinner("Finding the nearest agreement that meets every requirement…"):
+        try:
+            r.cache[key] = gainshare.repair(case, proposal)
+        except InputError as e:  # a shape repair cannot keep (e.g. tiers that differ by year)
+            r.cache[key] = e
+fixed = r.cache[key]
+if isinstance(fixed, InputError):
+    for line in fixed.problems:
+        st.error(line.removeprefix("proposal: "), icon=":material/error:")
+    views.conventions(r)
+    st.stop()
+if fixed.agreement is None or fixed.check is None:
+    st.error("No agreement of this shape (its corridor, tiers, caps and collars) meets every "
+             "requirement.", icon=":material/block:")  # fmt: skip
+    best = r.solve()
+    if best.check is not None:
+        keep = money(best.check.expected_retained, case.currency)
+        st.info(
+            f"The best agreement, with tiers of its own, does: the commissioners keep {keep}. "
+            "Start from it in round numbers, and edit from there.",
+            icon=":material/info:",
+        )
+
+        def _from_best() -> None:
+            r.set_proposal(rounded(best.result.agreement, name="The room's proposal"))
+
+        st.button("Start from the best agreement", key="proposal.from_best",
+                  on_click=_from_best, icon=":material/edit_note:")  # fmt: skip
+    else:
+        views.conflict(r, key="proposal.explain")
+    views.conventions(r)
+    st.stop()
+
+moved = tables.changes(case, proposal, fixed.agreement)
+st.markdown("What moved:\n" + "\n".join(f"- {c}" for c in moved))
+best = r.solve()
+options = [
+    tables.Option("", "The room's proposal", proposal, result, False),
+    tables.Option("", "Nearest that works", fixed.agreement, fixed.check, True),
+]
+if best.check is not None:
+    options.append(tables.Option("", "The best agreement", best.result.agreement, best.check, True))
+    near, top = headline(case, fixed.check), headline(case, best.check)
+    st.info(f"The nearest agreement moves the room's terms as little as possible (the fewest "
+            f"percentage points and pounds in all), so it is not the best for anyone in "
+            f"particular: with it the commissioners keep "
+            f"{money(near.commissioners_keep, case.currency)}; the best agreement for the aim "
+            f"keeps {money(top.commissioners_keep, case.currency)}.",
+            icon=":material/info:")  # fmt: skip
+compare = tables.compare_columns(case, options)
+st.dataframe(compare, width="stretch", height=views.frame_height(len(compare)))
+
+
+def _take() -> None:
+    r.set_proposal(fixed.agreement.model_copy(update={"name": "The room's proposal"}))
+
+
+st.button(
+    "Use the nearest agreement",
+    key="proposal.take",
+    on_click=_take,
+    help="Make it the room's proposal, to edit further",
+    icon=":material/edit_note:",
+)
+views.download_row(case, fixed.agreement, fixed.check, "repaired")
+views.conventions(r)

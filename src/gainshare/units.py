@@ -17,15 +17,37 @@ def currency_words(currency: str = "GBP") -> tuple[str, str, str, str]:
 
 
 def money(v: float, currency: str = "GBP") -> str:
-    """£1.23m, £350k, £950; negative with a leading minus."""
-    sign = "-" if v < 0 else ""
+    """£1.23m, £350k, £9,950; negative with a leading minus; never '-£0' or '£1,000k' (an
+    amount is written in the unit it shows in after rounding)."""
     sym = SYMBOLS.get(currency, currency + " ")
-    a = abs(v)
-    if a >= 1e6:
-        return f"{sign}{sym}{a / 1e6:,.2f}m"
-    if a >= 1e4:
-        return f"{sign}{sym}{a / 1e3:,.0f}k"
-    return f"{sign}{sym}{a:,.0f}"
+    a = abs(float(v))
+    if a >= 999_500:
+        text = f"{a / 1e6:,.2f}m"
+    elif a >= 9_999.5:
+        text = f"{a / 1e3:,.0f}k"
+    else:
+        text = f"{a:,.0f}"
+    sign = "-" if v < 0 and text.strip("0.,mk") else ""
+    return f"{sign}{sym}{text}"
+
+
+UNITS = ((999_500, 1e6, "m", 2), (9_999.5, 1e3, "k", 0), (0.0, 1.0, "", 0))
+
+
+def money_column(values, currency: str = "GBP") -> list[str]:
+    """A column of amounts in one unit, chosen by its largest amount (as `money` would write
+    it): £1.39m, £0.25m, £0.10m; or £249k, £30k, £0k; or £950, £12. Rounding to the unit never
+    shows '-£0'."""
+    vals = [float(v) for v in values]
+    top = max((abs(v) for v in vals), default=0.0)
+    _, scale, suffix, dp = next(u for u in UNITS if top >= u[0])
+    sym = SYMBOLS.get(currency, currency + " ")
+    out = []
+    for v in vals:
+        text = f"{abs(v) / scale:,.{dp}f}"
+        sign = "-" if v < 0 and text.strip("0.,") else ""
+        out.append(f"{sign}{sym}{text}{suffix}")
+    return out
 
 
 def pct(v: float) -> str:

@@ -383,7 +383,8 @@ class Designer:
             return []
         req = self.case.requirements
         search_on = req.search
-        if search_on is None:
+        if not (search_on.caps or search_on.collars or search_on.corridor
+                or search_on.max_gain_tiers > 1 or search_on.max_loss_tiers > 1):  # fmt: skip
             return []
         steps = [("sharing alone", dict(caps=False, collars=False, max_gain_tiers=1,
                                         max_loss_tiers=1, corridor=False))]  # fmt: skip

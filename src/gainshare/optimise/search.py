@@ -1094,7 +1094,9 @@ def plan_agreement(space: Space, plan: Plan, name: str) -> Agreement:
         t = plan_terms(space, plan, gi)
         overrides[gi + 1] = YearOverride(gain_tiers=t.gain_tiers, loss_tiers=t.loss_tiers,
                                          caps=t.caps, collars=t.collars)  # fmt: skip
-    return Agreement(name=name, case=space.case.name, terms=first, year_overrides=overrides)
+    notes = f"Designed by gainshare (objective: {space.req.objective})."
+    return Agreement(name=name, case=space.case.name, terms=first, year_overrides=overrides,
+                     notes=notes)  # fmt: skip
 
 
 # ------------------------------------------------------------------ the search

@@ -108,7 +108,7 @@ class Space:
         req, search = self.req, self.req.search
         if req.corridor_options:
             out = list(req.corridor_options)
-        elif req.corridor is not None or search is None or not search.corridor:
+        elif req.corridor is not None or not search.corridor:
             out = [req.corridor or Corridor()]
         else:
             out = [Corridor()]
@@ -126,7 +126,7 @@ class Space:
     def _menu(self, values: np.ndarray, weights: np.ndarray, most: int) -> list[tuple]:
         """Tier edges: none, one at each menu quantile, and (for three tiers) each pair."""
         search = self.req.search
-        if values.size == 0 or search is None:
+        if values.size == 0:
             return [()]
         cut = sorted({round_money(weighted_quantile(values, weights, q))
                       for q in search.edge_quantiles} - {0.0})  # fmt: skip
@@ -148,7 +148,7 @@ class Space:
         req = self.req
         if req.gain_edge_options:
             out = [tuple(o) for o in req.gain_edge_options]
-        elif req.gain_edges is not None or req.search is None:
+        elif req.gain_edges is not None:
             out = [tuple(req.gain_edges or [])]
         else:
             out = self._menu(*self._pool_values(1.0), req.search.max_gain_tiers)
@@ -160,7 +160,7 @@ class Space:
         req = self.req
         if req.loss_edge_options:
             out = [tuple(o) for o in req.loss_edge_options]
-        elif req.loss_edges is not None or req.search is None:
+        elif req.loss_edges is not None:
             out = [tuple(req.loss_edges or [])]
         else:
             out = self._menu(*self._pool_values(-1.0), req.search.max_loss_tiers)
@@ -193,7 +193,7 @@ class Space:
         if pid in stated:
             return stated[pid]
         search = self.req.search
-        if search is None or not getattr(search, kind):
+        if not getattr(search, kind):
             return None
         return LimitRule(decide=True)
 
@@ -201,7 +201,7 @@ class Space:
         if rule.basis == "share_of_expected":
             return SHARE_LIMIT_STEP
         search = self.req.search
-        return search.limit_step if search is not None else 0.0
+        return search.limit_step
 
     # ------------------------------------------------------------ arrays of one structure
 

@@ -1,8 +1,9 @@
-"""Plotly figures for the workshop app: a waterfall per party (revenue change, cost change,
-transfer, net), the spread of each party's net over the scenarios, and the trade-off between
-what the commissioners keep and the worst-off provider. Presentation only: every number comes
-from a settlement (the waterfall steps from `report.charts.waterfall_steps`). Money axes read
-£1.2m / £350k, as the rest of the app does."""
+"""Plotly figures for the workshop app: a waterfall per party (the lines of its position:
+income change, cost saved, benefit booked, transfer or retained share, to its net), the spread
+of each party's net over the scenarios, and the trade-off between what the commissioners keep
+and the worst-off provider. Presentation only: every number comes from a settlement (the
+waterfall steps from `report.positions`, as in the workbook). Money reads £1.39m / £350k, as
+everywhere else."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from gainshare.analysis.workshop import money
 from gainshare.report.charts import PALETTE, waterfall_steps
+from gainshare.report.numbers import money, money_column
+from gainshare.report.positions import expected_lines
 from gainshare.schema.case import Case
 from gainshare.settle.check import CheckResult
 
@@ -39,7 +41,7 @@ def money_ticks(lo: float, hi: float, currency: str, n: int = 6) -> tuple[list, 
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
     vals = [start + k * step for k in range(n + 3) if start + k * step <= hi + step]
-    return vals, [money(v, currency) for v in vals]
+    return vals, money_column(vals, currency)
 
 
 def _style(fig: go.Figure, title: str | None, height: int) -> go.Figure:
@@ -69,9 +71,8 @@ def _grid(n: int, columns: int, gap_x: float = 0.06, gap_y: float = 0.16):
 
 def _waterfall_panel(case: Case, result: CheckResult, j: int, axis: str) -> tuple[dict, dict]:
     """One party's waterfall trace (on axes x{axis}/y{axis}) and its y axis settings."""
-    st = result.settlement
     steps = waterfall_steps(result, j)
-    net = float(st.econ.weights @ st.net[:, :, j].sum(axis=1))
+    net = expected_lines(result)[result.settlement.econ.party_ids[j]]["net"]
     ys = [v for _, v in steps] + [net]
     run = np.cumsum([0.0] + [v for _, v in steps])
     lo, hi = min(0.0, run.min(), net), max(0.0, run.max(), net)
@@ -138,6 +139,17 @@ def distributions(case: Case, result: CheckResult) -> go.Figure:
     return _style(go.Figure(data=traces, layout=layout), None, 90 + 70 * len(names))
 
 
+def _x_window(points: pd.DataFrame, frontier: pd.DataFrame | None) -> tuple[float, float]:
+    """The x range that spreads out the candidates that meet every requirement (and the
+    frontier): a failing candidate far away would squeeze them into one corner."""
+    meets = points.get("meets", pd.Series(True, index=points.index)).astype(bool)
+    xs = list(points.loc[meets, "x"]) + ([] if frontier is None else list(frontier["x"]))
+    xs = xs or list(points["x"])
+    lo, hi = min(xs), max(xs)
+    pad = max(0.08 * (hi - lo), 1e-9 if hi != lo else max(abs(hi) * 0.1, 1.0))
+    return lo - pad, hi + pad
+
+
 def tradeoff(
     points: pd.DataFrame,
     currency: str,
@@ -147,39 +159,65 @@ def tradeoff(
 ) -> go.Figure:
     """Commissioners' expected retained savings (y) against the worst provider year, or against
     the share of scenarios in which everyone is kept whole (`x_share`): one marker a candidate
-    (`points`: label, x, y, chosen), and the frontier as a line when given (x, y)."""
+    (`points`: letter, label, x, y, meets, chosen) labelled by its letter (the table beside the
+    chart names it), a green circle when it meets every requirement and a red cross when it
+    does not, the chosen one larger and ringed; the frontier as a dotted line (x, y). A
+    candidate far outside the others' range sits at the edge, its figure in its label."""
     xfmt = (lambda v: f"{100 * v:.0f}%") if x_share else (lambda v: money(v, currency))
     fig = go.Figure()
-    xs, ys = list(points["x"]), list(points["y"])
-    if frontier is not None and len(frontier):
+    has_line = frontier is not None and len(frontier)
+    lo, hi = _x_window(points, frontier if has_line else None)
+    if has_line:
         fr = frontier.sort_values("x")
         fig.add_trace(go.Scatter(
-            x=fr["x"], y=fr["y"], mode="lines+markers", name="frontier",
-            line=dict(color=LINE, width=2, dash="dot"), marker=dict(size=6, color=LINE),
-            customdata=np.array([[xfmt(a), money(b, currency)]
-                                 for a, b in zip(fr["x"], fr["y"], strict=True)]),
-            hovertemplate="%{customdata[0]}<br>commissioners keep "
-                          "%{customdata[1]}<extra>frontier</extra>",
+            x=fr["x"], y=fr["y"], mode="lines", name="frontier",
+            line=dict(color=LINE, width=2, dash="dot"), hoverinfo="skip",
         ))  # fmt: skip
-        xs += list(fr["x"])
-        ys += list(fr["y"])
+    ys = list(points["y"]) + (list(frontier["y"]) if has_line else [])
     chosen = points.get("chosen", pd.Series(False, index=points.index)).astype(bool)
-    fig.add_trace(go.Scatter(
-        x=points["x"], y=points["y"], mode="markers+text", text=points["label"],
-        textposition="top center",
-        marker=dict(size=[18 if c else 12 for c in chosen],
-                    color=[TOTAL if c else PALETTE[1] for c in chosen],
-                    line=dict(color="white", width=1)),
-        customdata=np.array([[xfmt(a), money(b, currency)]
-                             for a, b in zip(points["x"], points["y"], strict=True)]),
-        hovertemplate="%{text}<br>%{customdata[0]}<br>commissioners keep "
-                      "%{customdata[1]}<extra></extra>",
-    ))  # fmt: skip
+    meets = points.get("meets", pd.Series(True, index=points.index)).astype(bool)
+    for ok, name, symbol, color in ((True, "meets every requirement", "circle", GAIN),
+                                    (False, "fails a requirement", "x", LOSS)):  # fmt: skip
+        sel = points[meets == ok]
+        if not len(sel):
+            continue
+        big = chosen[meets == ok]
+        shown_x = sel["x"].clip(lo, hi)
+        text = [letter if lo <= x <= hi else f"{letter} ({xfmt(x)}) {'←' if x < lo else '→'}"
+                for letter, x in zip(sel["letter"], sel["x"], strict=True)]  # fmt: skip
+        where = [p if lo <= x <= hi else ("middle right" if x < lo else "middle left")
+                 for p, x in zip(_positions(sel), sel["x"], strict=True)]  # fmt: skip
+        fig.add_trace(go.Scatter(
+            x=shown_x, y=sel["y"], mode="markers+text", name=name, text=text, cliponaxis=False,
+            textposition=where, textfont=dict(size=15, color="#1f2933"),
+            marker=dict(symbol=symbol, color=color, size=[19 if c else 13 for c in big],
+                        line=dict(color=[TOTAL if c else "white" for c in big],
+                                  width=[3 if c else 1 for c in big])),
+            customdata=np.array([[lab, xfmt(a), money(b, currency)] for lab, a, b in
+                                 zip(sel["label"], sel["x"], sel["y"], strict=True)]),
+            hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>commissioners keep "
+                          "%{customdata[2]}<extra></extra>",
+        ))  # fmt: skip
     yv, yt = money_ticks(min(ys), max(ys), currency)
     if x_share:
-        fig.update_xaxes(tickformat=".0%", title=x_title)
+        fig.update_xaxes(tickformat=".0%", title=x_title, range=[lo, hi])
     else:
-        xv, xt = money_ticks(min(xs), max(xs), currency)
-        fig.update_xaxes(tickvals=xv, ticktext=xt, title=x_title)
-    fig.update_yaxes(tickvals=yv, ticktext=yt, title="Commissioners keep (expected)")
-    return _style(fig, None, 460)
+        xv, xt = money_ticks(lo, hi, currency)
+        fig.update_xaxes(tickvals=xv, ticktext=xt, title=x_title, range=[lo, hi])
+    pad_y = 0.08 * ((max(ys) - min(ys)) or abs(max(ys)) or 1.0)
+    fig.update_yaxes(tickvals=yv, ticktext=yt, title="Commissioners keep (expected)",
+                     range=[min(ys) - pad_y, max(ys) + pad_y])  # fmt: skip
+    fig = _style(fig, None, 420)
+    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=1.1, x=0))
+    return fig
+
+
+def _positions(sel: pd.DataFrame) -> list[str]:
+    """Letter positions that keep neighbouring labels apart: alternately above and below,
+    in order along the x axis."""
+    order = np.argsort(sel["x"].to_numpy(), kind="stable")
+    spots = ["top center", "bottom center", "top right", "bottom left", "top left", "bottom right"]
+    out = [""] * len(sel)
+    for k, i in enumerate(order):
+        out[i] = spots[k % len(spots)]
+    return out

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from gainshare.report.positions import expected_lines, lines_for
 from gainshare.schema.case import Case
 from gainshare.settle.check import CheckResult
 
@@ -66,24 +66,11 @@ def net_positions(case: Case, result: CheckResult) -> go.Figure:
 
 
 def waterfall_steps(result: CheckResult, j: int) -> list[tuple[str, float]]:
-    """Expected horizon totals for party j whose sum is its expected net position: revenue
-    change, cost change (negative when costs rise), benefit booked to it, and the transfer
-    (providers) or retained share of the pool (commissioners). Zero steps are left out."""
-    e, st = result.settlement.econ, result.settlement
-    w = e.weights
-
-    def exp(a: np.ndarray) -> float:
-        return float(w @ a[:, :, j].sum(axis=1))
-
-    steps = [
-        ("Revenue change", exp(e.revenue_change)),
-        ("Cost change", -exp(e.cost_change)),
-        ("Benefit", exp(e.benefit)),
-        ("Transfer", exp(st.transfer)),
-        ("Retained share of pool", exp(st.retained_by)),
-    ]
-    if e.outside_pool is not None:  # transformation funding paid outside the pool
-        steps.append(("Paid outside the pool", exp(e.outside_pool)))
+    """Expected totals over the agreement for party j whose sum is its expected net position:
+    the lines of `report.positions` (income change, cost saved, benefit booked, transfer,
+    retained share of the pool), each its effect on the party. Zero steps are left out."""
+    lines = expected_lines(result)[result.settlement.econ.party_ids[j]]
+    steps = [(label, lines[key]) for key, label in lines_for(result.settlement.econ)]
     return [(k, v) for k, v in steps if abs(v) >= 0.005]
 
 

@@ -46,13 +46,19 @@ def print_validation(doc: dict, show_parameters: bool) -> None:
 
 
 def party_table(doc: dict, case: Case, title: str) -> Table:
+    """Each party's expected position as the lines that add up to it, each its effect on the
+    party (positive: better off), as in the app and the workbook (`report.positions`)."""
     cur = doc.get("currency", "GBP")
-    t = Table(title=title, title_justify="left")
+    t = Table(title=title, title_justify="left",
+              caption="Each amount is its effect on the party: positive better off. Net = income "
+                      "change + cost saved + benefit + transfer or retained share.",
+              caption_justify="left")  # fmt: skip
     for col, j in [
         ("Party", "left"),
         ("Role", "left"),
-        ("Revenue change", "right"),
-        ("Cost change", "right"),
+        ("Income change", "right"),
+        ("Cost saved", "right"),
+        ("Benefit", "right"),
         ("Transfer / retained", "right"),
         ("Expected net", "right"),
         ("Worst year", "right"),
@@ -66,12 +72,16 @@ def party_table(doc: dict, case: Case, title: str) -> Table:
         req = d["requirement"]
         met = "[green]met[/]" if req["met"] else "[red]NOT MET[/]"
         req_txt = "none" if req["mode"] == "none" else f"{req['mode']} {met}"
+        shared = d["expected_transfer"] + d["expected_retained"]
+        income, benefit = d["expected_revenue_change"], d["expected_benefit"]
+        cost_saved = d["expected_net"] - income - benefit - shared  # the line the others leave
         t.add_row(
             pid,
             d["role"],
-            money(d["expected_revenue_change"], cur),
-            money(d["expected_cost_change"], cur),
-            money(d["expected_transfer"] + d["expected_retained"], cur),
+            money(income, cur),
+            money(cost_saved, cur),
+            money(benefit, cur),
+            money(shared, cur),
             money(d["expected_net"], cur),
             money(d["worst_net"], cur),
             f"{100 * d['prob_whole']:.1f}%",

@@ -22,35 +22,33 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from gainshare.economics.model import party_sum
 from gainshare.economics.scenarios import parameters
 from gainshare.report.excel_case import cell_value, get_path, save_atomic, sheet_rows
+from gainshare.report.numbers import SIGN_CONVENTION, convention, requirement_words
+from gainshare.report.positions import (
+    LINE_HELP,
+    LINES,
+    expected_by_year,
+    expected_lines,
+    lines_for,
+    pence_lines,
+)
 from gainshare.report.termsheet import Baseline, Fmt, TermSheet, term_sheet
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.common import param_bounds, param_is_uncertain
 from gainshare.schema.workbook_layout import case_sheets, format_param
 from gainshare.settle.check import CheckResult
+from gainshare.settle.requirements import failures
 
 MAX_SETTLEMENT_ROWS = 100_000
 MONEY = "#,##0.00"
 SHARE = "0.00%"
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
-SETTLEMENT_COLUMNS = [
-    ("Revenue change", "revenue_change"),
-    ("Cost change", "cost_change"),
-    ("Spend saved", "spend_saved"),
-    ("Direct scheme cost", "direct_cost"),
-    ("Benefit", "benefit"),
-    ("Transfer", "transfer"),
-    ("Retained share", "retained"),
-    ("Net position", "net"),
-]
-STATEMENT_LINES = [
-    ("Revenue change", "revenue_change", 1),
-    ("Cost saved (negative: cost added)", "cost_change", -1),
-    ("Benefit booked", "benefit", 1),
-    ("Transfer received (negative: paid)", "transfer", 1),
-    ("Retained share of the pool", "retained", 1),
-    ("Paid outside the pool (negative: paid)", "outside_pool", 1),
+# The lines of a position (report.positions.LINES, each its effect on the party: positive
+# better off), their sum the net position; then what each commissioner puts into the pool.
+POOL_COLUMNS = [
+    ("Spend saved (into the pool)", "spend_saved", 1),
+    ("Scheme costs paid directly (out of the pool)", "direct_cost", 1),
 ]
 
 
@@ -113,12 +111,14 @@ def _summary(wb: Workbook, case: Case, agreement: Agreement, result: CheckResult
         ("Currency", case.currency),
         ("Scenarios", doc["scenarios"]),
         ("Years", ", ".join(doc["year_labels"])),
-        ("All keep-whole requirements met", "yes" if doc["all_kept_whole"] else "NO"),
+        ("Every requirement met", "yes" if result_meets(case, agreement, result) else "NO"),
     ]:
         sh.row(sh.cell(label, bold=True), value)
+    sh.row(sh.cell(convention(case.currency, len(doc["year_labels"])), wrap=True))
     sh.row(
-        "Expected values are probability-weighted over the scenarios, in pounds; the Settlement "
-        "and Statements sheets are exact to the penny."
+        "Expected values are probability-weighted over the scenarios, in pounds and pence; each "
+        "row below adds up by its formula, and the Settlement and Statements sheets are exact to "
+        "the penny in every scenario."
     )
     if note:
         sh.row(sh.cell(note, bold=True))
@@ -128,17 +128,33 @@ def _summary(wb: Workbook, case: Case, agreement: Agreement, result: CheckResult
     sh.row(sh.cell("Expected net position by year", bold=True))
     sh.header("Party", "Name", *doc["year_labels"], "Whole agreement")
     first = sh.rows + 1
-    for pid, d in doc["by_party"].items():
-        by_year = d["expected_net_by_year"]
-        sh.row(pid, case.party(pid).name, *[sh.money(v) for v in by_year],
-               sh.money(d["expected_net"]))  # fmt: skip
-    _net_chart(sh, first, len(doc["by_party"]), len(doc["year_labels"]), case.currency)
+    years = len(doc["year_labels"])
+    by_year = expected_by_year(result)
+    for pid in doc["by_party"]:
+        r = sh.rows + 1
+        total = f"=SUM({_col(3)}{r}:{_col(2 + years)}{r})"
+        sh.row(pid, case.party(pid).name, *[sh.money(v) for v in by_year[pid]],
+               sh.cell(total, MONEY))  # fmt: skip
+    _net_chart(sh, first, len(doc["by_party"]), years, case.currency)
     sh.row()
     sh.header("Whole agreement", "", "Expected", "Worst scenario", "Best scenario")
     for key, label in [("pool", "Pool"), ("retained", "Commissioners' retained amount"),
                        ("system_savings", "System savings")]:  # fmt: skip
         d = doc[key]
         sh.row(label, "", sh.money(d["expected"]), sh.money(d["worst"]), sh.money(d["best"]))
+
+
+def _col(n: int) -> str:
+    """Excel column letters of the 1-based column n."""
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def result_meets(case: Case, agreement: Agreement, result: CheckResult) -> bool:
+    return not failures(case, agreement, result)
 
 
 def _net_chart(sh: _Sheet, first: int, parties: int, years: int, currency: str) -> None:
@@ -157,32 +173,51 @@ def _net_chart(sh: _Sheet, first: int, parties: int, years: int, currency: str) 
     sh.ws.add_chart(chart, "T2")
 
 
-SUMMARY_FIELDS = [
-    ("Expected revenue change", "expected_revenue_change", "money"),
-    ("Expected cost change", "expected_cost_change", "money"),
-    ("Expected transfer", "expected_transfer", "money"),
-    ("Expected retained share", "expected_retained", "money"),
-    ("Expected benefit", "expected_benefit", "money"),
-    ("Expected net position", "expected_net", "money"),
+SUMMARY_AFTER = [
     ("Worst year", "worst_net", "money"),
     ("Worst whole agreement", "worst_total_net", "money"),
     ("Best year", "best_net", "money"),
-    ("Probability kept whole", "prob_whole", "share"),
-    ("CVaR of shortfall", "cvar_shortfall", "money"),
-    ("Stranded fixed cost (expected)", "stranded_fixed_cost_expected", "money"),
-    ("Unfunded activity (expected)", "unfunded_activity_expected", "money"),
-]
+    ("Kept whole in (share of scenarios)", "prob_whole", "share"),
+    ("Average shortfall in the worst scenarios, a year", "cvar_shortfall", "money"),
+    ("Stranded fixed cost (expected, before any transfer)", "stranded_fixed_cost_expected",
+     "money"),
+    ("Unfunded activity (expected, before any transfer)", "unfunded_activity_expected", "money"),
+]  # fmt: skip
 
 
 def _summary_parties(sh: _Sheet, case: Case, result: CheckResult) -> None:
-    sh.row(sh.cell("Each party over the whole agreement", bold=True))
-    sh.header("Party", "Name", "Role", *[t for t, _, _ in SUMMARY_FIELDS], "Requirement", "Met")
+    """One row a party: the expected lines of its position, the net as their sum (a formula),
+    then its worst and best figures and its requirement in words. The nets add up to the
+    expected system savings (a formula under the table)."""
+    sh.row(sh.cell("Each party over the whole agreement (expected)", bold=True))
+    shown = lines_for(result.settlement.econ)
+    sh.header("Party", "Name", "Role", *[label for _, label in shown], "Net position",
+              *[t for t, _, _ in SUMMARY_AFTER], "Keep-whole requirement", "Met")  # fmt: skip
+    lines = expected_lines(result)
+    first_line, last_line = 4, 3 + len(shown)
+    net_col = _col(last_line + 1)
+    first = sh.rows + 1
     for pid, d in result.document["by_party"].items():
-        vals = [sh.money(d[k]) if kind == "money" else sh.share(d[k])
-                for _, k, kind in SUMMARY_FIELDS]  # fmt: skip
-        req = d["requirement"]
-        sh.row(pid, case.party(pid).name, d["role"], *vals, req["mode"],
-               "yes" if req["met"] else "NO")  # fmt: skip
+        r = sh.rows + 1
+        net = sh.cell(f"=SUM({_col(first_line)}{r}:{_col(last_line)}{r})", MONEY, bold=True)
+        after = [sh.money(d[k]) if kind == "money" else sh.share(d[k])
+                 for _, k, kind in SUMMARY_AFTER]  # fmt: skip
+        kw, req = case.keep_whole_for(pid), d["requirement"]
+        words = requirement_words(kw.mode, kw.beta, kw.tolerance, case.currency)
+        sh.row(
+            pid,
+            case.party(pid).name,
+            d["role"],
+            *[sh.money(lines[pid][k]) for k, _ in shown],
+            net,
+            *after,
+            words,
+            "—" if kw.mode == "none" else ("yes" if req["met"] else "NO"),
+        )
+    last = sh.rows
+    total = sh.cell(f"=SUM({net_col}{first}:{net_col}{last})", MONEY, bold=True)
+    sh.row(sh.cell("System savings (the nets added up)", bold=True), "", "",
+           *[None] * len(shown), total)  # fmt: skip
 
 
 # ---------------------------------------------------------------- Agreement
@@ -273,10 +308,9 @@ def _settlement(wb: Workbook, result: CheckResult) -> tuple[int, int]:
     keep = min(S, max(1, MAX_SETTLEMENT_ROWS // (Y * P)))
     sh = _Sheet(wb, "Settlement", {"A": 14, "B": 12, "C": 10, "D": 16, **{
         c: 17 for c in "EFGHIJKL"}, "N": 60})  # fmt: skip
-    columns = SETTLEMENT_COLUMNS
-    if pen.outside_pool is not None:  # transformation funding paid outside the pool
-        columns = columns[:-1] + [("Paid outside the pool", "outside_pool"), columns[-1]]
-    heads = ["Scenario", "Weight", "Year", "Party"] + [t for t, _ in columns]
+    shown = lines_for(result.settlement.econ)
+    heads = ["Scenario", "Weight", "Year", "Party", *[label for _, label in shown],
+             "Net position", *[t for t, _, _ in POOL_COLUMNS]]  # fmt: skip
     note = []
     if keep < S:
         note = [None, sh.cell(
@@ -284,7 +318,9 @@ def _settlement(wb: Workbook, result: CheckResult) -> tuple[int, int]:
             f"{total:,} rows); the Summary covers every scenario.", bold=True)]  # fmt: skip
     sh.ws.freeze_panes = "A2"  # before the first row: a write-only sheet writes its view first
     sh.ws.append([sh.cell(h, bold=True, fill=True) for h in heads] + note)
-    arrays = [getattr(pen, k) for _, k in columns]
+    lines = pence_lines(result)
+    arrays = [lines[k] for k, _ in shown] + [pen.net]
+    arrays += [sign * getattr(pen, k) for _, k, sign in POOL_COLUMNS]
     cells = [sh._styled(MONEY) for _ in arrays]
     weight = sh._styled("0.000000")
     for s in range(keep):
@@ -332,6 +368,7 @@ def statement_scenarios(result: CheckResult, case: Case) -> list[tuple[int, str]
 
 def _statements(wb: Workbook, case: Case, result: CheckResult) -> None:
     pen, labels = result.pence, result.document["year_labels"]
+    lines = pence_lines(result)
     sh = _Sheet(wb, "Statements", {"A": 40, **{c: 17 for c in "BCDEFGHIJKL"}})
     sh.title("Settlement statement of each party, in pounds and pence")
     sh.row("Each statement adds up exactly: the lines sum to the net position, and the "
@@ -345,10 +382,8 @@ def _statements(wb: Workbook, case: Case, result: CheckResult) -> None:
         for j, pid in enumerate(result.settlement.econ.party_ids):
             sh.row()
             sh.header(case.party(pid).name, *labels, "Whole agreement")
-            for label, key, sign in STATEMENT_LINES:
-                if getattr(pen, key) is None:  # nothing paid outside the pool in this case
-                    continue
-                vals = [sign * int(v) for v in getattr(pen, key)[s, :, j]]
+            for key, label in lines_for(result.settlement.econ):
+                vals = [int(v) for v in lines[key][s, :, j]]
                 if any(vals):
                     sh.row(label, *[sh.money(v / 100) for v in vals], sh.money(sum(vals) / 100))
             net = [int(v) for v in pen.net[s, :, j]]
@@ -377,22 +412,23 @@ def _inputs(wb: Workbook, case: Case) -> None:
             sh.row(*[cell_value(c, get_path(item, c.key)) for c in spec.columns])
 
 
-CONVENTIONS = [
-    "Money is in pounds of the case currency, a year at a time.",
-    "Revenue change = actual minus expected payments received by a provider.",
-    "Cost change = actual minus expected cost, scheme running costs included (positive: cost "
-    "added).",
-    "Spend saved = a commissioner's expected minus actual payments; the pool is spend saved "
-    "less scheme costs commissioners pay directly.",
-    "Transfer = a provider's share of the pool after corridor, tiers, quality gateway, cap and "
-    "collar (negative: it pays towards a loss).",
-    "Retained share = a commissioner's part of the pool less all transfers.",
-    "Net position = revenue change - cost change + benefit + transfer + retained share.",
-    "Per-scenario amounts are whole pence, rounded by largest remainder so that transfers plus "
-    "retained shares equal the pool and net positions sum to the system savings exactly.",
-    "Scenario weights: named scenarios carry their stated weights; Monte Carlo scenarios share "
-    "the rest equally.",
-]
+CONVENTIONS = (
+    [
+        SIGN_CONVENTION,
+        "Money is in pounds of the case currency, a year at a time unless a column says 'whole "
+        "agreement'.",
+    ]
+    + [f"{label}: {LINE_HELP[key]}." for key, label in LINES]
+    + [
+        "Spend saved = a commissioner's expected minus actual payments; the pool is spend saved "
+        "less scheme costs commissioners pay directly. Both go into the pool, not straight into a "
+        "net position.",
+        "Per-scenario amounts are whole pence, rounded by largest remainder so that transfers plus "
+        "retained shares equal the pool and net positions sum to the system savings exactly.",
+        "Scenario weights: named scenarios carry their stated weights; Monte Carlo scenarios share "
+        "the rest equally.",
+    ]
+)
 
 
 def _assumptions(wb: Workbook, case: Case) -> None:
@@ -420,10 +456,11 @@ def _assumptions(wb: Workbook, case: Case) -> None:
             sh.row(n.name, sh.share(n.weight), vals or "every parameter at its central value")
     sh.row()
     sh.row(sh.cell("Keep-whole requirements", bold=True))
-    sh.header("Party", "Mode", "Beta", "Tolerance a year")
+    sh.header("Party", "Name", "Requirement", "Tolerance a year")
     for p in case.parties:
         kw = case.keep_whole_for(p.id)
-        sh.row(p.id, kw.mode, sh.share(kw.beta), sh.money(kw.tolerance))
+        sh.row(p.id, p.name, requirement_words(kw.mode, kw.beta, kw.tolerance, case.currency),
+               sh.money(kw.tolerance))  # fmt: skip
 
 
 def _plain(param):

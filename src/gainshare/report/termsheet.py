@@ -18,9 +18,11 @@ from markdown_it import MarkdownIt
 
 from gainshare.report import termsheet_rules as rules
 from gainshare.report.charts import PLOTLY_JS, symbol
+from gainshare.report.numbers import money_column, requirement_words, share
 from gainshare.schema.agreement import Agreement, Corridor, Tier
 from gainshare.schema.case import Case
 from gainshare.schema.common import Limit
+from gainshare.schema.requirement_tables import OBJECTIVE_LABELS
 from gainshare.settle.check import CheckResult
 from gainshare.units import currency_words, per_100
 
@@ -82,8 +84,9 @@ class Fmt:
 
     @staticmethod
     def pct(x: float) -> str:
-        """A share 0..1 as a percentage: 0.45 -> 45%, 0.002 -> 0.2%."""
-        return _trim(f"{100 * x:.4f}") + "%"
+        """A share 0..1 as a percentage to at most two decimals: 0.45 -> 45%, 0.002 -> 0.2%,
+        1/3 -> 33.33% (the preamble says when a share is held more finely than shown)."""
+        return share(x)
 
 
 def possessive(name: str) -> str:
@@ -519,7 +522,7 @@ class _Writer:
             self.settlement(),
         ]
         if self.agreement.notes.strip():
-            out.append(Clause("Notes", [self.agreement.notes.strip()]))
+            out.append(Clause("Notes", [notes_words(self.agreement.notes.strip())]))
         return out
 
 
@@ -559,10 +562,34 @@ def positions(case: Case, result: CheckResult) -> list[dict]:
     return rows
 
 
-def _requirement_words(mode: str, met: bool) -> str:
-    if mode == "none":
+ROLE_WORDS = {"commissioner": "Commissioner", "provider": "Provider",
+              "both": "Commissioner and provider"}  # fmt: skip
+
+
+def _requirement_words(case: Case, pid: str, met: bool) -> str:
+    kw = case.keep_whole_for(pid)
+    if kw.mode == "none":
         return "none"
-    return f"{mode}: {'met' if met else 'NOT MET'}"
+    words = requirement_words(kw.mode, kw.beta, kw.tolerance, case.currency)
+    return f"{words[0].upper()}{words[1:]}: {'met' if met else 'NOT MET'}"
+
+
+def _fine_shares(agreement: Agreement) -> bool:
+    """Whether any share is held more finely than the two decimals the sheet shows."""
+    terms = [agreement.terms, *agreement.year_overrides.values()]
+    for t in terms:
+        for tiers in (t.gain_tiers, t.loss_tiers):
+            for tier in tiers or []:
+                if any(abs(round(100 * v, 2) - 100 * v) > 1e-9 for v in tier.shares.values()):
+                    return True
+    return False
+
+
+def notes_words(notes: str) -> str:
+    """An agreement's notes with an objective named by its id said in words."""
+    for name, words in OBJECTIVE_LABELS.items():
+        notes = notes.replace(f"(objective: {name})", f"(aim: {words.lower()})")
+    return notes
 
 
 def position_notes(case: Case, result: CheckResult, fmt: Fmt) -> list[str]:
@@ -578,8 +605,10 @@ def position_notes(case: Case, result: CheckResult, fmt: Fmt) -> list[str]:
         return out
     short = [r for r in positions(case, result) if not r["met"]]
     for r in short:
+        kw = case.keep_whole_for(r["party"])
+        words = requirement_words(kw.mode, kw.beta, kw.tolerance, case.currency)
         out.append(
-            f"{r['name']} is NOT kept whole as required ({r['requirement']}): it is kept whole "
+            f"{r['name']} is NOT kept whole as required ({words}): it is kept whole "
             f"in {Fmt.prob(r['prob_whole'])} of scenarios (by probability) and its worst year is "
             f"{fmt.about(r['worst_year'])}."
         )
@@ -667,29 +696,43 @@ class TermSheet:
             f"**Currency:** {self.case.currency} ({self.fmt.sym.strip()}).",
             f"Figures are a year at a time unless stated. Expected values are weighted by "
             f"probability over {d['scenarios']:,} scenarios: {how}. Shares are percentages of "
-            "the amount being shared.",
+            "the amount being shared"
+            + (
+                ", shown to two decimal places; the agreement file states each exactly."
+                if _fine_shares(self.agreement)
+                else "."
+            ),
+            "In the table of positions every amount is a change caused by the schemes and the "
+            "agreement, seen from the party it belongs to: positive means better off, negative "
+            "worse off; each column is in one unit.",
         ]
 
     def position_table(self) -> list[str]:
-        f = self.fmt
+        cur = self.case.currency
         head = ("Party", "Role", "Expected net (whole agreement)", "Worst year",
                 "Worst whole agreement", "Probability kept whole", "Stranded fixed cost",
                 "Unfunded activity", "Keep-whole requirement")  # fmt: skip
+        rows = positions(self.case, self.result)
+        money_cols = {
+            k: money_column([r[k] for r in rows], cur)
+            for k in ("expected_net", "worst_year", "worst_total", "stranded", "unfunded")
+        }
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * 6 + "---|"]
-        for r in positions(self.case, self.result):
+        for i, r in enumerate(rows):
             cells = [
-                r["name"], r["role"], f.about(r["expected_net"]), f.about(r["worst_year"]),
-                f.about(r["worst_total"]), Fmt.prob(r["prob_whole"]), f.about(r["stranded"]),
-                f.about(r["unfunded"]), _requirement_words(r["requirement"], r["met"]),
+                r["name"], ROLE_WORDS.get(r["role"], r["role"]), money_cols["expected_net"][i],
+                money_cols["worst_year"][i], money_cols["worst_total"][i],
+                Fmt.prob(r["prob_whole"]), money_cols["stranded"][i], money_cols["unfunded"][i],
+                _requirement_words(self.case, r["party"], r["met"]),
             ]  # fmt: skip
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         return lines
 
     def markdown(self, charts: list[ChartLink] = (), png_note: str | None = None) -> str:
-        out = [f"# Term sheet: {self.agreement.name}", ""]
+        out = ["# Term sheet", "", f"## {self.agreement.name}", ""]
         for p in self.preamble():
             out += [p, ""]
-        out += ["## Schedule of terms", ""]
+        out += ["### Schedule of terms", ""]
         for n, c in enumerate(self.clauses, start=1):
             pad = " " * len(f"{n}. ")
             out.append(f"{n}. **{c.title}.** {c.paragraphs[0]}")
@@ -699,7 +742,7 @@ class TermSheet:
                 out.append("")
                 out += [f"{pad}- {b}" for b in c.bullets]
             out.append("")
-        out += ["## Each party's position", ""]
+        out += ["### Each party's position", ""]
         out += self.position_table() + [""]
         out += [
             "Expected net is the probability-weighted total over the agreement; worst year is the "
@@ -711,7 +754,7 @@ class TermSheet:
             out += [p, ""]
         out += incentive_lines(self.case, self.result, self.fmt)
         if charts:
-            out += ["## Charts", ""]
+            out += ["### Charts", ""]
             for ch in charts:
                 out.append(f"- [{ch.title} (interactive)]({ch.html})")
             out.append("")
@@ -733,7 +776,7 @@ class TermSheet:
                              f"{ch.fragment}</section>")  # fmt: skip
             if png_note:
                 parts.append(f"<p>{html.escape(png_note)}</p>")
-        title = html.escape(f"Term sheet: {self.agreement.name}")
+        title = html.escape(f"Term sheet — {self.agreement.name}")
         return HTML_PAGE.format(title=title, js=PLOTLY_JS, body="\n".join(parts))
 
 

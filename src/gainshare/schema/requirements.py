@@ -129,6 +129,10 @@ class Incentives(Strict):
     )
 
 
+SEARCH_OFF = {"caps": False, "collars": False, "max_gain_tiers": 1, "max_loss_tiers": 1,
+              "corridor": False, "limit_step": 0.0}  # fmt: skip
+
+
 class Requirements(Strict):
     """Design requirements (SPEC section 4.2). Every field is optional; defaults documented."""
 
@@ -204,10 +208,12 @@ class Requirements(Strict):
         description="Require every provider to gain as the scheme grows (designed by the MIP, "
         "without caps or collars)",
     )
-    search: Search | None = Field(
+    search: Search = Field(
         default_factory=Search,
         description="The drafting space searched where the case leaves a term open (caps, "
-        "collars, tier edges, corridor); null: only the terms the requirements state",
+        "collars, tier edges, corridor); null: only the terms the requirements state (no caps "
+        "or collars but those named, one tier each way unless edges are stated, no corridor "
+        "unless stated, caps and collars exactly as found)",
     )
     symmetric: bool = Field(default=False, description="Loss shares equal gain shares")
     glide_path: bool = Field(default=False, description="Terms may differ by year")
@@ -236,6 +242,15 @@ class Requirements(Strict):
     )
     time_limit: float = Field(default=60.0, gt=0, le=86400, description="Solver time limit, s")
     mip_gap: float = Field(default=1e-6, ge=0, le=0.5, description="Relative MIP gap accepted")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _search_off(cls, data):
+        """`search: null` is the space of the stated terms only: held as a Search that searches
+        nothing, so that writing the case out again (nulls left out) keeps it."""
+        if isinstance(data, dict) and "search" in data and data["search"] is None:
+            data = dict(data) | {"search": SEARCH_OFF}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Requirements:
