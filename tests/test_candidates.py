@@ -16,7 +16,6 @@ from gainshare.analysis.candidates import (
     Candidate,
     candidates,
     near_duplicate,
-    reference_split,
     with_provider_chance,
 )
 from gainshare.analysis.frontier import frontier, margin_points, non_dominated
@@ -228,22 +227,29 @@ def test_no_two_candidates_are_near_duplicates(core_result, tiny_result):
             assert diff > 0.005, (a.label, b.label)
 
 
-def test_fair_references_repaired_to_the_optimum_are_dropped(tiny_result):
-    # Tiny: only the grand coalition can run the scheme, so Shapley and nucleolus split v(N)
-    # equally (1/3 each). Each provider's net depends only on its own share (one tier, no
-    # caps), so the nearest feasible shares to 1/3 raise each provider just to its keep-whole
-    # minimum: the optimum's shares. Both references are near-duplicates of the optimum.
-    fair = {d["label"]: d for d in tiny_result.dropped if d["kind"] == "fair"}
-    assert set(fair) == {"Shapley", "Nucleolus"}
-    assert all(d["same_as"] == "Optimum" for d in fair.values())
-
-
-def test_reference_split_sums_to_exactly_one():
-    split = reference_split({"a": 1000.01, "b": 2000.0, "c": 3000.0, "d": -0.0}, 6000.01)
-    assert sum(split.values()) == 1.0
-    assert split["a"] == pytest.approx(1000.01 / 6000.01, abs=1e-12)
-    assert split["d"] == 0.0
-    assert reference_split({"a": 0.0, "b": 0.0}, 0.0) is None
+def test_fair_splits_become_agreements_near_their_payoff(tiny_result):
+    # Tiny: only the grand coalition can run the scheme, so every fair split gives each party
+    # a third of the expected savings of 6,000: 2,000 each. Positions (one year, one gain tier):
+    #   acute 90,000 x_a - 54,000, community 90,000 x_c - 30,000, ccg 90,000 (1 - x_a - x_c).
+    # Keeping the community whole in scenario b needs x_c >= 0.375 (position 3,750): 1,750
+    # more than its share, taken equally from the other two (the least largest difference):
+    # acute and ccg 1,125 each, x_a = 55,125 / 90,000 = 0.6125, ccg 0.0125. These are positions,
+    # not pool shares of a third each (which left the providers short). Every other fair split
+    # and the bargaining points (Nash, Kalai-Smorodinsky, egalitarian) land on the same
+    # agreement here, so they are dropped as its near-duplicates.
+    fair = next(c for c in tiny_result.items if c.label == "Shapley")
+    assert fair.kind == "fair" and fair.meets_case
+    s = fair.agreement.terms.gain_tiers[0].shares
+    assert (s["acute"], s["community"], s["ccg"]) == pytest.approx((0.6125, 0.375, 0.0125),
+                                                                   abs=1e-6)  # fmt: skip
+    net = fair.metrics["expected_net"]
+    assert (net["acute"], net["community"], net["ccg"]) == pytest.approx((1125, 3750, 1125),
+                                                                         abs=MONEY)  # fmt: skip
+    assert "Community trust needs £1,750 more in year 1 than its Shapley share" in fair.method
+    dropped = {d["label"]: d for d in tiny_result.dropped if d["kind"] in ("fair", "bargaining")}
+    assert set(dropped) == {"Nucleolus", "Proportional", "Equal surplus", "Nash bargaining",
+                            "Kalai-Smorodinsky", "Egalitarian"}  # fmt: skip
+    assert all(d["same_as"] == "Shapley" for d in dropped.values())
 
 
 def _tiny_candidate(shares: dict, cap: float | None = None) -> Candidate:

@@ -9,27 +9,33 @@ frontiers, a simple agreement and the fair references, all settled on the same s
    Points beaten on both axes by another point are dropped.
 3. **simple**: one gain tier and one loss tier, shares in 5% steps, no quality gateway, caps or
    collars, the same terms every year.
-4. **fair**: the Shapley value and the nucleolus of the coalition savings game, as splits
-   (each party's value / v(N), when v(N) > 0) proposed as one tier for gains and losses, made
-   feasible by `repair` (the nearest agreement, weighted L1 on the terms, that meets every
-   requirement).
+4. **fair**: the agreements of the fair splits of the coalition savings game (Shapley,
+   nucleolus, proportional, equal surplus) and of the bargaining points (Nash,
+   Kalai-Smorodinsky, egalitarian) from `analysis.bargaining`: a fair split is a statement of
+   each party's position, so each becomes the agreement whose expected positions by year come
+   nearest to it under every requirement, never a set of pool shares.
 
 Two candidates are **near-duplicates** when every share of every tier, year and party differs
 by at most half a percentage point (loss shares only count when some scenario has a loss to
 share, gain shares when some has a gain: otherwise they pay nothing) and every cap and collar
 by at most 1%, with the same corridor, tier edges and gateway. Candidates are admitted in the
-order optimum, simple, fair, then frontier points (ends before middles, alternating between
-the two frontiers); one that is a near-duplicate of a candidate admitted before is dropped, and
-frontier points stop at `MAX_CANDIDATES`."""
+order optimum, simple, the first fair split and the first bargaining point, then frontier
+points and the other fair and bargaining points (ends before middles, alternating between the
+two frontiers, one other fair or bargaining point after each pair); one that is a
+near-duplicate of a candidate admitted before is dropped, and admission stops at
+`MAX_CANDIDATES`."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import zip_longest
 
 import numpy as np
 import pandas as pd
 
+from gainshare.analysis.bargaining import Point, fair_agreements
+from gainshare.analysis.coalitions import fair_references
 from gainshare.analysis.frontier import (
     BETAS,
     FrontierPoint,
@@ -41,7 +47,7 @@ from gainshare.analysis.frontier import (
     with_provider_chance,
 )
 from gainshare.optimise.designer import Designer, DesignResult
-from gainshare.schema.agreement import Agreement, Corridor, Terms
+from gainshare.schema.agreement import Agreement, Terms
 from gainshare.schema.case import Case
 from gainshare.schema.io import agreement_to_dict
 from gainshare.schema.requirements import OBJECTIVE_WORDS
@@ -61,7 +67,7 @@ class Candidate:
     """One candidate agreement, re-settled by `check` on the case's scenarios."""
 
     label: str
-    kind: str  # optimum | frontier | simple | fair
+    kind: str  # optimum | frontier | simple | fair | bargaining
     agreement: Agreement
     check: CheckResult  # against the requirement it was designed for
     metrics: dict
@@ -214,69 +220,30 @@ def simple_case(case: Case) -> Case:
     return _with_requirements(case, rounding="5%", glide_path=False, **none)
 
 
-def reference_split(values: dict[str, float] | None, grand: float) -> dict[str, float] | None:
-    """Gain shares from a fair split of v(N): each party's value / v(N), summing to exactly 1
-    (values are in whole pence, so the total may differ from v(N) by pence: it is used)."""
-    if values is None or grand <= 0:
-        return None
-    pos = {p: max(float(v), 0.0) for p, v in values.items()}
-    total = sum(pos.values())
-    if total <= 0:
-        return None
-    split = {p: v / total for p, v in pos.items()}
-    last = max(split, key=split.get)
-    split[last] = 1.0 - sum(v for p, v in split.items() if p != last)
-    return split
-
-
-def _percentages(split: dict[str, float]) -> str:
-    return ", ".join(f"{p} {100 * v:.1f}%" for p, v in split.items())
-
-
-def _proposal(case: Case, split: dict[str, float], name: str) -> Agreement:
-    """The fair split as the room's proposal: one tier for gains and one for losses, both split
-    this way, under the case's corridor."""
-    tier = {"shares": split}
-    return Agreement.model_validate({
-        "name": name, "case": case.name,
-        "terms": {"corridor": (case.requirements.corridor or Corridor()).model_dump(),
-                  "gain_tiers": [tier], "loss_tiers": [tier]},
-    })  # fmt: skip
-
-
-def fair_candidate(case: Case, name: str, split: dict[str, float],
-                   notes: list[str]) -> Candidate | None:  # fmt: skip
-    """The agreement nearest to a fair split that meets every requirement, by `repair`."""
-    from gainshare.optimise.repair import repair
-
-    label = name.capitalize()
-    res = repair(case, _proposal(case, split, f"{name} reference"))
-    if res.agreement is None:
-        notes.append(f"{label}: no agreement near the split ({_percentages(split)}) meets every "
-                     f"requirement: {res.message}")  # fmt: skip
-        return None
-    moved = "; ".join(res.changes)
-    method = (f"{label} split of expected system savings ({_percentages(split)}) as one tier for "
-              "gains and losses, made feasible by repair (the nearest agreement, weighted L1 on "
-              f"the terms, that meets every requirement): {moved}")  # fmt: skip
-    return Candidate(label, "fair", res.agreement, res.check, outcome_metrics(case, res.check),
-                     method, "the case's requirements", _meets_case(case, res.check))  # fmt: skip
+def fair_candidate(case: Case, point: Point, method: str) -> Candidate:
+    """A fair split's or bargaining point's agreement (`analysis.bargaining`) as a candidate:
+    what the point means for the room, how far it stays from the fair payoff and why, and how
+    it was found."""
+    a = point.answer
+    assert a is not None
+    text = " ".join([f"{point.label}: {point.meaning}.", *point.sentences, method])
+    return Candidate(point.label, point.kind, a.agreement, a.check,
+                     outcome_metrics(case, a.check), text, "the case's requirements",
+                     _meets_case(case, a.check))  # fmt: skip
 
 
 def _fair_candidates(case: Case, scenarios, notes: list[str]) -> list[Candidate]:
-    from gainshare.analysis.coalitions import fair_references
-
-    doc = fair_references(case, scenarios)
+    """The agreements of the fair splits and of the bargaining points (mean positions), in the
+    order Shapley, Nash bargaining, then the others alternating between splits and points."""
+    doc = fair_references(case, scenarios, agreements=False)
     notes.extend(f"fair references: {n}" for n in doc["notes"])
-    out = []
-    for name in ("shapley", "nucleolus"):
-        split = reference_split(doc[name], doc["grand_coalition_value"])
-        if split is None:
-            continue
-        c = fair_candidate(case, name, split, notes)
-        if c is not None:
-            out.append(c)
-    return out
+    found = fair_agreements(case, scenarios, doc, risk=False, compare_glide=False)
+    notes.extend(f"fair agreements: {n}" for n in found.notes)
+    fair = [p for p in found.points if p.kind == "fair" and p.answer is not None]
+    barg = [p for p in found.points if p.kind == "bargaining" and p.answer is not None]
+    order = fair[:1] + barg[:1] + [p for pair in zip_longest(fair[1:], barg[1:])
+                                   for p in pair if p is not None]  # fmt: skip
+    return [fair_candidate(case, p, found.method) for p in order]
 
 
 def _simple_candidate(case: Case, scenarios, time_limit, notes) -> Candidate | None:
@@ -328,10 +295,13 @@ def _spread(n: int, first: int) -> list[int]:
 
 
 def _frontier_pool(case: Case, margin: list[FrontierPoint], whole: list[FrontierPoint],
-                   skip_first: bool) -> list[tuple[int, int, Candidate]]:  # fmt: skip
-    """(priority, position, candidate) of every frontier point. Priority (lower is kept longer)
-    alternates between the two frontiers, ends before middles; position is the listing order:
-    margin rising, then beta falling. The robust point (beta 1) is the optimum's twin."""
+                   skip_first: bool, fair: list[Candidate] | None = None,
+                   ) -> list[tuple]:  # fmt: skip
+    """(priority, position, candidate) of every frontier point and of the fair and bargaining
+    points after the first two. Priority (lower is kept longer) alternates between the two
+    frontiers, ends before middles, with one fair or bargaining point after each pair;
+    position is the listing order: margin rising, then beta falling, then the fair points
+    after the simple one. The robust point (beta 1) is the optimum's twin."""
     pool = []
     last = len(margin) - 1
     for rank, i in enumerate(_spread(len(margin), 1 if skip_first else 0)):
@@ -339,6 +309,8 @@ def _frontier_pool(case: Case, margin: list[FrontierPoint], whole: list[Frontier
     relaxed = [p for p in whole if p.bound < 1.0]
     for rank, j in enumerate(reversed(range(len(relaxed)))):
         pool.append((2 * rank + 1, 1000 + j, _beta_candidate(case, relaxed[j])))
+    for rank, c in enumerate(fair or []):
+        pool.append((2 * rank + 1.5, 20_000 + rank, c))
     return pool
 
 
@@ -347,10 +319,10 @@ def _frontier_pool(case: Case, margin: list[FrontierPoint], whole: list[Frontier
 
 def select(head: list[Candidate], pool: list[tuple[int, int, Candidate]],
            tail: list[Candidate], dropped: list[dict]) -> list[Candidate]:  # fmt: skip
-    """Admit the optimum, the simple and the fair candidates, then frontier points by priority;
-    a candidate that is a near-duplicate of one admitted before is dropped, and frontier points
-    stop at `MAX_CANDIDATES`. Listed as: optimum, frontier (margin rising, then beta falling),
-    simple, fair."""
+    """Admit the optimum, then the tail (simple, the first fair split and bargaining point),
+    then the pool by priority; a candidate that is a near-duplicate of one admitted before is
+    dropped, and admission stops at `MAX_CANDIDATES`. Listed as: optimum, frontier (margin
+    rising, then beta falling), simple, fair and bargaining points."""
     chosen: list[tuple[int, Candidate]] = []
 
     def admit(position: int, c: Candidate) -> None:
@@ -445,8 +417,8 @@ def candidates(
     timings["fair_s"] = time.perf_counter() - t
 
     skip = bool(head) and opt.objective_name == "commissioners"
-    pool = _frontier_pool(case, margin, whole, skip)
-    items = select(head, pool, ([simple] if simple else []) + fair, dropped)
+    pool = _frontier_pool(case, margin, whole, skip, fair[2:])
+    items = select(head, pool, ([simple] if simple else []) + fair[:2], dropped)
     if len(items) < MIN_CANDIDATES:
         notes.append(f"only {len(items)} distinct candidates: the others coincide or are "
                      "infeasible (see dropped)")  # fmt: skip

@@ -121,8 +121,10 @@ def _split_or_note(name: str, fn, game, players, notes: list[str]):
         return None
 
 
-def fair_references(case: Case, scenarios: ScenarioSet | None = None) -> dict:
-    """The document of `gainshare fair CASE --json`."""
+def fair_references(case: Case, scenarios: ScenarioSet | None = None, *,
+                    agreements: bool = True) -> dict:  # fmt: skip
+    """The document of `gainshare fair CASE --json`. With `agreements`, the key `agreements`
+    holds each fair split's and bargaining point's agreement (`analysis.bargaining`)."""
     _limits(case)
     sc = scenarios if scenarios is not None else sample(case)
     savings = scheme_savings(case, sc)
@@ -176,6 +178,10 @@ def fair_references(case: Case, scenarios: ScenarioSet | None = None) -> dict:
         for name, x in splits.items()
     }
     doc["notes"] = notes
+    if agreements:  # the solver side (Pyomo, HiGHS) loads only when agreements are asked for
+        from gainshare.analysis.bargaining import fair_agreements
+
+        doc["agreements"] = fair_agreements(case, sc, doc).document
     return doc
 
 

@@ -461,6 +461,35 @@ def print_fair(doc: dict) -> None:
     out.print(v)
     for n in doc["notes"]:
         out.print(f"[yellow]note:[/] {n}", highlight=False)
+    if "agreements" in doc:
+        _print_agreements(out, doc, cur)
+
+
+def _print_agreements(out: Console, doc: dict, cur: str) -> None:
+    """Each fair split's and bargaining point's agreement: expected nets, distance, why."""
+    ag = doc["agreements"]
+    points = [p for p in (*ag["fair"].values(), *ag["bargaining"].values()) if p is not None]
+    if points:
+        t = Table(title="Agreements a room can sign: expected net over the horizon",
+                  title_justify="left")  # fmt: skip
+        t.add_column("Point")
+        for p in doc["players"]:
+            t.add_column(p, justify="right")
+        t.add_column("From the fair payoff", justify="right")
+        for pt in points:
+            dist = money(pt["distance"], cur) if "distance" in pt else ""
+            t.add_row(pt["label"], *[money(pt["expected_net"][p], cur) for p in doc["players"]],
+                      dist)  # fmt: skip
+        out.print(t)
+        out.print(ag["method"], highlight=False)
+    for pt in points:
+        out.print(f"[bold]{pt['label']}[/]: {pt['meaning']}.", highlight=False)
+        lines = pt["sentences"]
+        same = bool(lines) and lines[0].startswith("The same payoff as")
+        for line in lines[:1] if same else lines:
+            out.print(f"  - {line}", highlight=False)
+    for n in ag["notes"]:
+        out.print(f"[yellow]note:[/] {n}", highlight=False)
 
 
 def _yes_no(b: bool | None) -> str:
