@@ -120,7 +120,7 @@ def test_each_bad_cell_is_named_by_table_row_and_column():
     assert where == [("contracts", 0, "Price (£ a unit)", "acute_nel"),
                      ("costs", 1, "Fixed cost (£ a year)", "acute_mh")]  # fmt: skip
     assert edit.problems[0].text == (
-        "Contracts, row 1 (acute_nel), Price (£ a unit): is -5.0: it must be at least 0; fix the "
+        "Contracts, row 1 (acute_nel), Price (£ a unit): is -5.0: it must be at least 0: fix the "
         "value or its sign"
     )
     tables["contracts"].loc[0, "Price (£ a unit)"] = 2400.0
@@ -295,8 +295,8 @@ def test_uploads_give_one_line_per_problem():
                                 "or fix the spelling (did you mean 'price'?)"]  # fmt: skip
     with pytest.raises(wk.InputError) as e:
         wk.load_upload("case.pdf", b"%PDF")
-    assert e.value.problems == ["case.pdf: a case is a .yaml, .json or .xlsx file: choose one "
-                                "of those"]  # fmt: skip
+    assert e.value.problems == ["case.pdf: (file): a case is a .yaml, .json or .xlsx file: "
+                                "choose one of those"]  # fmt: skip
 
 
 def test_the_app_command_finds_the_app_or_says_why_not(monkeypatch, tmp_path):

@@ -23,14 +23,13 @@ from pydantic import ValidationError
 
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case, KeepWhole, PartyKind
-from gainshare.schema.io import (
-    MAX_FILE_BYTES,
-    InputError,
+from gainshare.schema.io import (  # InputError: the app catches it as wk.InputError
+    InputError,  # noqa: F401
     agreement_problems,
     agreement_to_dict,
+    case_from_bytes,
     case_from_mapping,
     format_validation,
-    parse_text,
 )
 from gainshare.schema.requirements import OBJECTIVES
 from gainshare.settle.check import PENNY, CheckResult
@@ -130,37 +129,9 @@ def examples() -> tuple[Example, ...]:
 
 
 def load_upload(name: str, data: bytes) -> Case:
-    """A case from an uploaded YAML, JSON or Excel file; InputError with one line a problem."""
-    suffix = Path(name).suffix.lower().lstrip(".")
-    if suffix not in UPLOAD_TYPES:
-        raise InputError([f"{name}: a case is a .yaml, .json or .xlsx file: choose one of those"])
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(
-            [f"{name}: file is {len(data):,} bytes, over the {MAX_FILE_BYTES:,}-byte limit"]
-        )
-    if suffix == "xlsx":
-        return _load_workbook(name, data)
-    if not data.strip():
-        raise InputError([f"{name}: file is empty: write the case as YAML (see cases/)"])
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError([f"{name}: byte {e.start} is not UTF-8 text: save as UTF-8"]) from None
-    return case_from_mapping(parse_text(text, name, json_first=suffix == "json"), name)
-
-
-def _load_workbook(name: str, data: bytes) -> Case:
-    import tempfile
-
-    from gainshare.schema.workbook import read_case_workbook
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(name).name
-        path.write_bytes(data)
-        try:
-            return read_case_workbook(path)
-        except InputError as e:
-            raise InputError([line.replace(str(path), name) for line in e.problems]) from None
+    """A case from an uploaded YAML, JSON or Excel file, read by the same loader as a file on
+    disk; InputError with one line a problem."""
+    return case_from_bytes(name, data)
 
 
 def case_dict(case: Case) -> dict:
@@ -566,20 +537,39 @@ def _apply(item: dict, values: dict) -> dict:
     return item
 
 
-def _merge_items(base: list[dict], rows, spec: TableSpec) -> tuple[list[dict], list[int]]:
+def _merge_items(base: list[dict], rows, spec: TableSpec) -> tuple[list[dict], list[int], dict]:
     """Rows over the base items: an item keeps the fields the table does not show (moves,
     benefits, named values...). A row matches the base item with its id, else the one at its
-    position whose id no row uses (a rename)."""
+    position whose id no row uses (a rename: old id -> new id)."""
     by_id = {it.get(spec.match): it for it in base}
     used = {vals.get(spec.match) for _, vals in rows}
-    items, positions = [], []
+    items, positions, renamed = [], [], {}
     for i, (pos, vals) in enumerate(rows):
         b = by_id.get(vals.get(spec.match))
         if b is None and i < len(base) and base[i].get(spec.match) not in used:
             b = base[i]
+            renamed[b.get(spec.match)] = vals.get(spec.match)
         items.append(_apply(b or {}, vals))
         positions.append(pos)
-    return items, positions
+    return items, positions, renamed
+
+
+def _follow_renames(data: dict, path: str, renamed: dict) -> None:
+    """A renamed contract or scheme keeps its named-scenario values: their parameter paths
+    (`schemes.<id>.targeting`) follow the new id."""
+    if path not in ("contracts", "schemes") or not renamed:
+        return
+    for named in _get(data, "uncertainty.named") or []:
+        values = named.get("values") or {}
+        named["values"] = {_renamed_path(k, path, renamed): v for k, v in values.items()}
+
+
+def _renamed_path(param: str, kind: str, renamed: dict) -> str:
+    head, _, rest = param.partition(".")
+    ident, _, tail = rest.partition(".")
+    if head == kind and ident in renamed:
+        return f"{kind}.{renamed[ident]}.{tail}"
+    return param
 
 
 @dataclass
@@ -622,9 +612,10 @@ def case_from_tables(case: Case, tables: dict[str, pd.DataFrame]) -> Edit:
             _set(a.data, spec.path, _apply(base, rows[0][1] if rows else {}))
             a.positions[spec.name] = [0]
             continue
-        items, pos = _merge_items(_get(a.data, spec.path) or [], rows, spec)
+        items, pos, renamed = _merge_items(_get(a.data, spec.path) or [], rows, spec)
         _set(a.data, spec.path, items)
         a.positions[spec.name] = pos
+        _follow_renames(a.data, spec.path, renamed)
     if a.problems:
         return Edit(None, a.problems)
     try:
