@@ -32,7 +32,7 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/gainshare validate $(DEMO_CASE)
 	mkdir -p out
-	$(BIN)/gainshare design $(DEMO_CASE) --out out/designed.agreement.yaml
+	$(BIN)/gainshare design $(DEMO_CASE) --out out/designed.agreement.yaml --force
 
 # Debian's chromium for the real-browser test of the workshop app (never a downloaded browser).
 browser-deps:

@@ -502,8 +502,8 @@ def test_uploads_give_one_line_per_problem():
                                 "or fix the spelling (did you mean 'price'?)"]  # fmt: skip
     with pytest.raises(InputError) as e:
         load_upload("case.pdf", b"%PDF")
-    assert e.value.problems == ["case.pdf: a case is a .yaml, .json, .xlsx file: choose one "
-                                "of those"]  # fmt: skip
+    assert e.value.problems == ["case.pdf: (file): a case is a .yaml, .json or .xlsx file: "
+                                "choose one of those"]  # fmt: skip
     with pytest.raises(InputError) as e:
         load_upload("big.yaml", b"x" * (5 * 1024 * 1024 + 1))
     assert "over the 5,242,880-byte limit" in e.value.problems[0]

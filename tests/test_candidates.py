@@ -317,5 +317,7 @@ def test_cli_candidates_json_core(cases_dir):
 def test_cli_candidates_bad_option(cases_dir):
     p = _cli("candidates", str(cases_dir / "core.yaml"), "--points", "1")
     assert p.returncode == 2
-    assert p.stderr.strip() == "error: --points: give a whole number from 2 to 50"
+    assert p.stderr.strip() == (
+        "error: --points: 1 is not from 2 to 50: give a whole number from 2 to 50"
+    )
     assert p.stdout == ""

@@ -411,6 +411,6 @@ def test_cli_objective_that_needs_a_reference_split_says_so(root):
     p = subprocess.run(cmd, capture_output=True, text=True)
     assert p.returncode == 2 and p.stdout == "" and "Traceback" not in p.stderr
     assert p.stderr.strip() == (
-        "error: --objective fair_reference: objective fair_reference needs reference_split: "
-        "add it (in the case's requirements)"
+        "error: --objective: fair_reference needs reference_split: add it (in the case's "
+        "requirements)"
     )

@@ -42,7 +42,7 @@ def rename_sheet(old, new):
 # name -> (change to a good workbook, expected lines after 'FILE: ')
 CORPUS = {
     "missing sheet": (drop_sheet("Parties"), [
-        "sheet Parties is missing: use gainshare template to start from a complete workbook"]),
+        "sheet Parties: is missing: use gainshare template to start from a complete workbook"]),
     "text in a money cell": (put("Contracts", "price", 2, "lots"), [
         "sheet Contracts, cell I2 (price): 'lots' is not a number: enter pounds as a number"]),
     "unknown party": (put("Contracts", "provider", 2, "acutee"), [
@@ -69,15 +69,15 @@ CORPUS = {
         "sheet Parties, cells D2:D5: column D has values but no header: add the column name in "
         "row 1, or clear the column"]),
     "misspelt sheet": (rename_sheet("Schemes", "Scheme"), [
-        "sheet Scheme is not a sheet of a case workbook: rename it to Schemes"]),
+        "sheet Scheme: is not a sheet of a case workbook: rename it to Schemes"]),
     "party in the wrong role": (put("Contracts", "commissioner", 2, "acute"), [
         "sheet Contracts, cell C2 (commissioner): 'acute' is not a commissioner: change its "
         "role or the reference"]),
     "negative cost": (put("Contracts", "costs.fixed", 2, -5), [
-        "sheet Contracts, cell T2 (costs.fixed): is -5.0: it must be at least 0; fix the value "
+        "sheet Contracts, cell T2 (costs.fixed): is -5.0: it must be at least 0: fix the value "
         "or its sign"]),
     "share above one": (put("KeepWhole", "beta", 2, 1.5), [
-        "sheet KeepWhole, cell C2 (beta): is 1.5: it must be at most 1; fix the value"]),
+        "sheet KeepWhole, cell C2 (beta): is 1.5: it must be at most 1: fix the value"]),
     "fraction of a team": (put("Schemes", "teams", 2, 2.5), [
         "sheet Schemes, cell E2 (teams): 2.5 is not a whole number: enter a whole number"]),
     "formula with no saved result": (put("Contracts", "price", 2, "=1000*2"), [
@@ -141,7 +141,7 @@ def test_empty_workbook(agreement, tmp_path):
     case = tmp_path / "empty.xlsx"
     Workbook().save(case)
     assert_refused(case, agreement, tmp_path, [
-        "the workbook has none of the case sheets (Case, Parties, Contracts, Schemes, "
+        "(file): the workbook has none of the case sheets (Case, Parties, Contracts, Schemes, "
         "ActivityShifts, Benefits, QualityScores, Uncertainty, NamedScenarios, "
         "NamedScenarioValues, KeepWhole): use gainshare template to start from a complete "
         "workbook"])  # fmt: skip
@@ -156,17 +156,17 @@ def test_not_a_workbook_at_all(content, agreement, tmp_path):
     case = tmp_path / "case.xlsx"
     case.write_bytes(content)
     assert_refused(case, agreement, tmp_path, [
-        "is not an Excel workbook (.xlsx): save it from Excel as 'Excel Workbook (.xlsx)', or "
-        "start from `gainshare template`"])  # fmt: skip
+        "(file): is not an Excel workbook (.xlsx): save it from Excel as 'Excel Workbook "
+        "(.xlsx)', or start from `gainshare template`"])  # fmt: skip
 
 
 def test_zero_byte_and_missing_files(agreement, tmp_path):
     case = tmp_path / "case.xlsx"
     case.write_bytes(b"")
     assert_refused(case, agreement, tmp_path, [
-        f"file is empty: start from `gainshare template --out {case}`"])  # fmt: skip
+        f"(file): file is empty: start from `gainshare template --out {case}`"])  # fmt: skip
     case.unlink()
-    assert_refused(case, agreement, tmp_path, ["file not found: check the path"])
+    assert_refused(case, agreement, tmp_path, ["(file): file not found: check the path"])
 
 
 def test_xml_entities_are_refused_before_parsing(good, agreement, tmp_path):
@@ -180,5 +180,5 @@ def test_xml_entities_are_refused_before_parsing(good, agreement, tmp_path):
                 data = b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]>' + data
             dst.writestr(info, data)
     assert_refused(case, agreement, tmp_path, [
-        "xl/workbook.xml declares a DTD or XML entities, which a workbook never needs: save "
+        "xl/workbook.xml: declares a DTD or XML entities, which a workbook never needs: save "
         "the workbook again from Excel"])  # fmt: skip

@@ -180,7 +180,8 @@ def test_template_has_every_sheet_notes_comments_and_validation(tmp_path):
     head = {c.value: c.column_letter for c in contracts[1]}
     dvs = {str(dv.sqref): dv for dv in contracts.data_validations.dataValidation}
     price = dvs[f"{head['price']}2:{head['price']}501"]
-    assert (price.type, price.operator, price.formula1) == ("decimal", "greaterThanOrEqual", "0")
+    assert (price.type, price.operator, price.formula1) == ("decimal", "between", "0")
+    assert price.formula2 == "1000000000000"  # a trillion pounds: beyond any plausible price
     assert dvs[f"{head['provider']}2:{head['provider']}501"].formula1 == "Parties!$A$2:$A$501"
     share = dvs[f"{head['marginal_rate_above']}2:{head['marginal_rate_above']}501"]
     assert (share.operator, share.formula1, share.formula2) == ("between", "0", "1")
@@ -212,14 +213,14 @@ def test_template_refuses_to_overwrite_unless_forced(tmp_path):
     out.write_text("my filled workbook")
     res = runner.invoke(app, ["template", "--out", str(out)])
     assert res.exit_code == 2
-    assert f"{out}: already exists: choose another name, or pass --force to replace it" in (
+    assert f"{out}: --out: already exists: pass --force to replace it, or choose another name" in (
         res.output
     )
     assert out.read_text() == "my filled workbook"
     assert runner.invoke(app, ["template", "--out", str(out), "--force"]).exit_code == 0
     assert zipfile.is_zipfile(out)
     res = runner.invoke(app, ["template", "--out", str(tmp_path / "case.xls")])
-    assert res.exit_code == 2 and "needs the .xlsx extension" in res.output
+    assert res.exit_code == 2 and "--out: must end in .xlsx" in res.output
 
 
 def test_a_formula_with_a_saved_result_is_read(tmp_path):

@@ -79,7 +79,7 @@ def test_every_json_command_prints_one_document(runs):
         elif doc.get("status") in ("error", "bad_input"):
             bad.append(f"{name} {case}: status {doc['status']}: {doc}")
         if "Traceback" in r.stderr:
-            bad.append(f"{name} {case}: a traceback on stderr")
+            bad.append(f"{name} {case}: a traceback on stderr: {r.stderr[-1500:]!r}")
     assert not bad, "\n".join(bad)
 
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import gainshare
 from gainshare.cli import app
+from gainshare.errors import InputError
 from gainshare.report import charts, write_report
 
 runner = CliRunner()
@@ -75,16 +76,31 @@ def test_report_exits_0_and_says_when_a_party_is_not_kept_whole(inputs, tmp_path
         assert f"{c.party(pid).name} is NOT kept whole as required" in md
 
 
-def test_report_replaces_its_own_files_and_keeps_others(inputs, tmp_path):
+def test_report_replaces_an_earlier_report_only_with_force_and_never_others(inputs, tmp_path):
+    """One rule for every output: an existing one is refused without --force; with it, an
+    earlier report is replaced whole (no stale chart survives); files of the user's own are
+    never deleted."""
     case, agreement = inputs
     out = tmp_path / "r"
     out.mkdir()
-    (out / "minutes.docx").write_text("keep me")
     (out / "term-sheet.md").write_text("old")
-    res = runner.invoke(app, ["report", str(case), "-a", str(agreement), "--out", str(out)])
-    assert res.exit_code == 0
-    assert (out / "minutes.docx").read_text() == "keep me"
+    (out / "chart-retired.png").write_text("a chart an earlier version drew")
+    args = ["report", str(case), "-a", str(agreement), "--out", str(out)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    assert res.output == (f"error: {out}: --out: already exists and holds files: pass --force "
+                          "to replace it, or choose a new folder\n")  # fmt: skip
+    assert (out / "term-sheet.md").read_text() == "old"
+    res = runner.invoke(app, [*args, "--force"])
+    assert res.exit_code == 0, res.output
     assert (out / "term-sheet.md").read_text().startswith("# Term sheet\n\n## Northshire tiered")
+    assert not (out / "chart-retired.png").exists()
+    (out / "minutes.docx").write_text("keep me")
+    res = runner.invoke(app, [*args, "--force"])
+    assert res.exit_code == 2
+    assert "holds files that are not part of an earlier output (minutes.docx)" in res.output
+    assert (out / "minutes.docx").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agreement.yaml", "case.yaml", "r"]
 
 
 def test_bad_agreement_or_out_exits_2_and_writes_nothing(inputs, tmp_path):
@@ -104,7 +120,7 @@ def test_bad_agreement_or_out_exits_2_and_writes_nothing(inputs, tmp_path):
     blocker.write_text("x")
     res = runner.invoke(app, ["report", str(case), "-a", str(agreement), "--out", str(blocker)])
     assert res.exit_code == 2
-    assert res.output == f"error: {blocker}: exists and is not a folder: give a folder for --out\n"
+    assert res.output == f"error: {blocker}: --out: exists and is not a folder: give a new folder\n"
     assert blocker.read_text() == "x"
 
 
@@ -118,7 +134,7 @@ def test_a_failure_while_rendering_leaves_nothing_behind(inputs, tmp_path, monke
 
     monkeypatch.setattr("gainshare.report.statements.write_statements", broken)
     out = tmp_path / "r"
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="r: --out: cannot be written"):  # exit 2, one line
         write_report(c, a, out)
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["agreement.yaml", "case.yaml"]

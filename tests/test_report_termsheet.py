@@ -308,8 +308,8 @@ def test_designed_terms_read_as_a_contract():
     assert "shown to two decimal places" not in md
     assert "robust:" not in md and "Kept whole in every scenario: met" in md
     # shares of any value (rounding: none) are shown to two decimals, and said so
-    exact = case.model_copy(update={"requirements": case.requirements.model_copy(
-        update={"rounding": "none", "search": None})})  # fmt: skip
+    req = case.requirements.model_dump() | {"rounding": "none", "search": None}
+    exact = gainshare.Case.model_validate(case.model_dump() | {"requirements": req})
     fine = gainshare.design(exact)
     md = term_sheet(exact, fine.agreement, fine.check).markdown()
     shares = [t for t in md.split() if t.endswith("%") and t[0].isdigit()]

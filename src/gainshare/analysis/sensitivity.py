@@ -24,14 +24,14 @@ from gainshare.economics.scenarios import (
     sample,
     uncertain_parameters,
 )
+from gainshare.errors import InputError, excerpt
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.common import param_bounds
-from gainshare.schema.io import InputError
+from gainshare.schema.parameters import RANGES
 from gainshare.settle.check import PENNY
 from gainshare.settle.engine import settle
 
-SHARE_WORDS = ("targeting", "escalation", "ramp_up", "filled")
 MAX_STRESS_POINTS = 200
 
 
@@ -71,7 +71,8 @@ def _columns(case: Case, parties: Sequence[str] | None) -> list[int]:
     if unknown:
         raise InputError(
             [
-                f"--party: '{p}' is not a party of the case: use one of {', '.join(case.party_ids)}"
+                f"--party: {excerpt(p)} is not a party of the case: use one of "
+                f"{', '.join(case.party_ids)}"
                 for p in unknown
             ]
         )
@@ -132,10 +133,42 @@ def parameter_spec(case: Case, path: str) -> ParamSpec:
     hint = f" (parameters of that kind: {', '.join(near)})" if near else ""
     raise InputError(
         [
-            f"--parameter: no parameter '{path}' in the case{hint}: use a path listed by "
+            f"--parameter: no parameter {excerpt(path)} in the case{hint}: use a path listed by "
             "`gainshare validate CASE --parameters`"
         ]
     )
+
+
+def stress_problems(spec: ParamSpec, vals: Sequence[float]) -> list[str]:
+    """Why the values to stress a parameter at cannot be used (empty when they can)."""
+    if not vals:
+        return ["--values: no values given: give at least one"]
+    if len(vals) > MAX_STRESS_POINTS:
+        return [f"--values: {len(vals):,} values is beyond {MAX_STRESS_POINTS}: use fewer"]
+    if not all(np.isfinite(vals)):
+        return ["--values: every value must be a finite number: write plain numbers"]
+    low, high, _ = RANGES[spec.kind]
+    if high is not None and any(v < low or v > high for v in vals):
+        what = "a share" if spec.kind == "share" else f"a {spec.kind}"
+        return [f"--values: {spec.path} is {what}: use values from {low:g} to {high:g}"]
+    if any(v < low for v in vals):
+        return [f"--values: {spec.path} cannot be negative: use values of 0 or more"]
+    return []
+
+
+def check_request(
+    case: Case,
+    parties: Sequence[str] | None = None,
+    path: str | None = None,
+    values: Sequence[float] | None = None,
+) -> None:
+    """The parties and the parameter asked for exist and the values fit the parameter: said
+    before any work (a design can take seconds)."""
+    _columns(case, parties)
+    if path is not None:
+        problems = stress_problems(parameter_spec(case, path), [float(v) for v in values or []])
+        if problems:
+            raise InputError(problems)
 
 
 def stress(
@@ -150,17 +183,7 @@ def stress(
     each of `values` in every scenario and year."""
     spec = parameter_spec(case, path)
     vals = [float(v) for v in values]
-    problems = []
-    if not vals:
-        problems.append("--values: no values given: give at least one")
-    if len(vals) > MAX_STRESS_POINTS:
-        problems.append(f"--values: {len(vals)} values is beyond {MAX_STRESS_POINTS}: use fewer")
-    if not all(np.isfinite(vals)):
-        problems.append("--values: every value must be a finite number")
-    elif any(w in path for w in SHARE_WORDS) and any(v < 0 or v > 1 for v in vals):
-        problems.append(f"--values: {path} is a share: use values from 0 to 1")
-    elif any(v < 0 for v in vals) and not path.startswith("quality."):
-        problems.append(f"--values: {path} cannot be negative: use values of 0 or more")
+    problems = stress_problems(spec, vals)
     if problems:
         raise InputError(problems)
     cols = _columns(case, parties)

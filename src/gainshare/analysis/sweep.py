@@ -24,7 +24,10 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from gainshare.schema.io import InputError, format_validation, read_mapping
+from gainshare.errors import InputError, excerpt
+from gainshare.output import atomic_file, check_target
+from gainshare.schema.case import Case
+from gainshare.schema.io import case_warnings, format_validation, load_case_data, read_mapping
 from gainshare.schema.sweep import Sweep
 
 RESOLVE_REQUIREMENTS = {
@@ -64,6 +67,8 @@ class Plan:
     source: str
     output: Path
     tasks: list[Task]
+    warnings: tuple[str, ...] = ()  # figures in the cases that look like a units slip
+    force: bool = False  # replace an existing results file
 
     @property
     def runs(self) -> int:
@@ -125,10 +130,9 @@ def _resolvable(path: str, cases: list, grid: dict) -> bool:
                for c in cases)  # fmt: skip
 
 
-def load_sweep(path: str | Path, out: str | Path | None = None) -> Plan:
-    """Read and check a sweep file, its cases and every grid value; split it into tasks."""
-    from gainshare.schema.io import case_from_mapping
-
+def load_sweep(path: str | Path, out: str | Path | None = None, force: bool = False) -> Plan:
+    """Read and check a sweep file, its cases, every grid value and where the results go
+    (an existing results file is refused unless `force`); split it into tasks."""
     name = str(path)
     try:
         sweep = Sweep.model_validate(read_mapping(path))
@@ -136,16 +140,20 @@ def load_sweep(path: str | Path, out: str | Path | None = None) -> Plan:
         raise InputError(format_validation(name, e)) from None
     base = Path(path).parent
     files = _case_files(sweep, base, name)
-    loaded = [(f, read_mapping(f)) for f in files]
-    cases = [case_from_mapping(data, str(f)) for f, data in loaded]
-    output = _output(sweep, Path(path), out)
+    output = _output(sweep, Path(path), out, force)
+    both = [load_case_data(f) for f in files]
+    loaded = [(f, data) for f, (data, _) in zip(files, both, strict=True)]
+    cases = [case for _, case in both]
+    warnings = tuple(f"{f}: {w}" for f, case in zip(files, cases, strict=True)
+                     for w in case_warnings(case))  # fmt: skip
     axes = list(sweep.grid)
     resolve = tuple(a for a in axes if _resolvable(a, cases, sweep.grid))
     figures = [a for a in axes if a not in resolve]
     tasks: list[Task] = []
     for i, ((f, data), case) in enumerate(zip(loaded, cases, strict=True)):
         tasks += _tasks(sweep, name, f, data, case, figures, resolve, len(tasks), i)
-    return Plan(sweep=sweep, source=name, output=output, tasks=tasks)
+    return Plan(sweep=sweep, source=name, output=output, tasks=tasks, warnings=warnings,
+                force=force)  # fmt: skip
 
 
 def _case_files(sweep: Sweep, base: Path, name: str) -> list[Path]:
@@ -156,44 +164,42 @@ def _case_files(sweep: Sweep, base: Path, name: str) -> list[Path]:
         if any(ch in pattern for ch in "*?["):
             found = sorted(p for p in base.glob(pattern) if p.is_file())
             if not found:
-                raise InputError([f"{name}: cases[{i}]: '{pattern}' matches no file: check it"])
+                raise InputError([f"{name}: cases[{i}]: {excerpt(pattern)} matches no file: "
+                                  "check the pattern (relative to the sweep file)"])  # fmt: skip
             files += found
         else:
             files.append(base / pattern)
     return files
 
 
-def _output(sweep: Sweep, path: Path, out: str | Path | None) -> Path:
+def _output(sweep: Sweep, path: Path, out: str | Path | None, force: bool) -> Path:
+    """Where the results go: --out, else the sweep file's `output`, else beside the file."""
     if out is not None:
-        target = Path(out)
-        if not str(target).lower().endswith((".csv", ".parquet")):
-            raise InputError([f"--out: '{out}' must end in .csv or .parquet"])
+        target, option = Path(out), "--out"
     elif sweep.output is not None:
-        target = path.parent / sweep.output
+        target, option = path.parent / sweep.output, "output"
     else:
-        target = path.with_name(path.name.split(".")[0] + ".results.csv")
-    if not target.parent.exists():
-        raise InputError([f"{path}: output: folder {target.parent} does not exist: create it"])
-    return target
+        target, option = path.with_name(path.name.split(".")[0] + ".results.csv"), "output"
+    return check_target(target, option, force, suffixes=(".csv", ".parquet"))
 
 
 def _point_case(name: str, data: dict, case, values: dict[str, Any]) -> dict:
     """The case mapping with grid values applied, validated (InputError naming the grid)."""
-    from gainshare.schema.case import Case
-
     out = data
     defaults = _keep_whole_defaults(case)
     for path, v in values.items():
         try:
             out = set_path(out, path, v, defaults)
         except ValueError as e:
-            raise InputError([f"{name}: grid.{path}: {e}"]) from None
+            raise InputError([f"{name}: grid.{excerpt(path).strip(chr(39))}: {e}"]) from None
     try:
         Case.model_validate(out)
     except ValidationError as e:
-        shown = ", ".join(f"{p}={v!r}" for p, v in values.items())
+        field = f"grid.{next(iter(values))}" if len(values) == 1 else "grid"
+        shown = ", ".join(f"{p}={excerpt(v)}" for p, v in values.items())
         lines = [line.split(": ", 1)[1] for line in format_validation("case", e)]
-        raise InputError([f"{name}: grid ({shown}): {line}" for line in lines]) from None
+        raise InputError([f"{name}: {field}: with {shown}, the case's {line}"
+                          for line in lines]) from None  # fmt: skip
     return out
 
 
@@ -229,7 +235,6 @@ def run_task(task: Task) -> list[dict]:
     """Build the design model once for the task's case and solve it for every run."""
     from gainshare.memory import keep_freed_memory
     from gainshare.optimise import Designer
-    from gainshare.schema.case import Case
 
     keep_freed_memory()  # in each worker process (once)
 
@@ -463,7 +468,7 @@ def run_sweep(
             _process_pool(tasks, n, on_done)
     table = results_table(rows)
     if write:
-        write_table(table, plan.output)
+        write_table(table, plan.output, force=plan.force)
     return SweepResult(table, plan.output if write else None, plan.runs, len(tasks), n, how,
                        time.perf_counter() - t0, plan.source)  # fmt: skip
 
@@ -479,22 +484,18 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
     return table
 
 
-def write_table(table: pd.DataFrame, path: Path) -> None:
-    """Write CSV or parquet atomically: a temporary file in the same folder, then a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+def write_table(table: pd.DataFrame, path: Path, force: bool = True) -> None:
+    """Write CSV or parquet atomically: a temporary file in the same folder, then a rename;
+    nothing is left behind by a failure or a signal."""
+    with atomic_file(path, "--out", force) as tmp:
         if path.suffix.lower() == ".parquet":
             try:
                 table.to_parquet(tmp, index=False)
             except ImportError:
-                raise InputError([f"{path}: writing parquet needs pyarrow: pip install pyarrow, "
-                                  "or write .csv"]) from None  # fmt: skip
+                raise InputError([f"{path}: --out: writing parquet needs pyarrow: pip install "
+                                  "pyarrow, or write .csv"]) from None  # fmt: skip
         else:
             table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def comparable(table: pd.DataFrame) -> pd.DataFrame:

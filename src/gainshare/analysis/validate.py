@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gainshare.economics.scenarios import check_named_paths, parameters
 from gainshare.schema.common import param_bounds, param_is_uncertain
-from gainshare.schema.io import InputError, case_warnings, load_case
+from gainshare.schema.io import case_warnings, load_case
+from gainshare.schema.parameters import parameters
 
 
 def validate_case(path: str | Path) -> dict:
     """Summary of a valid case; raises InputError (one line per problem) otherwise."""
     case = load_case(path)
-    problems = [f"{path}: {p}" for p in check_named_paths(case)]
-    if problems:
-        raise InputError(problems)
     params = []
     for spec in parameters(case):
         if param_is_uncertain(spec.param):

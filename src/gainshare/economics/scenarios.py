@@ -6,7 +6,6 @@ the others. Named scenarios come first, then Monte Carlo draws; weights sum to o
 
 from __future__ import annotations
 
-import difflib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,14 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gainshare.schema.case import Case
-from gainshare.schema.common import Param, param_bounds, param_is_uncertain
+from gainshare.schema.common import param_is_uncertain
+from gainshare.schema.parameters import ParamSpec, parameters
 
-
-@dataclass(frozen=True)
-class ParamSpec:
-    path: str
-    param: Param
-    label: str
+__all__ = ["ParamSpec", "ScenarioNames", "ScenarioSet", "parameters", "sample",
+           "uncertain_parameters"]  # fmt: skip
 
 
 class ScenarioNames(Sequence):
@@ -66,53 +62,6 @@ class ScenarioSet:
 
     def __getitem__(self, path: str) -> np.ndarray:
         return self.values[path]
-
-
-def parameters(case: Case) -> list[ParamSpec]:
-    """Every parameter that may be uncertain, with a stable path and a readable label."""
-    out: list[ParamSpec] = []
-    for c in case.contracts:
-        nm = c.name or c.id
-        out += [
-            ParamSpec(
-                f"contracts.{c.id}.expected_units", c.expected_units, f"{nm}: expected units"
-            ),
-            ParamSpec(
-                f"contracts.{c.id}.demand_variation", c.demand_variation, f"{nm}: demand variation"
-            ),
-            ParamSpec(
-                f"contracts.{c.id}.variable_cost", c.costs.variable_per_unit, f"{nm}: variable cost"
-            ),
-        ]
-    for s in case.schemes:
-        nm = s.name or s.id
-        base = f"schemes.{s.id}"
-        out += [
-            ParamSpec(f"{base}.referrals_per_team", s.referrals_per_team, f"{nm}: referrals"),
-            ParamSpec(f"{base}.ramp_up", s.ramp_up, f"{nm}: ramp-up (credibility and scale)"),
-            ParamSpec(f"{base}.targeting", s.targeting, f"{nm}: targeting"),
-            ParamSpec(f"{base}.escalation", s.escalation, f"{nm}: escalation"),
-            ParamSpec(f"{base}.cost_per_patient", s.cost_per_patient, f"{nm}: cost per patient"),
-            ParamSpec(f"{base}.staffing.filled", s.staffing.filled, f"{nm}: posts filled"),
-            ParamSpec(
-                f"{base}.staffing.agency_premium",
-                s.staffing.agency_premium,
-                f"{nm}: agency premium",
-            ),
-        ]
-        for b in s.benefits:
-            out.append(
-                ParamSpec(
-                    f"{base}.benefits.{b.party}",
-                    b.per_patient_avoided,
-                    f"{nm}: benefit to {b.party}",
-                )
-            )
-    for pid, q in case.quality_scores.items():
-        out.append(ParamSpec(f"quality.{pid}", q, f"Quality score of {pid}"))
-    for c in case.cohorts:
-        out.append(ParamSpec(f"cohorts.{c.id}.size", c.size, f"{c.name or c.id}: cohort size"))
-    return out
 
 
 def uncertain_parameters(case: Case) -> list[ParamSpec]:
@@ -182,39 +131,6 @@ def _named_values(spec: ParamSpec, named, years: int) -> np.ndarray:
     if (out == out[:, :1]).all():  # the same every year: one column viewed across the years
         return np.broadcast_to(out[:, :1], out.shape)
     return out
-
-
-def check_named_paths(case: Case) -> list[str]:
-    """Named scenarios must name known parameters, within their ranges, one value per year."""
-    specs = {p.path: p for p in parameters(case)}
-    problems = []
-    for i, ns in enumerate(case.uncertainty.named):
-        for path, v in ns.values.items():
-            where = f"uncertainty.named[{i}].values.{path}"
-            if path not in specs:
-                near = difflib.get_close_matches(path, list(specs), n=1, cutoff=0.8)
-                same = [p for p in specs if p.split(".")[-1] == path.split(".")[-1]][:3]
-                if near:
-                    hint = f" (did you mean '{near[0]}'?)"
-                else:
-                    hint = f" (parameters of that kind: {', '.join(same)})" if same else ""
-                problems.append(
-                    f"{where}: no such parameter{hint}: fix the path (`gainshare validate "
-                    "--parameters` lists them)"
-                )
-                continue
-            vals = v if isinstance(v, list) else [v]
-            if isinstance(v, list) and len(v) != case.horizon.years:
-                problems.append(
-                    f"{where}: {len(v)} values for a {case.horizon.years}-year horizon: give "
-                    "one value or one per year"
-                )
-            lo, hi = param_bounds(specs[path].param)
-            is_share = any(k in path for k in ("targeting", "escalation", "ramp_up", "filled"))
-            if is_share and any(x < 0 or x > 1 for x in vals):
-                problems.append(f"{where}: {vals} is outside 0..1: it is a share")
-            del lo, hi
-    return problems
 
 
 def sample(case: Case) -> ScenarioSet:

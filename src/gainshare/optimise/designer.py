@@ -768,8 +768,8 @@ def design(
             req = Requirements.model_validate(data)
         except ValidationError as e:
             raise InputError([
-                f"--objective {objective}: {err.get('ctx', {}).get('error', err['msg'])} "
-                "(in the case's requirements)" for err in e.errors()
+                "--objective: " + str(err.get("ctx", {}).get("error", err["msg"])).removeprefix(
+                    "objective: ") + " (in the case's requirements)" for err in e.errors()
             ]) from None  # fmt: skip
         case = case.model_copy(update={"requirements": req})
     d = Designer(case, starts=starts)

@@ -1,21 +1,19 @@
 """Reports: the term sheet (Markdown and HTML), settlement statements (Excel), charts, and the
 case workbook (Excel in and out).
 
-`write_report` renders every file into a scratch folder first and moves them into place only
-when all of them are written, so a failure never leaves a half-written report."""
+`write_report` renders every file into a fresh folder beside the target and swaps it into place
+only when all of them are written (`gainshare.output`), so a failure or a signal never leaves a
+half-written report, and a replaced report keeps no stale file."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gainshare.analysis.incentives import check_with_incentives
+from gainshare.output import atomic_folder, check_target
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
-from gainshare.schema.io import InputError
 from gainshare.settle.check import CheckResult
 
 TERM_SHEET_MD = "term-sheet.md"
@@ -37,22 +35,18 @@ class Report:
     all_kept_whole: bool = True
 
 
-def _existing_ancestor(p: Path) -> Path:
-    p = p.absolute()
-    while not p.exists():
-        p = p.parent
-    return p
+def is_report_file(name: str) -> bool:
+    """Whether a file name is one a report writes (term sheet, statements, charts)."""
+    return name in (TERM_SHEET_MD, TERM_SHEET_HTML, STATEMENTS, "plotly.min.js") or (
+        name.startswith("chart-") and name.endswith((".html", ".png"))
+    )
 
 
-def check_out_dir(out_dir: str | Path) -> Path:
-    """The output folder, or InputError when it cannot be one (checked before writing)."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError([f"{out}: exists and is not a folder: give a folder for --out"])
-    base = _existing_ancestor(out)
-    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
-        raise InputError([f"{out}: cannot write in {base}: choose a folder you can write to"])
-    return out
+def check_out_dir(out_dir: str | Path, force: bool = False) -> Path:
+    """The report folder, or InputError (one line) when it cannot be one: checked before any
+    work. A new or empty folder is used; a folder holding an earlier report is replaced whole
+    (no stale chart kept) only with `force`; a folder holding other files never is."""
+    return check_target(out_dir, "--out", force, folder=True, owned=is_report_file)
 
 
 def _render(case: Case, agreement: Agreement, result: CheckResult, tmp: Path) -> Report:
@@ -103,27 +97,22 @@ def write_report(
     agreement: Agreement,
     out_dir: str | Path,
     check_result: CheckResult | None = None,
+    force: bool = False,
 ) -> Report:
     """Write the term sheet, statements.xlsx and charts of `agreement` on `case` to `out_dir`.
 
     The report is written whether or not every party is kept whole (the term sheet says so).
     Without `check_result`, the agreement is checked with the incentive analysis, so the term
-    sheet says how each party fares as the scheme grows.
-    Raises InputError before anything is created when `out_dir` cannot be used."""
-    out = check_out_dir(out_dir)
+    sheet says how each party fares as the scheme grows. Every file is rendered into a fresh
+    folder beside `out_dir`, which then takes its place in one step: a failure or a signal
+    leaves nothing behind, and a replaced report keeps no stale file. Raises InputError before
+    anything is created when `out_dir` cannot be used."""
+    out = check_out_dir(out_dir, force)
     if check_result is None:
         check_result = check_with_incentives(case, agreement)
-    tmp = Path(tempfile.mkdtemp(prefix=".gainshare-report-", dir=_existing_ancestor(out)))
-    try:
+    with atomic_folder(out, "--out") as tmp:
         rendered = _render(case, agreement, check_result, tmp)
-        out.mkdir(parents=True, exist_ok=True)
-        final = {}
-        for label, path in rendered.files.items():
-            target = out / path.name
-            os.replace(path, target)
-            final[label] = target
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    final = {label: out / path.name for label, path in rendered.files.items()}
     return Report(final, rendered.notes, rendered.all_kept_whole)
 
 

@@ -27,9 +27,6 @@ def console(stderr: bool = False) -> Console:
 
 def print_validation(doc: dict, show_parameters: bool) -> None:
     out = console()
-    err = console(stderr=True)
-    for w in doc["warnings"]:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
     out.print(
         f"ok: {doc['case']}: {doc['parties']} parties ({doc['commissioners']} commissioning, "
         f"{doc['providers']} providing), {doc['contracts']} contracts, {doc['schemes']} schemes, "

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from pydantic import BaseModel
 
+from gainshare.output import atomic_file
 from gainshare.schema.case import (
     Case,
 )
@@ -98,10 +97,11 @@ def _validation(col: Column, sheet_cols: dict[str, list[Column]]) -> DataValidat
     if col.kind in ("number", "int"):
         kind = "whole" if col.kind == "int" else "decimal"
         if col.ge is not None and col.le is not None:
-            dv = DataValidation(type=kind, operator="between", formula1=str(col.ge),
-                                formula2=str(col.le))  # fmt: skip
+            dv = DataValidation(type=kind, operator="between", formula1=_formula_number(col.ge),
+                                formula2=_formula_number(col.le))  # fmt: skip
         elif col.ge is not None:
-            dv = DataValidation(type=kind, operator="greaterThanOrEqual", formula1=str(col.ge))
+            dv = DataValidation(type=kind, operator="greaterThanOrEqual",
+                                formula1=_formula_number(col.ge))  # fmt: skip
         else:
             dv = DataValidation(type=kind, operator="between", formula1="-1E+300",
                                 formula2="1E+300")  # fmt: skip
@@ -273,36 +273,19 @@ def build_case_workbook(case: Case | None = None) -> Workbook:
     return wb
 
 
-def save_atomic(wb: Workbook, path: str | Path) -> Path:
-    """Save next to the destination, then move into place: never a half-written file."""
-    p = Path(path)
-    with tempfile.NamedTemporaryFile(dir=p.parent, suffix=".xlsx", delete=False) as tmp:
-        tmp_path = Path(tmp.name)
-    try:
-        wb.save(tmp_path)
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp_path.chmod(0o666 & ~umask)
-        tmp_path.replace(p)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-    return p
+def _formula_number(v: float) -> str:
+    """A bound as Excel reads it in a validation formula: 1000000000000, 0.5."""
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
-def write_case_workbook(case: Case | None, path: str | Path) -> Path:
+def save_atomic(wb: Workbook, path: str | Path, force: bool = True, option: str = "--out") -> Path:
+    """Save next to the destination, then move into place: never a half-written file, nothing
+    left behind (see `gainshare.output`)."""
+    with atomic_file(path, option, force) as tmp:
+        wb.save(tmp)
+    return Path(path)
+
+
+def write_case_workbook(case: Case | None, path: str | Path, force: bool = True) -> Path:
     """Write `case` (or a blank template) as an Excel workbook at `path`."""
-    return save_atomic(build_case_workbook(case), path)
-
-
-def template_problems(out: str | Path, force: bool = False) -> list[str]:
-    """Why a workbook cannot be written at `out` (empty when it can)."""
-    p = Path(out)
-    if p.suffix.lower() != ".xlsx":
-        return [f"{out}: a case workbook needs the .xlsx extension: e.g. --out case.xlsx"]
-    if p.is_dir():
-        return [f"{out}: is a folder: give a file name such as {p / 'case.xlsx'}"]
-    if p.exists() and not force:
-        return [f"{out}: already exists: choose another name, or pass --force to replace it"]
-    if not p.absolute().parent.is_dir():
-        return [f"{out}: folder {p.absolute().parent} does not exist: create it first"]
-    return []
+    return save_atomic(build_case_workbook(case), path, force)

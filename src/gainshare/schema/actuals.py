@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from gainshare.schema.case import Case
-from gainshare.schema.io import InputError, input_file_size
-from gainshare.schema.workbook import _open_workbook
+from gainshare.schema.files import read_input
+from gainshare.schema.io import InputError
+from gainshare.schema.workbook import open_workbook
 from gainshare.schema.workbook_layout import ParamTextError, to_number
 
 KINDS = ("contract", "scheme", "party")
@@ -171,8 +172,7 @@ class _Problems:
 # ---------------------------------------------------------------- the file as a table of text
 
 
-def _csv_table(p: Path, name: str) -> tuple[list[str], list[list[Any]], str]:
-    raw = p.read_bytes()
+def _csv_table(raw: bytes, name: str) -> tuple[list[str], list[list[Any]], str]:
     if b"\x00" in raw:
         raise InputError(
             [
@@ -195,8 +195,8 @@ def _csv_table(p: Path, name: str) -> tuple[list[str], list[list[Any]], str]:
     return rows[0], rows[1:], ""
 
 
-def _xlsx_table(p: Path, name: str) -> tuple[list[str], list[list[Any]], str]:
-    formulas, values = _open_workbook(p, name)
+def _xlsx_table(raw: bytes, name: str) -> tuple[list[str], list[list[Any]], str]:
+    formulas, values = open_workbook(raw, name)
     if SHEET not in formulas.sheetnames:
         have = ", ".join(formulas.sheetnames)
         raise InputError(
@@ -228,14 +228,14 @@ def _xlsx_table(p: Path, name: str) -> tuple[list[str], list[list[Any]], str]:
 def read_table(path: str | Path) -> tuple[list[str], list[list[Any]], str]:
     """(header, rows, place prefix) of a CSV or workbook actuals file."""
     p, name = Path(path), str(path)
-    input_file_size(p, name, ".csv or .xlsx file")
-    if not p.is_file():
-        raise InputError([f"{name}: is not a regular file: give the path of a .csv or .xlsx file"])
     suffix = p.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise InputError([f"{name}: an actuals file is .csv or .xlsx: save it as one of those"])
+    raw = read_input(p, ".csv or .xlsx file")  # a regular file within the size limit
     if suffix == ".xlsx":
-        return _xlsx_table(p, name)
+        return _xlsx_table(raw, name)
     if suffix == ".csv":
-        return _csv_table(p, name)
+        return _csv_table(raw, name)
     raise InputError([f"{name}: an actuals file is .csv or .xlsx: save it as one of those"])
 
 

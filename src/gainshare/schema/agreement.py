@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from gainshare.schema.common import Identifier, Limit, Share, Strict
+from gainshare.schema.common import Identifier, Limit, Share, Strict, YearNumber
 from gainshare.schema.rules import AggregateLimits, GroupLimit, QualityLossRate, check_groups
 
 SHARE_TOL = 1e-9
@@ -114,17 +114,18 @@ class Terms(Strict):
     def _tiers(self) -> Terms:
         for name in ("gain_tiers", "loss_tiers"):
             _check_tier_order(getattr(self, name), name)
-        _check_split(self.commissioner_split)
+        check_split(self.commissioner_split)
         check_groups(self.group_limits, "group_limits")
         return self
 
 
-def _check_split(split: dict[str, float] | None) -> None:
+def check_split(split: dict[str, float] | None) -> None:
+    """The commissioners' split of the retained amount sums to 100%."""
     if split is not None:
         total = sum(split.values())
         if abs(total - 1) > SHARE_TOL:
             raise ValueError(
-                f"commissioner_split sums to {100 * total:.4g}%, not 100%: adjust the "
+                f"commissioner_split: sums to {100 * total:.4g}%, not 100%: adjust the "
                 "fractions so they add up to exactly 100%"
             )
 
@@ -167,7 +168,7 @@ class YearOverride(Terms):
         for name in ("gain_tiers", "loss_tiers"):
             if getattr(self, name) is not None:
                 _check_tier_order(getattr(self, name), name)
-        _check_split(self.commissioner_split)
+        check_split(self.commissioner_split)
         check_groups(self.group_limits, "group_limits")
         return self
 
@@ -178,7 +179,7 @@ class Agreement(Strict):
     name: str = Field(default="agreement", description="Name of the agreement")
     case: str | None = Field(default=None, description="Name of the case it was written for")
     terms: Terms = Field(description="Terms that apply every year unless overridden")
-    year_overrides: dict[int, YearOverride] = Field(
+    year_overrides: dict[YearNumber, YearOverride] = Field(
         default_factory=dict,
         description="Glide path: year number (1 = first) -> terms that differ that year",
     )

@@ -9,15 +9,18 @@ from pydantic import Field, field_validator, model_validator
 
 from gainshare.schema.baseline import Baseline, check_baseline
 from gainshare.schema.common import (
+    MAX_UNITS,
     Count,
     Identifier,
     Money,
     Param,
     Share,
     Strict,
+    Value,
     param_bounds,
     param_field,
 )
+from gainshare.schema.parameters import check_param, named_path_problems
 from gainshare.schema.requirements import MAX_STRUCTURES, Levers, Requirements
 
 PartyKind = Literal[
@@ -71,6 +74,7 @@ class SteppedCost(Strict):
 
     capacity_per_step: float = Field(
         gt=0,
+        le=MAX_UNITS,
         description="Capacity of one step in capacity units (bed days when bed_days_per_unit "
         "is set), e.g. a 25-bed ward at 85% occupancy = 7,756 bed days a year",
     )
@@ -122,7 +126,10 @@ class Contract(Strict):
     population: Count = Field(default=0.0, description="capitation: people covered")
     per_head: Money = Field(default=0.0, description="capitation: pounds per person a year")
     bed_days_per_unit: float = Field(
-        default=1.0, gt=0, description="Capacity units (e.g. bed days) used per activity unit"
+        default=1.0,
+        gt=0,
+        le=10_000,
+        description="Capacity units (e.g. bed days) used per activity unit",
     )
     costs: Costs = Field(default_factory=Costs, description="Provider's costs of this line")
     between_providers: bool = Field(
@@ -148,14 +155,16 @@ class Contract(Strict):
 class ActivityShift(Strict):
     contract: Identifier = Field(description="Contract whose activity changes")
     units_per_patient: float = Field(
-        default=1.0, gt=0, description="Units of that contract per patient, e.g. 1 spell"
+        default=1.0, gt=0, le=10_000, description="Units of that contract per patient, e.g. 1 spell"
     )
 
 
 class Staffing(Strict):
     """Challenge 3: recruiting and motivating the right staff."""
 
-    posts_per_team: float = Field(default=0.0, ge=0, description="Posts (WTE) in one team")
+    posts_per_team: float = Field(
+        default=0.0, ge=0, le=10_000, description="Posts (WTE) in one team"
+    )
     cost_per_post: Money = Field(default=0.0, description="Substantive cost of a post a year")
     filled: Param = param_field("Fraction of posts filled substantively (0..1)", default=1.0)
     agency_premium: Param = param_field(
@@ -315,7 +324,7 @@ class Horizon(Strict):
 class NamedScenario(Strict):
     name: Identifier = Field(description="e.g. pessimistic, central, optimistic")
     weight: Share = Field(description="Probability of this scenario")
-    values: dict[str, float | list[float]] = Field(
+    values: dict[str, Value | list[Value]] = Field(
         default_factory=dict,
         description="Parameter path -> value (or one per year); unnamed parameters take "
         "their central value. Paths as listed by `gainshare validate --parameters`",
@@ -332,7 +341,9 @@ class Uncertainty(Strict):
     scenarios: int = Field(
         default=500, ge=0, description="Monte Carlo scenarios to draw (0 = named scenarios only)"
     )
-    seed: int = Field(default=20260401, ge=0, description="Random seed: same seed, same scenarios")
+    seed: int = Field(
+        default=20260401, ge=0, le=2**63 - 1, description="Random seed: same seed, same scenarios"
+    )
     named: list[NamedScenario] = Field(default_factory=list, description="Named scenarios")
 
     @field_validator("scenarios")
@@ -487,21 +498,6 @@ def _check_years(value: Param, years: int, where: str) -> None:
         )
 
 
-def _check_share_param(value: Param, where: str) -> None:
-    lo, hi = param_bounds(value)
-    if lo < 0 or hi > 1:
-        seen = f"{lo:g}" if lo == hi else f"{lo:g} to {hi:g}"
-        raise ValueError(
-            f"{where} can take values outside 0..1 ({seen}): it is a share, keep it from 0 to 1"
-        )
-
-
-def _check_money_param(value: Param, where: str) -> None:
-    lo, _ = param_bounds(value)
-    if lo < 0:
-        raise ValueError(f"{where} can be negative ({lo:g}): costs must be zero or more")
-
-
 def check_references(case: Case) -> None:
     """Cross-field checks: ids exist, roles fit, yearly lists match the horizon, shares in 0..1."""
     _unique(case.parties, "parties")
@@ -521,6 +517,9 @@ def check_references(case: Case) -> None:
     _check_levers(case)
     check_baseline(case)
     _check_size(case)
+    named = named_path_problems(case)
+    if named:
+        raise ValueError("\n".join(named))
 
 
 def _check_contract(case: Case, i: int, c: Contract) -> None:
@@ -529,11 +528,12 @@ def _check_contract(case: Case, i: int, c: Contract) -> None:
     _need(c.provider, ids, f"{w}.provider", "provider", case)
     if c.commissioner == c.provider:
         raise ValueError(f"{w}: the payer and the provider are the same party: fix one of them")
-    for name, value in (("expected_units", c.expected_units),
-                        ("demand_variation", c.demand_variation),
-                        ("costs.variable_per_unit", c.costs.variable_per_unit)):  # fmt: skip
+    params = (("expected_units", c.expected_units, "count"),
+              ("demand_variation", c.demand_variation, "multiplier"),
+              ("costs.variable_per_unit", c.costs.variable_per_unit, "amount"))  # fmt: skip
+    for name, value, kind in params:
         _check_years(value, years, f"{w}.{name}")
-        _check_money_param(value, f"{w}.{name}")
+        check_param(value, f"{w}.{name}", kind)
     st = c.costs.stepped
     if st is not None and st.first_release_year > years:
         raise ValueError(
@@ -563,11 +563,11 @@ def _check_scheme(case: Case, i: int, s: Scheme) -> None:
     for name in ("referrals_per_team", "ramp_up", "targeting", "escalation", "cost_per_patient"):
         _check_years(getattr(s, name), years, f"{w}.{name}")
     for name in ("ramp_up", "targeting", "escalation"):
-        _check_share_param(getattr(s, name), f"{w}.{name}")
-    _check_share_param(s.staffing.filled, f"{w}.staffing.filled")
-    _check_money_param(s.referrals_per_team, f"{w}.referrals_per_team")
-    _check_money_param(s.cost_per_patient, f"{w}.cost_per_patient")
-    _check_money_param(s.staffing.agency_premium, f"{w}.staffing.agency_premium")
+        check_param(getattr(s, name), f"{w}.{name}", "share")
+    check_param(s.staffing.filled, f"{w}.staffing.filled", "share")
+    check_param(s.referrals_per_team, f"{w}.referrals_per_team", "count")
+    check_param(s.cost_per_patient, f"{w}.cost_per_patient", "amount")
+    check_param(s.staffing.agency_premium, f"{w}.staffing.agency_premium", "multiplier")
     shifts = [("moves_from", j, sh) for j, sh in enumerate(s.moves_from)]
     shifts += [("moves_to", j, sh) for j, sh in enumerate(s.moves_to)]
     for kind, j, sh in shifts:
@@ -577,7 +577,7 @@ def _check_scheme(case: Case, i: int, s: Scheme) -> None:
             )
     for j, b in enumerate(s.benefits):
         _need(b.party, ids, f"{w}.benefits[{j}].party", "commissioner", case)
-        _check_money_param(b.per_patient_avoided, f"{w}.benefits[{j}].per_patient_avoided")
+        check_param(b.per_patient_avoided, f"{w}.benefits[{j}].per_patient_avoided", "amount")
 
 
 def _check_portfolio(case: Case) -> None:
@@ -617,9 +617,7 @@ def _check_quality_and_keep_whole(case: Case) -> None:
     ids, years = set(case.party_ids), case.horizon.years
     for pid, q in case.quality_scores.items():
         _need(pid, ids, f"quality_scores.{pid}", "provider", case)
-        lo, hi = param_bounds(q)
-        if lo < 0 or hi > 100:
-            raise ValueError(f"quality_scores.{pid} can leave 0..100 ({lo:g} to {hi:g}): fix it")
+        check_param(q, f"quality_scores.{pid}", "score")
         _check_years(q, years, f"quality_scores.{pid}")
     for pid, kw in case.keep_whole.items():
         _need(pid, ids, f"keep_whole.{pid}")

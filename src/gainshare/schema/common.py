@@ -7,10 +7,25 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Money = Annotated[float, Field(ge=0, allow_inf_nan=False, description="Pounds (case currency)")]
-SignedMoney = Annotated[float, Field(allow_inf_nan=False, description="Pounds, may be negative")]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, description="Fraction 0..1")]
-Count = Annotated[float, Field(ge=0, allow_inf_nan=False, description="Units of activity")]
+MAX_AMOUNT = 1e12
+"""Largest amount of money (pounds, or the case's currency) a case or an agreement may state: a
+trillion, beyond any health economy's budget. Larger figures are a slip (a typed 1e308)."""
+MAX_UNITS = 1e9
+"""Largest count of activity units, people or referrals a case may state."""
+
+Money = Annotated[
+    float, Field(ge=0, le=MAX_AMOUNT, description="Pounds (case currency), 0 to a trillion")
+]
+SignedMoney = Annotated[
+    float,
+    Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Pounds, may be negative (within a trillion)"),
+]
+Share = Annotated[float, Field(ge=0, le=1, description="Fraction 0..1")]
+Count = Annotated[float, Field(ge=0, le=MAX_UNITS, description="Units of activity")]
+Value = Annotated[
+    float,
+    Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="A value in the field's unit (finite)"),
+]
 Identifier = Annotated[
     str,
     Field(
@@ -18,12 +33,38 @@ Identifier = Annotated[
         description="Short id: a letter, then letters, digits, '_' or '-'",
     ),
 ]
+YearNumber = Annotated[int, Field(strict=False, ge=1, le=100, description="Year (1 = first)")]
+"""A year number used as a mapping key: JSON and the agreement files written by design spell
+it as text ('2'), so it is read leniently (the only field that is)."""
 
 
 class Strict(BaseModel):
-    """Base of every input model: unknown keys are errors, objects never change once built."""
+    """Base of every input model: unknown keys are errors, objects never change once built,
+    and values are taken as written: a number must be a finite number (never `true`, text or
+    NaN), a whole number a whole number, a yes/no a boolean."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=False, strict=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_numbers(cls, data):
+        """numpy scalars (from tables and solver answers) as the Python numbers they are: the
+        strictness is about what people write, not about numpy's integer types."""
+        if isinstance(data, dict):
+            return {k: _plain(v) for k, v in data.items()}
+        return data
+
+
+def _plain(v):
+    if type(v).__module__ == "numpy" and hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
+        return v.item()
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
 
 
 # ---------------------------------------------------------------- distributions
@@ -31,7 +72,7 @@ class Strict(BaseModel):
 
 class Fixed(Strict):
     dist: Literal["fixed"] = Field(description="A known value")
-    value: float = Field(allow_inf_nan=False, description="The value, in the field's unit")
+    value: Value = Field(description="The value, in the field's unit")
 
     def bounds(self) -> tuple[float, float]:
         return self.value, self.value
@@ -42,8 +83,8 @@ class Fixed(Strict):
 
 class Uniform(Strict):
     dist: Literal["uniform"]
-    low: float = Field(allow_inf_nan=False, description="Lowest value, in the field's unit")
-    high: float = Field(allow_inf_nan=False, description="Highest value, in the field's unit")
+    low: Value = Field(description="Lowest value, in the field's unit")
+    high: Value = Field(description="Highest value, in the field's unit")
 
     @model_validator(mode="after")
     def _order(self) -> Uniform:
@@ -60,9 +101,9 @@ class Uniform(Strict):
 
 class Triangular(Strict):
     dist: Literal["triangular"]
-    low: float = Field(allow_inf_nan=False, description="Lowest value, in the field's unit")
-    mode: float = Field(allow_inf_nan=False, description="Most likely value")
-    high: float = Field(allow_inf_nan=False, description="Highest value")
+    low: Value = Field(description="Lowest value, in the field's unit")
+    mode: Value = Field(description="Most likely value")
+    high: Value = Field(description="Highest value")
 
     @model_validator(mode="after")
     def _order(self) -> Triangular:
@@ -79,10 +120,10 @@ class Triangular(Strict):
 
 class Normal(Strict):
     dist: Literal["normal"]
-    mean: float = Field(allow_inf_nan=False, description="Mean before truncation")
-    sd: float = Field(ge=0, allow_inf_nan=False, description="Standard deviation (>= 0)")
-    low: float | None = Field(default=None, allow_inf_nan=False, description="Truncate below")
-    high: float | None = Field(default=None, allow_inf_nan=False, description="Truncate above")
+    mean: Value = Field(description="Mean before truncation")
+    sd: Value = Field(ge=0, description="Standard deviation (>= 0)")
+    low: Value | None = Field(default=None, description="Truncate below")
+    high: Value | None = Field(default=None, description="Truncate above")
 
     @model_validator(mode="after")
     def _order(self) -> Normal:
@@ -104,7 +145,7 @@ class Normal(Strict):
 
 class Discrete(Strict):
     dist: Literal["discrete"]
-    values: list[float] = Field(min_length=1, description="Possible values, in the field's unit")
+    values: list[Value] = Field(min_length=1, description="Possible values, in the field's unit")
     probs: list[Share] = Field(min_length=1, description="Probability of each value; sum to 1")
 
     @model_validator(mode="after")
@@ -127,7 +168,7 @@ class Discrete(Strict):
 Distribution = Annotated[
     Fixed | Uniform | Triangular | Normal | Discrete, Field(discriminator="dist")
 ]
-Scalar = float | Distribution
+Scalar = Value | Distribution
 Param = Scalar | list[Scalar]
 """An uncertain parameter: a number, a distribution, or a list with one entry per year."""
 
@@ -163,7 +204,8 @@ def _limit_schema(schema: dict) -> None:
     """JSON Schema of a Limit: a bare number (pounds) is accepted as well as the mapping."""
     obj = dict(schema)
     schema.clear()
-    schema["anyOf"] = [{"type": "number", "minimum": 0, "description": "Pounds"}, obj]
+    number = {"type": "number", "minimum": 0, "maximum": MAX_AMOUNT, "description": "Pounds"}
+    schema["anyOf"] = [number, obj]
 
 
 class Limit(Strict):
@@ -182,7 +224,7 @@ class Limit(Strict):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, v):
-        if isinstance(v, int | float) and not isinstance(v, bool):
+        if isinstance(v, int | float):  # a bool too: refused as a number, not as a mapping
             return {"amount": v}
         return v
 

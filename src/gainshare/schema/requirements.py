@@ -3,12 +3,20 @@ integer levers. Keep-whole requirements per party live in the case (`keep_whole`
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from gainshare.schema.agreement import Corridor, Gateway
-from gainshare.schema.common import Identifier, Limit, Money, Share, SignedMoney, Strict
+from gainshare.schema.agreement import Corridor, Gateway, check_split
+from gainshare.schema.common import (
+    MAX_AMOUNT,
+    Identifier,
+    Limit,
+    Money,
+    Share,
+    SignedMoney,
+    Strict,
+)
 
 Objective = Literal["commissioners", "system_savings", "worst_margin", "fair_reference"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
@@ -27,7 +35,7 @@ class ShareBounds(Strict):
     @model_validator(mode="after")
     def _order(self) -> ShareBounds:
         if self.min > self.max:
-            raise ValueError("min is above max: swap them")
+            raise ValueError("min: is above max: swap them")
         return self
 
 
@@ -40,18 +48,27 @@ class LimitRule(Strict):
         description="amount: pounds a year; share_of_expected: fraction of the provider's "
         "expected payment",
     )
-    min: float = Field(default=0.0, ge=0, description="Lowest value design may choose")
-    max: float | None = Field(
-        default=None, ge=0, description="Highest value design may choose (default: no limit)"
+    min: float = Field(
+        default=0.0, ge=0, le=MAX_AMOUNT, description="Lowest value design may choose"
     )
-    value: float | None = Field(default=None, ge=0, description="The fixed value (decide: false)")
+    max: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_AMOUNT,
+        description="Highest value design may choose (default: no limit)",
+    )
+    value: float | None = Field(
+        default=None, ge=0, le=MAX_AMOUNT, description="The fixed value (decide: false)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> LimitRule:
         if not self.decide and self.value is None:
-            raise ValueError("a fixed cap or collar needs 'value': give it, or set decide: true")
+            raise ValueError(
+                "value: a fixed cap or collar needs 'value': give it, or set decide: true"
+            )
         if self.max is not None and self.max < self.min:
-            raise ValueError("max is below min: swap them")
+            raise ValueError("max: is below min: swap them")
         if self.basis == "share_of_expected":
             for v in (self.min, self.max, self.value):
                 if v is not None and v > 1:
@@ -161,7 +178,10 @@ class Requirements(Strict):
         default=None, description="Expected system savings over the horizon, at least (levers)"
     )
     fair_distance_max: float | None = Field(
-        default=None, ge=0, description="L1 distance of gain shares to reference_split, at most"
+        default=None,
+        ge=0,
+        le=1_000,
+        description="L1 distance of gain shares to reference_split, at most",
     )
     corridor: Corridor | None = Field(
         default=None,
@@ -257,13 +277,20 @@ class Requirements(Strict):
         if self.reference_split is not None:
             total = sum(self.reference_split.values())
             if abs(total - 1) > 1e-9:
-                raise ValueError(f"reference_split sums to {100 * total:.4g}%, not 100%")
+                raise ValueError(
+                    f"reference_split sums to {100 * total:.4g}%, not 100%: adjust the shares "
+                    "so they add up to exactly 100%"
+                )
+        check_split(self.commissioner_split)
         if self.objective == "fair_reference" and self.reference_split is None:
-            raise ValueError("objective fair_reference needs reference_split: add it")
+            raise ValueError("objective: fair_reference needs reference_split: add it")
         if self.fair_distance_max is not None and self.reference_split is None:
-            raise ValueError("fair_distance_max needs reference_split: add it")
+            raise ValueError("fair_distance_max: needs reference_split: add it")
         if self.symmetric and len(self.gain_edges or []) != len(self.loss_edges or []):
-            raise ValueError("symmetric shares need as many gain edges as loss edges")
+            raise ValueError(
+                "symmetric: symmetric shares need as many gain edges as loss edges: give both "
+                "the same number"
+            )
         for name in ("gain", "loss"):
             edges = getattr(self, f"{name}_edges")
             options = getattr(self, f"{name}_edge_options")
@@ -276,7 +303,9 @@ class Requirements(Strict):
                     "the same number of edges"
                 )
             if options and edges:
-                raise ValueError(f"give {name}_edges or {name}_edge_options, not both")
+                raise ValueError(
+                    f"{name}_edges: give {name}_edges or {name}_edge_options, not both: remove one"
+                )
         return self
 
 
@@ -288,7 +317,7 @@ def _check_edges(edges: list[Limit], name: str) -> None:
         raise ValueError(f"{name} mixes pounds and shares of expected spend: use one kind")
     values = [e.amount if e.amount is not None else e.share_of_expected for e in edges]
     if values[0] <= 0:
-        raise ValueError(f"{name}[0] must be above zero")
+        raise ValueError(f"{name}[0] must be above zero: raise it or drop the edge")
     for k in range(1, len(values)):
         if values[k] <= values[k - 1]:
             raise ValueError(
@@ -301,13 +330,13 @@ class Levers(Strict):
     """Optional integer decisions: design picks the best combination exactly (enumeration of
     discrete levels; each level's economics computed by the same code as check)."""
 
-    teams: dict[Identifier, list[int]] = Field(
+    teams: dict[Identifier, list[Annotated[int, Field(ge=0, le=100)]]] = Field(
         default_factory=dict, description="Scheme id -> team counts to choose from"
     )
-    closures: dict[Identifier, list[int]] = Field(
+    closures: dict[Identifier, list[Annotated[int, Field(ge=0, le=50)]]] = Field(
         default_factory=dict, description="Contract id -> numbers of steps (wards) to close"
     )
-    release_year: dict[Identifier, list[int]] = Field(
+    release_year: dict[Identifier, list[Annotated[int, Field(ge=1, le=10)]]] = Field(
         default_factory=dict, description="Contract id -> first years a closure may save from"
     )
     run: list[Identifier] = Field(

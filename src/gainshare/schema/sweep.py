@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from gainshare.errors import excerpt
 from gainshare.schema.common import Strict
 
 MAX_RUNS = 100_000  # runs in one sweep: split a larger study into several sweep files
@@ -72,7 +73,7 @@ class Sweep(Strict):
         for path, values in grid.items():
             if not _PATH.match(path):
                 raise ValueError(
-                    f"'{path}' is not a case path: write keys joined by dots, e.g. "
+                    f"{excerpt(path)} is not a case path: write keys joined by dots, e.g. "
                     "keep_whole.acute.tolerance"
                 )
             if not values:
@@ -82,15 +83,21 @@ class Sweep(Strict):
     @model_validator(mode="after")
     def _source(self) -> Sweep:
         if (self.base_case is None) == (not self.cases):
-            raise ValueError("give either base_case (one case) or cases (a list), not both")
+            which = "not both" if self.cases else "one of them"
+            raise ValueError(
+                f"base_case: give either base_case (one case) or cases (a list), {which}: see "
+                "the sweeps in cases/sweeps/"
+            )
         if len(set(self.record)) != len(self.record):
-            raise ValueError("record lists an item twice: list each once")
+            raise ValueError("record: lists an item twice: list each once")
         if self.output is not None and not self.output.lower().endswith((".csv", ".parquet")):
-            raise ValueError(f"output '{self.output}' must end in .csv or .parquet")
+            raise ValueError(
+                f"output: {excerpt(self.output)} must end in .csv or .parquet: rename it"
+            )
         n = self.grid_size
         if n > MAX_RUNS:
             raise ValueError(
-                f"the grid has {n:,} combinations, over the limit of {MAX_RUNS:,} runs a "
+                f"grid: has {n:,} combinations, over the limit of {MAX_RUNS:,} runs a "
                 "sweep: split it into several sweep files"
             )
         return self

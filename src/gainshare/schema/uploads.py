@@ -4,7 +4,6 @@ YAML. Every problem is one line naming the file; nothing from a file is ever exe
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -16,10 +15,9 @@ from gainshare.schema.io import (
     InputError,
     agreement_from_mapping,
     agreement_to_dict,
-    case_from_mapping,
+    case_from_bytes,
     parse_text,
 )
-from gainshare.schema.workbook import read_case_workbook
 
 CASE_TYPES = ("yaml", "yml", "json", "xlsx")
 AGREEMENT_TYPES = ("yaml", "yml", "json")
@@ -48,11 +46,10 @@ def _text(name: str, data: bytes) -> str:
 
 
 def load_upload(name: str, data: bytes) -> Case:
-    """A case from an uploaded YAML, JSON or Excel file; InputError with one line a problem."""
-    suffix = _checked(name, data, CASE_TYPES, "a case")
-    if suffix == "xlsx":
-        return _load_workbook(name, data)
-    return case_from_mapping(parse_text(_text(name, data), name, json_first=suffix == "json"), name)
+    """A case from an uploaded YAML, JSON or Excel file, read by the same loader as a file on
+    disk (the same limits, duplicate keys, aliases and numbers refused the same way);
+    InputError with one line a problem."""
+    return case_from_bytes(name, data)
 
 
 def load_agreement_upload(name: str, data: bytes, case: Case) -> Agreement:
@@ -61,16 +58,6 @@ def load_agreement_upload(name: str, data: bytes, case: Case) -> Agreement:
     suffix = _checked(name, data, AGREEMENT_TYPES, "an agreement")
     mapping = parse_text(_text(name, data), name, json_first=suffix == "json")
     return agreement_from_mapping(mapping, name, case)
-
-
-def _load_workbook(name: str, data: bytes) -> Case:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(name).name
-        path.write_bytes(data)
-        try:
-            return read_case_workbook(path)
-        except InputError as e:
-            raise InputError([line.replace(str(path), name) for line in e.problems]) from None
 
 
 def case_dict(case: Case) -> dict:

@@ -5,19 +5,20 @@ layout in `schema.workbook_layout` back into the same Case. Every problem is rep
 from __future__ import annotations
 
 import difflib
+import io
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from openpyxl import load_workbook
 
-from gainshare.schema.case import (
-    Case,
-)
-from gainshare.schema.io import InputError, case_from_mapping, input_file_size
+from gainshare.errors import FILE, InputError, excerpt
+from gainshare.schema.case import Case
+from gainshare.schema.files import parse_text, read_input
+from gainshare.schema.mapping import case_from_mapping
 from gainshare.schema.workbook_layout import (
     Column,
     ParamTextError,
@@ -28,7 +29,9 @@ from gainshare.schema.workbook_layout import (
 )
 
 MAX_ROWS = 10_000  # rows per sheet read from a case workbook
-MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # a workbook is a zip: refuse one that unpacks huge
+MAX_COLUMNS = 200  # columns per sheet
+MAX_CELLS = 200_000  # cells in the whole workbook (a template has a few hundred)
+MAX_UNPACKED_BYTES = 20 * 1024 * 1024  # a workbook is a zip: counted as it is unpacked
 
 # ---------------------------------------------------------------- reading
 
@@ -45,49 +48,166 @@ class Reader:
         self.problems.append(f"{self.file}: {place}: {text}")
 
 
-def _open_workbook(path: str | Path, name: str):
-    p = Path(path)
-    if input_file_size(p, name, ".xlsx workbook") == 0:
-        raise InputError([f"{name}: file is empty: start from `gainshare template --out {name}`"])
-    not_xlsx = (
-        f"{name}: is not an Excel workbook (.xlsx): save it from Excel as 'Excel Workbook "
-        "(.xlsx)', or start from `gainshare template`"
-    )
-    if not zipfile.is_zipfile(p):
-        raise InputError([not_xlsx])
-    _check_zip(p, name, not_xlsx)
+def _not_xlsx(name: str) -> InputError:
+    return InputError([f"{name}: {FILE}: is not an Excel workbook (.xlsx): save it from Excel as "
+                       "'Excel Workbook (.xlsx)', or start from `gainshare template`"])  # fmt: skip
+
+
+def open_workbook(data: bytes, name: str):
+    """A workbook's formulas and saved values (None when it holds no formulas), after the zip,
+    size and extent checks every workbook input passes."""
+    if not data:
+        raise InputError([f"{name}: {FILE}: file is empty: start from `gainshare template --out "
+                          f"{name}`"])  # fmt: skip
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise _not_xlsx(name)
+    _check_zip(data, name)
     try:
-        formulas = load_workbook(p, data_only=False)
-        values = None
-        if any(c.data_type == "f" for ws in formulas.worksheets for r in ws.iter_rows()
-               for c in r):  # fmt: skip
-            values = load_workbook(p, data_only=True)
-    except Exception:  # noqa: BLE001 - any parser failure means the file is not a workbook
-        raise InputError([not_xlsx]) from None
+        formulas = load_workbook(io.BytesIO(data), data_only=False)
+    except Exception:  # noqa: BLE001 - any parser failure: find the cell, or say it is no workbook
+        raise _unreadable(data, name) from None
+    _check_extent(formulas, name)
+    values = None
+    if any(c.data_type == "f" for ws in formulas.worksheets for row in ws.iter_rows()
+           for c in row):  # fmt: skip
+        values = load_workbook(io.BytesIO(data), data_only=True)
     return formulas, values
 
 
-def _check_zip(p: Path, name: str, not_xlsx: str) -> None:
-    """Refuse zip bombs and XML with entity declarations before any XML parser sees them."""
+_BAD_XML = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+@dataclass
+class _Unpacked:
+    """What unpacking a workbook found so far: bytes and worksheet cells."""
+
+    name: str
+    titles: dict[str, str]  # worksheet part -> sheet title
+    total: int = 0
+    cells: int = 0
+
+    def member(self, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        """Unpack one member in small pieces, counting the bytes it really holds (never what
+        the zip directory says), refusing DTDs and entities before any XML parser sees them,
+        and counting a worksheet's cells."""
+        is_sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+        tail, rows = b"", 0
+        with z.open(info) as member:
+            while chunk := member.read(1 << 16):
+                self.total += len(chunk)
+                if self.total > MAX_UNPACKED_BYTES:
+                    raise InputError([f"{self.name}: {FILE}: unpacks to more than "
+                                      f"{MAX_UNPACKED_BYTES:,} bytes: not a case workbook; start "
+                                      "from `gainshare template`"])  # fmt: skip
+                seen = tail + chunk
+                if any(bad in seen for bad in _BAD_XML):
+                    raise InputError([f"{self.name}: {info.filename}: declares a DTD or XML "
+                                      "entities, which a workbook never needs: save the "
+                                      "workbook again from Excel"])  # fmt: skip
+                if is_sheet:
+                    self.cells += seen.count(b"<c ") - tail.count(b"<c ")
+                    rows += seen.count(b"<row ") - tail.count(b"<row ")
+                    self.rows(info.filename, rows)
+                tail = chunk[-16:]
+        if self.cells > MAX_CELLS:
+            raise InputError([f"{self.name}: {FILE}: holds more than {MAX_CELLS:,} cells: a case "
+                              "workbook needs a few hundred; delete unused rows and "
+                              "columns"])  # fmt: skip
+
+    def rows(self, part: str, rows: int) -> None:
+        if rows > MAX_ROWS + 1:
+            title = excerpt(self.titles.get(part, part)).strip("'")
+            raise InputError([f"{self.name}: sheet {title}: has more than {MAX_ROWS:,} rows, over "
+                              "the limit: delete the unused rows"])  # fmt: skip
+
+
+def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+    """Worksheet part name -> sheet title, from the workbook part and its relationships."""
     try:
-        with zipfile.ZipFile(p) as z:
+        rels = {a.get(b"Id"): a.get(b"Target", b"") for a in _tags(z, "xl/_rels/workbook.xml.rels")}
+        sheets = [(a.get(b"name", b""), a.get(b"r:id")) for a in _tags(z, "xl/workbook.xml")]
+    except KeyError:
+        return {}
+    out = {}
+    for title, rid in sheets:
+        target = rels.get(rid, b"").decode("utf-8", "replace").lstrip("/").removeprefix("xl/")
+        out["xl/" + target] = title.decode("utf-8", "replace")
+    return out
+
+
+def _tags(z: zipfile.ZipFile, part: str) -> list[dict[bytes, bytes]]:
+    """The attributes of each <sheet> or <Relationship> tag of a (small) part, in any order."""
+    return [dict(_ATTR.findall(attrs)) for _, attrs in _TAG.findall(z.read(part))]
+
+
+def _check_zip(data: bytes, name: str) -> None:
+    """Every member of the zip unpacked and counted before openpyxl is given it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
             infos = z.infolist()
-            if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
-                raise InputError(
-                    [f"{name}: unpacks to more than {MAX_UNPACKED_BYTES:,} bytes: not a case "
-                     "workbook; start from `gainshare template`"]
-                )  # fmt: skip
             if "xl/workbook.xml" not in {i.filename for i in infos}:
-                raise InputError([not_xlsx])
-            for i in infos:
-                data = z.read(i) if i.filename.endswith((".xml", ".rels", ".vml")) else b""
-                if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-                    raise InputError(
-                        [f"{name}: {i.filename} declares a DTD or XML entities, which a workbook "
-                         "never needs: save the workbook again from Excel"]
-                    )  # fmt: skip
-    except zipfile.BadZipFile:
-        raise InputError([not_xlsx]) from None
+                raise _not_xlsx(name)
+            seen = _Unpacked(name, _sheet_parts(z))
+            for info in infos:
+                seen.member(z, info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as e:
+        raise InputError([f"{name}: {FILE}: the workbook's zip is damaged ({excerpt(str(e))}): "
+                          "save it again from Excel"]) from None  # fmt: skip
+
+
+_CELL = re.compile(rb'<c r="([A-Z]{1,3}[0-9]{1,7})"([^>]*)>(?:<f[^>]*>[^<]*</f>)?<v>([^<]*)</v>')
+_TAG = re.compile(rb"<(?:\w+:)?(sheet|Relationship) ([^>]*)>")
+_ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
+
+
+def _unreadable(data: bytes, name: str) -> InputError:
+    """A workbook openpyxl cannot load: name the cell it stumbles on (a number cell holding
+    text, found by reading the sheets' XML); otherwise say it is not a workbook."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for part, title in _sheet_parts(z).items():
+                cell = _bad_number_cell(z.read(part)) if part in z.namelist() else None
+                if cell is not None:
+                    return InputError([f"{name}: sheet {excerpt(title).strip(chr(39))}, cell "
+                                       f"{cell[0]}: holds {excerpt(cell[1])} where the file says "
+                                       "a number: retype the cell in Excel and save the workbook "
+                                       "again"])  # fmt: skip
+    except (KeyError, zipfile.BadZipFile):
+        pass
+    return _not_xlsx(name)
+
+
+def _bad_number_cell(xml: bytes) -> tuple[str, str] | None:
+    for ref, attrs, value in _CELL.findall(xml):
+        if b't="' in attrs and b't="n"' not in attrs:
+            continue  # text, booleans, errors and dates are stored otherwise
+        try:
+            float(value)
+        except ValueError:
+            return ref.decode(), value.decode("utf-8", "replace")
+    return None
+
+
+def _check_extent(wb, name: str) -> None:
+    """Rows, columns and merged cells of every sheet, before any cell is visited: a single cell
+    at XFD1048576 would otherwise make every empty cell up to it."""
+    problems = []
+    specs = {s.name for s in case_sheets()}
+    for ws in wb.worksheets:
+        if ws.max_row > MAX_ROWS + 1 or ws.max_column > MAX_COLUMNS:
+            problems.append(
+                f"{name}: sheet {ws.title}: uses {ws.max_row:,} rows and {ws.max_column:,} "
+                f"columns, over the limit of {MAX_ROWS:,} rows and {MAX_COLUMNS} columns: delete "
+                "the unused rows and columns"
+            )
+        if ws.title in specs:
+            problems += [
+                f"{name}: sheet {ws.title}, cells {rng.coord}: are merged: unmerge them and give "
+                "each cell its own value"
+                for rng in ws.merged_cells.ranges
+            ][:5]
+    if problems:
+        raise InputError(problems)
 
 
 def _raw(ws, vws, cell) -> tuple[Any, str | None]:
@@ -117,7 +237,7 @@ def _convert(col: Column, v: Any) -> Any:
         s = str(v).strip()
         if s not in col.choices:
             raise ValueError(
-                f"{s!r} is not one of {', '.join(col.choices)}: pick one from the list"
+                f"{excerpt(s)} is not one of {', '.join(col.choices)}: pick one from the list"
             )
         return s
     if col.kind == "bool":
@@ -126,32 +246,38 @@ def _convert(col: Column, v: Any) -> Any:
         s = str(v).strip().lower()
         if s in ("true", "yes", "1", "false", "no", "0"):
             return s in ("true", "yes", "1")
-        raise ValueError(f"{v!r} is not TRUE or FALSE: enter TRUE or FALSE")
+        raise ValueError(f"{excerpt(v)} is not TRUE or FALSE: enter TRUE or FALSE")
     if col.kind == "json":
         return _json_cell(v)
     return _convert_number(col, v)
 
 
 def _json_cell(v: Any) -> Any:
+    """A cell holding a mapping (or a list, such as a scheme's cost curve) as JSON (or YAML)
+    text, read under the rules of a case file."""
     try:
-        out = yaml.safe_load(str(v))
-    except yaml.YAMLError:
-        raise ValueError(
-            'is not valid JSON text: write it as in the YAML case, e.g. {"objective": '
-            '"commissioners"}'
-        ) from None
-    if not isinstance(out, dict | list):
-        raise ValueError(
-            "should be a mapping in braces {...} (or a list in brackets [...]): write it as "
-            "JSON text"
-        )
-    return out
+        return parse_text(str(v), "cell", lists=True)
+    except InputError as e:
+        detail = e.problems[0].split(": ", 1)[-1]
+        if "malformed" in detail:
+            raise ValueError(
+                'is not valid JSON text: write it as in the YAML case, e.g. {"objective": '
+                '"commissioners"}'
+            ) from None
+        if "top level" in detail or "no content" in detail:
+            raise ValueError(
+                "should be a mapping in braces {...} (or a list in brackets [...]): "
+                "write it as JSON text"
+            ) from None
+        raise ValueError(detail.removeprefix("(file): ")) from None
 
 
 def _convert_number(col: Column, v: Any) -> Any:
     if isinstance(v, bool):
         raise ValueError(f"is {str(v).upper()}, not a number: {col.fix()}")
     if isinstance(v, int | float):
+        if not math.isfinite(v):
+            raise ValueError(f"is {excerpt(v)}, not a finite number: {col.fix()}")
         return _whole(col, v) if col.kind == "int" else float(v)
     s = str(v).strip()
     try:
@@ -159,16 +285,18 @@ def _convert_number(col: Column, v: Any) -> Any:
             return parse_param(s, allow_dist=col.kind == "param")
         out = to_number(s)
     except (ParamTextError, ValueError) as e:
+        if "too large" in str(e):
+            raise ValueError(f"{e}: {col.fix()}") from None
         if col.kind in ("param", "values") and not re.fullmatch(r"[-+\d.,eE\s]+", s):
-            msg = f"{s!r} cannot be read ({e}): {col.fix()} (see the Notes sheet)"
+            msg = f"{excerpt(s)} cannot be read ({e}): {col.fix()} (see the Notes sheet)"
             raise ValueError(msg) from None
-        raise ValueError(f"{s!r} is not a number: {col.fix()}") from None
+        raise ValueError(f"{excerpt(s)} is not a number: {col.fix()}") from None
     return _whole(col, out) if col.kind == "int" else out
 
 
 def _whole(col: Column, v: float) -> int:
     if float(v) != int(v):
-        raise ValueError(f"{v!r} is not a whole number: {col.fix()}")
+        raise ValueError(f"{excerpt(v)} is not a whole number: {col.fix()}")
     return int(v)
 
 
@@ -295,27 +423,19 @@ def _sheets(formulas, rd: Reader) -> dict[str, Sheet]:
     specs = {s.name: s for s in case_sheets()}
     names = formulas.sheetnames
     if not set(names) & set(specs):
-        rd.problems.append(
-            f"{rd.file}: the workbook has none of the case sheets (" + ", ".join(specs) + "): "
-            "use gainshare template to start from a complete workbook"
-        )
+        rd.problem(FILE, "the workbook has none of the case sheets (" + ", ".join(specs) + "): "
+                   "use gainshare template to start from a complete workbook")  # fmt: skip
         return {}
     for n in names:
         if n not in specs and n != "Notes":
             near = difflib.get_close_matches(n, list(specs), n=1, cutoff=0.6)
             hint = f"rename it to {near[0]}" if near else "remove it or move it to another file"
-            rd.problems.append(f"{rd.file}: sheet {n} is not a sheet of a case workbook: {hint}")
+            rd.problem(f"sheet {excerpt(n).strip(chr(39))}", f"is not a sheet of a case "
+                       f"workbook: {hint}")  # fmt: skip
     for s in specs.values():
         if s.required and s.name not in names:
-            rd.problems.append(
-                f"{rd.file}: sheet {s.name} is missing: use gainshare template to start from a "
-                "complete workbook"
-            )
-    for n in names:
-        ws = formulas[n]
-        if n in specs and ws.max_row > MAX_ROWS:
-            rd.problem(f"sheet {n}", f"has {ws.max_row:,} rows, over the limit of "
-                       f"{MAX_ROWS:,}: remove unused rows")  # fmt: skip
+            rd.problem(f"sheet {s.name}", "is missing: use gainshare template to start from a "
+                       "complete workbook")  # fmt: skip
     return {n: specs[n] for n in names if n in specs}
 
 
@@ -484,8 +604,12 @@ def _locate(line: str, rd: Reader) -> str:
 
 def read_case_workbook(path: str | Path) -> Case:
     """Read a case workbook into a validated Case; InputError naming sheet and cell otherwise."""
-    name = str(path)
-    formulas, values = _open_workbook(path, name)
+    return read_case_workbook_bytes(read_input(path, ".xlsx workbook"), str(path))
+
+
+def read_case_workbook_bytes(data: bytes, name: str) -> Case:
+    """A case workbook's bytes (read from a file, or uploaded) into a validated Case."""
+    formulas, values = open_workbook(data, name)
     rd = Reader(name)
     specs = _sheets(formulas, rd)
     tables: dict[str, list[Row]] = {}

@@ -7,6 +7,7 @@ one value per year). Both the reader (`schema.workbook`) and the writer
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import types
 import typing
@@ -15,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from gainshare.errors import excerpt
 from gainshare.schema.case import (
     ActivityShift,
     Benefit,
@@ -295,8 +297,11 @@ def to_number(s: str) -> float:
     if _THOUSANDS.fullmatch(s):
         s = s.replace(",", "")
     if not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", s):
-        raise ParamTextError(f"{s!r} is not a number")
-    return float(s)
+        raise ParamTextError(f"{excerpt(s)} is not a number")
+    x = float(s)
+    if not math.isfinite(x):
+        raise ParamTextError(f"{excerpt(s)} is too large to be a number")
+    return x
 
 
 class _Parser:
