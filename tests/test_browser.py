@@ -154,6 +154,17 @@ def _expected(tolerance: float) -> tuple[str, list[float]]:
     return money(d.solve().check.expected_retained), steps
 
 
+def _worst_year(tolerance: float) -> str:
+    """The worst provider year the room sees once the acute trust accepts `tolerance` a year:
+    whole-percent shares rarely use the last pound of it."""
+    d = Designer(gainshare.load_case(WORKSHOP))
+    if tolerance:
+        d.set_tolerance("acute", tolerance)
+    worst = d.solve().check.worst_provider_net
+    assert worst >= -tolerance - 0.01
+    return money(worst)
+
+
 def _open(page, server: str, name: str) -> None:
     """Another page of the app, in the same room (its id travels in the URL)."""
     query = page.url.split("?", 1)[1]
@@ -259,13 +270,15 @@ def test_two_sessions_at_once_share_nothing(browser, server):
     a, b = _page(browser, server), _page(browser, server)
     assert a.url.split("room=")[1] != b.url.split("room=")[1]
     _step(a, "May be worse off by up to", "ArrowRight", 3)
-    assert _wait_metric(a, "Worst provider year", "-£2,000") == "-£2,000"
+    worst = _worst_year(2000)
+    assert _wait_metric(a, "Worst provider year", worst) == worst
     _step(b, "Targeting", "ArrowRight", 5)
     assert _wait_metric(b, "System savings", not_="£7.03m") != "£7.03m"
     _idle(a)
     _idle(b)
     assert _wait_metric(a, "System savings", "£7.03m") == "£7.03m"
-    assert _wait_metric(b, "Worst provider year", "£0") == "£0"
+    start = _worst_year(0)
+    assert _wait_metric(b, "Worst provider year", start) == start
     a.context.close()
     b.context.close()
 
@@ -273,18 +286,20 @@ def test_two_sessions_at_once_share_nothing(browser, server):
 def test_a_refresh_keeps_the_room(browser, server):
     page = _page(browser, server)
     _step(page, "May be worse off by up to", "ArrowRight", 3)
-    assert _wait_metric(page, "Worst provider year", "-£2,000") == "-£2,000"
+    worst = _worst_year(2000)
+    assert _wait_metric(page, "Worst provider year", worst) == worst
     _idle(page)
     keep = _metric(page, "Commissioners keep")
     page.reload()
     page.locator(METRIC).first.wait_for(timeout=60_000)
     _idle(page)
-    assert _wait_metric(page, "Worst provider year", "-£2,000") == "-£2,000"
+    assert _wait_metric(page, "Worst provider year", worst) == worst
     assert _wait_metric(page, "Commissioners keep", keep) == keep
     thumb = _slider(page, "May be worse off by up to").get_by_role("slider")
     assert thumb.get_attribute("aria-valuetext") == "£2,000"
     page.get_by_role("button", name="Start again").click()
-    assert _wait_metric(page, "Worst provider year", "£0") == "£0"
+    start = _worst_year(0)
+    assert _wait_metric(page, "Worst provider year", start) == start
     page.context.close()
 
 
@@ -305,8 +320,11 @@ def test_upload_another_case_and_edit_a_table(browser, server, tmp_path):
     page.get_by_role("tab", name="Scheme assumptions").click()
     time.sleep(0.5)
     before = _metric(page, "System savings")
-    _edit_cell(page, 3, 4, "3")  # Teams: the scheme's teams, 2 -> 3
-    after = _wait_metric(page, "System savings", not_=before)
+    for _ in range(3):  # a grid still drawing can drop the keystrokes: type again
+        _edit_cell(page, 3, 4, "3")  # Teams: the scheme's teams, 2 -> 3
+        after = _wait_metric(page, "System savings", not_=before, timeout=20)
+        if after not in (None, before):
+            break
     assert after not in (None, before)
     page.reload()
     page.locator(METRIC).first.wait_for(timeout=60_000)
@@ -335,8 +353,14 @@ def test_a_proposal_is_checked_repaired_and_set_beside_the_best(browser, server,
     page.get_by_text("NHS Eastbrook ICB's share of gains: first £4.00m: 50% → 0%").wait_for()
     _idle(page)
     keep = _metric(page, "Commissioners keep")
-    _edit_cell(page, 0, 1, "45")  # ICB's first gain tier: 50 -> 45 (no longer sums to 100)
-    page.get_by_text("sum to 95%").first.wait_for(timeout=30_000)
+    for attempt in range(3):  # a grid still drawing can drop the keystrokes: type again
+        _edit_cell(page, 0, 1, "45")  # ICB's first gain tier: 50 -> 45 (no longer sums to 100)
+        try:
+            page.get_by_text("sum to 95%").first.wait_for(timeout=20_000)
+            break
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError
+            if attempt == 2:
+                raise
     _edit_cell(page, 0, 1, "35", down=2)  # the acute trust's: 30 -> 35, and it sums again
     assert _wait_metric(page, "Commissioners keep", not_=keep) not in (None, keep)
     page.context.close()

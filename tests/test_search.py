@@ -267,6 +267,65 @@ def test_chance_keep_whole_equals_the_mip_on_the_same_space():
     assert s.check.document["by_party"]["acute"]["prob_whole"] >= 0.7
 
 
+def _chance_by_brute_force(P, w, scen, need, rule, step, lstep, W, budget, mandatory):
+    """Every share vector of the grid and every cap worth trying: the least expected transfer
+    that leaves no more than `budget` of the probability short (a scenario is short when one of
+    its rows is not covered)."""
+    K, S = P.shape[1], len(W)
+    grid = np.arange(0, round(1 / step) + 1) * step
+    cn = np.zeros(S)
+    np.maximum.at(cn, scen, np.maximum(need, 0))
+    caps = [None] if rule is None else sorted(
+        c for c in {rule.min} | {max(rule.min, math.ceil(v / lstep - 1e-10) * lstep)
+                                 for v in need if v > 0}
+        if rule.max is None or c <= rule.max)  # fmt: skip
+    best = math.inf
+    for x in itertools.product(grid, repeat=K):
+        t = P @ np.array(x)
+        short = mandatory.copy()
+        np.logical_or.at(short, scen, t < need - 1e-9)
+        if W[short].sum() > budget + 1e-12:
+            continue
+        for c in caps:  # the least cap that fits the budget costs least
+            if c is not None and W[short | (cn > c + 1e-9)].sum() > budget + 1e-12:
+                continue
+            best = min(best, float(w @ (t if c is None else np.minimum(t, c))))
+            break
+    return best
+
+
+@pytest.mark.parametrize("tiers", [1, 2, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chance_side_equals_brute_force(tiers, seed):
+    """One provider's gain terms under chance keep-whole, for one to three tiers with a cap to
+    decide: the search equals trying every share vector of a 10% grid and every cap."""
+    from gainshare.optimise.search import solve_gain_chance
+    from gainshare.schema.requirements import LimitRule
+
+    rng = np.random.default_rng(seed)
+    S, Y = 12, 2
+    x = rng.uniform(1, 10, size=S * Y)
+    edges = [3.0, 6.0][: tiers - 1]
+    lo_e = np.array([0.0, *edges])
+    hi_e = np.array([*edges, np.inf])
+    P = np.clip(x[:, None] - lo_e[None, :], 0, hi_e - lo_e)
+    scen = np.repeat(np.arange(S), Y)
+    W = rng.dirichlet(np.ones(S))
+    w = W[scen]
+    need = rng.uniform(-2, 4, size=S * Y)
+    mandatory = np.zeros(S, bool)
+    for rule in (None, LimitRule(decide=True), LimitRule(decide=True, min=1.0, max=4.0)):
+        for budget in (0.0, 0.2, 0.45):
+            side = solve_gain_chance(P, w, scen, need, rule, 0.0, 1.0, 0.1, 0.5, W, budget,
+                                     mandatory)  # fmt: skip
+            want = _chance_by_brute_force(P, w, scen, need, rule, 0.1, 0.5, W, budget,
+                                          mandatory)  # fmt: skip
+            if math.isinf(want):
+                assert not side.feasible
+            else:
+                assert side.feasible and side.value == pytest.approx(want, abs=1e-9)
+
+
 def test_structure_values_add_up(root):
     case = gainshare.load_case(root / "cases" / "core.yaml")
     d = Designer(case)

@@ -346,7 +346,8 @@ class Designer:
         of a percent) is returned instead, said so in the message."""
         if not self.starts:
             return out
-        econ = compute(self.case, self.scenarios)
+        econ = (self.space.base_econ if self.case.levers is None
+                else compute(self.case, self.scenarios))  # fmt: skip
         seen, best = [], None
         for a in self.starts:
             r = check(self.case, a, econ)
@@ -366,7 +367,7 @@ class Designer:
             return replace(out, starts=seen)
         value, a, r = best
         msg = (
-            f"'{a.name}', which the room brought, meets every requirement and does better "
+            f"'{a.name}', given as a start, meets every requirement and does better "
             "than any agreement in the drafting space; it is returned unchanged."
         )
         bound = max(out.bound or value, value)

@@ -275,6 +275,37 @@ def _expected_capped(P, w, sh, cap) -> np.ndarray:
     return (sh * cpw[lo]).sum(axis=1) + cap * (cw[-1] - cw[lo])
 
 
+def _tier_lines(P, need, scen, rows_mask, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of tier k needing cover, one line per scenario (padded: need -inf): the
+    scenarios, their rows' needs and their rows' amounts in the tier."""
+    rows = np.nonzero(rows_mask)[0]
+    sc, pos = np.unique(scen[rows], return_inverse=True)
+    slot = np.zeros(len(rows), dtype=np.int64)
+    if len(rows):
+        first = np.searchsorted(np.sort(pos), np.arange(len(sc)))
+        slot[np.argsort(pos, kind="stable")] = np.arange(len(rows)) - np.repeat(
+            first, np.bincount(pos, minlength=len(sc))
+        )
+    wide = int(slot.max(initial=-1)) + 1
+    nd = np.full((len(sc), wide), -np.inf)
+    am = np.ones((len(sc), wide))
+    nd[pos, slot], am[pos, slot] = need[rows], P[rows, k]
+    return sc, nd, am
+
+
+def _reach(lines, below: np.ndarray, S: int) -> np.ndarray:
+    """(len(below), S): per lower-tier payment `below` and scenario, the least share of the
+    tier that covers the scenario's rows in it (0 where it has none)."""
+    sc, nd, am = lines
+    r = np.zeros((len(below), S))
+    if len(sc):
+        acc = np.zeros((len(below), len(sc)))
+        for j in range(nd.shape[1]):
+            np.maximum(acc, (nd[None, :, j] - below[:, None]) / am[None, :, j], out=acc)
+        r[:, sc] = acc
+    return r
+
+
 def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
                       mandatory) -> Side:  # fmt: skip
     """Gain terms of a provider kept whole in all but `budget` of the probability (chance):
@@ -282,9 +313,10 @@ def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
     grid point of shares the scenarios the shares leave short (and the `mandatory` ones: short
     whatever the terms) must be excused; the cap is then the least that covers every other
     scenario but the costliest ones the rest of the budget excuses. Exact over the share grid
-    for up to two tiers without a gateway, caps and edges in pounds."""
+    for up to three tiers without a gateway, caps and edges in pounds (lower tiers' shares are
+    enumerated, a share is given up as soon as it leaves more than the budget short)."""
     n, K = P.shape
-    if step is None or K > 2 or (rule is not None and rule.basis != "amount"):
+    if step is None or K > 3 or (rule is not None and rule.basis != "amount"):
         raise NotDecomposable("chance keep-whole with these terms")
     S = len(W)
     order = np.argsort(P.sum(axis=1), kind="stable")
@@ -295,35 +327,59 @@ def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
     np.maximum.at(cn, scen[req], need[req])
     kmin, kmax = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
     grid = np.arange(kmin, kmax + 1, dtype=float) * step
-    width0 = float(P[tier > 0, 0].max(initial=0.0))
+    # full width of each tier below the top one (the rows above it fill it)
+    width = [float(P[tier > k, k].max(initial=0.0)) for k in range(K - 1)]
     order_cn = np.argsort(-cn, kind="stable")
     cands = []
-    for s1 in grid if K == 2 else [None]:
-        short = np.full((len(grid), S), False)
-        short |= mandatory[None, :]
-        if K == 1:
-            r = np.zeros(S)
-            np.maximum.at(r, scen[req], need[req] / P[req, 0])
-            short |= r[None, :] > grid[:, None] + 1e-12
-            shares = grid[:, None]
-            useful = grid <= _ceil(r.max(initial=0.0), step) * step + 1e-12
-        else:
-            low = req & (tier == 0)
-            r0 = np.zeros(S)
-            np.maximum.at(r0, scen[low], need[low] / P[low, 0])
-            top = req & (tier == 1)
-            r1 = np.zeros(S)
-            np.maximum.at(r1, scen[top], (need[top] - s1 * width0) / P[top, 1])
-            short |= (r0 > s1 + 1e-12)[None, :] | (r1[None, :] > grid[:, None] + 1e-12)
-            shares = np.column_stack([np.full(len(grid), s1), grid])
-            useful = grid <= max(_ceil(r1.max(initial=0.0), step) * step, grid[0]) + 1e-12
+
+    by_tier = [_tier_lines(P, need, scen, req & (tier == k), k) for k in range(K)]
+
+    def reach(k: int, below: np.ndarray) -> np.ndarray:
+        return _reach(by_tier[k], below, S)
+
+    def last_tier(lower: np.ndarray, short0: np.ndarray) -> None:
+        """Every useful top-tier share for each row of `lower` (lower tiers' shares, with the
+        scenarios they leave short in `short0`): from the least that leaves no more than the
+        budget short to the least that covers every row."""
+        r = reach(K - 1, lower @ np.asarray(width[: K - 1]))
+        # scenario s is short at grid point j < cut[v, s]
+        cut = np.searchsorted(grid, np.where(short0, -np.inf, r) - 1e-12, side="left")
+        spent = short0.astype(float) @ W
+        G = len(grid) + 1
+        at = (np.arange(len(lower))[:, None] * G + cut).ravel()
+        hist = np.bincount(at, np.tile(W, len(lower)), len(lower) * G).reshape(len(lower), G)
+        weight = spent[:, None] + hist[:, ::-1].cumsum(axis=1)[:, ::-1][:, 1:]
+        cover = np.maximum(_ceil(r.max(axis=1, initial=0.0), step) * step, grid[0])
         # more share than covers every row only costs more; rows over budget cannot be chosen
-        useful &= short.astype(float) @ W <= budget + 1e-12
-        if not useful.any():
-            continue
-        caps, ok = _chance_caps(rule, short[useful], cn, W, budget, lstep, order_cn)
+        useful = (grid[None, :] <= cover[:, None] + 1e-12) & (weight <= budget + 1e-12)
+        v, j = np.nonzero(useful)
+        if not len(v):
+            return
+        short = short0[v] | (cut[v] > j[:, None])
+        shares = np.column_stack([lower[v], grid[j]])
+        caps, ok = _chance_caps(rule, short, cn, W, budget, lstep, order_cn)
         if ok.any():
-            cands.append((shares[useful][ok], caps[ok]))
+            cands.append((shares[ok], caps[ok]))
+
+    def lower_tiers(lower: tuple[float, ...], short0: np.ndarray) -> None:
+        k = len(lower)
+        if k == K - 1:  # one tier
+            last_tier(np.zeros((1, 0)), short0[None, :])
+            return
+        below = sum(s * wd for s, wd in zip(lower, width, strict=False))
+        r = reach(k, np.array([below]))[0]
+        short = short0[None, :] | (r[None, :] > grid[:, None] + 1e-12)
+        # the short scenarios only grow with fewer shares: a share over budget is given up
+        keep = short.astype(float) @ W <= budget + 1e-12
+        if k == K - 2:
+            lower_rows = np.column_stack([np.full((int(keep.sum()), k), lower), grid[keep]])
+            if len(lower_rows):
+                last_tier(lower_rows, short[keep])
+            return
+        for sk, sh in zip(grid[keep], short[keep], strict=True):
+            lower_tiers((*lower, float(sk)), sh)
+
+    lower_tiers((), mandatory.copy())
     if not cands:
         return Side(False, why="no shares and cap keep it whole often enough")
     sh = np.concatenate([c[0] for c in cands])
@@ -342,6 +398,11 @@ def _chance_caps(rule, short, cn, W, budget, lstep, order) -> tuple[np.ndarray, 
     room = budget - spent
     if rule is None:
         return np.full(len(short), np.inf), room >= -1e-12
+    # the costliest scenarios past a budget's worth of probability are never excused (each
+    # row's open weight so far is at least the whole weight less what is short): stop there
+    whole = np.cumsum(W[order])
+    past = np.nonzero(whole > budget + 1e-9)[0]
+    order = order[: past[0] + 1] if len(past) else order
     open_w = (~short[:, order]) * W[order][None, :]
     cum = np.cumsum(open_w, axis=1)
     over = cum > room[:, None] + 1e-12

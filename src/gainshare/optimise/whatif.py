@@ -388,7 +388,14 @@ class WhatIfModel:
             rebuilt, self._fresh = self._fresh, False
             case = self.effective_case(whatif)
             self._apply(designer, case)
+            # the previous answer is a start: no what-if answer is worse than it where it still
+            # meets every requirement (the search is exact; this holds for the MIP's time limit)
+            # (only an answer of this same model: another case's answer names other parties)
+            held, previous = getattr(self, "_previous", (None, None))
+            designer.starts = (previous,) if held is designer and previous is not None else ()
             result = designer.solve()
+            if result.agreement is not None:
+                self._previous = (designer, result.agreement)
             verdict = None
             if result.agreement is not None:
                 verdict = result.check
@@ -400,7 +407,7 @@ class WhatIfModel:
     def economics(self, whatif: WhatIf):
         """Economics of the model case (first lever structure), for slider scales."""
         with self.lock:
-            return self._designer(whatif).data.econs[0]
+            return self._designer(whatif).space.base_econ
 
     # ------------------------------------------------------------ feasible ranges
 

@@ -172,11 +172,21 @@ def write_png(fig: go.Figure, path: Path) -> Path | None:
     """PNG of a chart, or None when no renderer is available."""
     if png_renderer_problem() is not None:
         return None
+    import logging
     import os
 
     os.environ.setdefault("BROWSER_PATH", local_browser() or "")
+    # the renderer's browser link logs messages it ignores (with a traceback) on stderr: the
+    # report's own output is what the user reads, and a picture that fails is simply left out
+    quiet = [logging.getLogger(name) for name in ("choreographer", "kaleido", "logistro")]
+    levels = [log.level for log in quiet]
+    for log in quiet:
+        log.setLevel(logging.CRITICAL + 1)
     try:
         fig.write_image(path, width=1100, height=520, scale=1)
     except Exception:  # noqa: BLE001 - a missing browser shows up only when rendering
         return None
+    finally:
+        for log, level in zip(quiet, levels, strict=True):
+            log.setLevel(level)
     return path
