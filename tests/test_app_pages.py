@@ -332,6 +332,23 @@ def test_candidates_page_puts_them_side_by_side(expected):
     assert not IDS.search(text) and "Margin £" not in text and "epsilon" not in text
 
 
+def test_each_bargaining_point_says_what_it_means_for_the_room():
+    at = _go(_home(), "3_Candidates.py")
+    box = at.selectbox(key="ui.cand.chosen")
+    said = {}
+    for label in box.options:
+        name = label.split(" · ", 1)[1]
+        if name in ("Nash bargaining", "Kalai-Smorodinsky", "Egalitarian"):
+            at.selectbox(key="ui.cand.chosen").set_value(name).run()
+            said[name] = " ".join(c.value for c in at.caption)
+    assert set(said) >= {"Nash bargaining", "Kalai-Smorodinsky"}
+    assert "maximises the product of every party's gain" in said["Nash bargaining"]
+    assert "same fraction of the most it could get" in said["Kalai-Smorodinsky"]
+    for text in said.values():
+        assert "Gains over the 3 years (expected): NHS Eastbrook ICB £" in text
+        assert "better off in every scenario and year" not in text  # the margin points' words
+
+
 def test_proposal_page_checks_and_repairs_and_says_what_the_best_keeps(case):
     """Finding 5: a 50/30/20 split repaired: what moved is said by name, and beside the
     nearest agreement stands the best one, with what the commissioners keep under each."""

@@ -404,11 +404,14 @@ def option_label(case: Case, c) -> str:
     if c.kind == "simple":
         return "Simple: one tier, 5% steps"
     if c.kind == "fair":
-        return f"Nearest to the {c.label.lower()} split"
+        name = c.label if c.label.startswith("Shapley") else c.label.lower()  # a person's name
+        return f"Nearest to the {name} split"
     if c.label == "Commissioners' best":
         return "Most for the commissioners"
     if c.label == "Max-min margin":
         return "Best worst year for the providers"
+    if c.kind == "bargaining":
+        return c.label
     if c.label.startswith("Whole "):
         return f"Everyone kept whole in {c.label.split()[-1]}"
     return f"Every provider ≥ {money(worst or 0.0, case.currency)} every year"
@@ -427,6 +430,10 @@ def option_about(case: Case, c, objective: str) -> str:
         return (f"Each organisation's share starts from its {c.label.lower()} share of the "
                 f"savings it helps make ({split}), moved as little as needed to meet every "
                 "requirement.")  # fmt: skip
+    if c.kind == "bargaining":  # what the point means and what each party gains, not how
+        said = c.method.split(" Agreements with shares", 1)[0]
+        meaning = said.partition(": ")[2] or said
+        return meaning[:1].upper() + meaning[1:]
     if c.label.startswith("Whole "):
         return (
             f"As much as possible for the commissioners while every provider is kept whole "
