@@ -549,6 +549,23 @@ def test_trade_off_chart_tells_failing_candidates_apart_and_keeps_labels_apart()
     assert len({t[-1] for t in ticks}) == 1  # one unit on the axis
 
 
+def test_trade_off_chart_prints_letters_drawn_together_once():
+    """Fair and bargaining points often sit almost on one spot: one label names them all."""
+    import pandas as pd
+
+    from gainshare.report.app_charts import tradeoff
+
+    points = pd.DataFrame({
+        "letter": list("ABCDEF"), "label": list("abcdef"),
+        "x": [0.0, 7_000.0, 12_000.0, 10.0, 30.0, 20.0],
+        "y": [1.39e6, 1.29e6, 1.25e6, 0.52e6, 0.50e6, 0.55e6],
+        "meets": [True] * 6, "chosen": [False] * 6,
+    })  # fmt: skip
+    fig = tradeoff(points, "GBP")
+    text = dict(zip("ABCDEF", fig.data[0].text, strict=True))
+    assert text == {"A": "A", "B": "B", "C": "C", "D": "D, E, F", "E": "", "F": ""}
+
+
 def test_the_app_command_finds_the_app_or_says_why_not(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 

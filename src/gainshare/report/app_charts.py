@@ -174,6 +174,7 @@ def tradeoff(
             line=dict(color=LINE, width=2, dash="dot"), hoverinfo="skip",
         ))  # fmt: skip
     ys = list(points["y"]) + (list(frontier["y"]) if has_line else [])
+    together = _together(points, lo, hi, min(ys), max(ys))
     chosen = points.get("chosen", pd.Series(False, index=points.index)).astype(bool)
     meets = points.get("meets", pd.Series(True, index=points.index)).astype(bool)
     for ok, name, symbol, color in ((True, "meets every requirement", "circle", GAIN),
@@ -183,7 +184,8 @@ def tradeoff(
             continue
         big = chosen[meets == ok]
         shown_x = sel["x"].clip(lo, hi)
-        text = [letter if lo <= x <= hi else f"{letter} ({xfmt(x)}) {'←' if x < lo else '→'}"
+        text = [together.get(letter, letter) if lo <= x <= hi
+                else f"{letter} ({xfmt(x)}) {'←' if x < lo else '→'}"
                 for letter, x in zip(sel["letter"], sel["x"], strict=True)]  # fmt: skip
         where = [p if lo <= x <= hi else ("middle right" if x < lo else "middle left")
                  for p, x in zip(_positions(sel), sel["x"], strict=True)]  # fmt: skip
@@ -210,6 +212,29 @@ def tradeoff(
     fig = _style(fig, None, 420)
     fig.update_layout(showlegend=True, legend=dict(orientation="h", y=1.1, x=0))
     return fig
+
+
+def _together(points: pd.DataFrame, lo: float, hi: float, ymin: float, ymax: float,
+              near: float = 0.04) -> dict[str, str]:  # fmt: skip
+    """Letters of candidates drawn almost on top of one another (within `near` of each axis's
+    range): the first of each such group carries them all ("D, E, G"), the others none, so
+    that no letter is printed over another. Letters alone are left out of the map."""
+    xr, yr = (hi - lo) or 1.0, (ymax - ymin) or 1.0
+    inside = points[(points["x"] >= lo) & (points["x"] <= hi)].sort_values("letter")
+    groups: list[list] = []
+    for letter, x, y in zip(inside["letter"], inside["x"], inside["y"], strict=True):
+        for g in groups:
+            if any(abs(x - gx) <= near * xr and abs(y - gy) <= near * yr for _, gx, gy in g):
+                g.append((letter, x, y))
+                break
+        else:
+            groups.append([(letter, x, y)])
+    out = {}
+    for g in groups:
+        if len(g) > 1:
+            out[g[0][0]] = ", ".join(letter for letter, _, _ in g)
+            out.update({letter: "" for letter, _, _ in g[1:]})
+    return out
 
 
 def _positions(sel: pd.DataFrame) -> list[str]:
