@@ -267,6 +267,32 @@ def test_chance_keep_whole_equals_the_mip_on_the_same_space():
     assert s.check.document["by_party"]["acute"]["prob_whole"] >= 0.7
 
 
+@pytest.mark.parametrize("edges", [[70_000], [68_000, 88_000]])
+@pytest.mark.parametrize("capped", [False, True])
+def test_chance_keep_whole_with_tiers_equals_the_mip(edges, capped):
+    """Chance keep-whole with two and three gain tiers (edges inside the pool's range of
+    £60,000-£100,000), with and without caps to decide: the search and the MIP find the same
+    optimum, and the answer, settled, keeps the acute trust whole in 75% of the probability."""
+    targeting = [1.0, 0.8, 0.9, 0.7, 0.95, 0.85, 0.75, 0.65]
+    escalation = [0.0, 0.05, 0.0, 0.1, 0.02, 0.0, 0.05, 0.0]
+    d = tiny_dict()
+    rows = zip("abcdefgh", [0.125] * 8, targeting, escalation, strict=True)
+    d["uncertainty"]["named"] = _named(*rows)
+    d["keep_whole"] = {"acute": {"mode": "chance", "beta": 0.75}, "community": {"mode": "none"}}
+    d["requirements"] = {"rounding": "1%", "search": None,
+                         "gain_edges": [{"amount": e} for e in edges]}  # fmt: skip
+    if capped:
+        d["requirements"]["caps"] = {"acute": {"decide": True}, "community": {"decide": True}}
+    case = Case.model_validate(d)
+    s = design(case)
+    m = Designer(case, method="mip").solve()
+    assert s.route == "search" and m.route == "mip"
+    assert s.status == m.status == "optimal"
+    assert s.objective_value == pytest.approx(m.objective_value, abs=0.01)
+    assert s.check.document["by_party"]["acute"]["prob_whole"] >= 0.75
+    assert len(s.agreement.terms.gain_tiers) == len(edges) + 1
+
+
 def _chance_by_brute_force(P, w, scen, need, rule, step, lstep, W, budget, mandatory):
     """Every share vector of the grid and every cap worth trying: the least expected transfer
     that leaves no more than `budget` of the probability short (a scenario is short when one of
