@@ -603,6 +603,12 @@ def print_table(doc: dict) -> None:
         mem = det["memory"]
         print(f"peak memory: {mem['peak_mb']:,.0f} MB ({mem['before_check_mb']:,.0f} MB before "
               f"the check; the check took {mem['check_s']:.2f} s)")  # fmt: skip
+    if det.get("value_of_information"):
+        v = det["value_of_information"]
+        print(f"value of information ({v['case']}, {v['scenarios']} scenarios): {v['draws']} "
+              f"draws of each of {v['parameters']} parameters, {v['solves']} designs in "
+              f"{v['seconds']:.1f} s ({v['per_solve_s']:.3f} s a design; one fresh design "
+              f"{v['one_design_median_s']:.3f} s)")  # fmt: skip
     print(
         f"load average {doc['machine']['load_average_start']} at the start, "
         f"{doc['load_average_end']} at the end"
