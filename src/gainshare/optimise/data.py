@@ -166,7 +166,8 @@ def _edges(edges: list[Limit], spend: np.ndarray) -> np.ndarray:
     return np.stack([e.resolve(spend) for e in edges], axis=-1)
 
 
-def _split(case: Case, econ: Economics) -> np.ndarray:
+def commissioner_split(case: Case, econ: Economics) -> np.ndarray:
+    """(S, Y, P) commissioners' split of the retained amount: the case's, else by spend."""
     fixed = case.requirements.commissioner_split
     if fixed is None:
         return econ.spend_split
@@ -176,7 +177,7 @@ def _split(case: Case, econ: Economics) -> np.ndarray:
     return out
 
 
-def _quality(econ: Economics, gateway: dict) -> np.ndarray:
+def gateway_factor(econ: Economics, gateway: dict) -> np.ndarray:
     """(S, Y, P) gateway factor of one gateway option, via the settlement code."""
     _, Y, P = econ.shape
     code = np.zeros((Y, P), dtype=np.int8)
@@ -223,7 +224,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = F
         )
         gp.append(tier_portions(np.maximum(x, 0.0), _edges(list(st.gain_edges), spend)))
         lp.append(tier_portions(np.maximum(-x, 0.0), _edges(list(st.loss_edges), spend)))
-        qf.append(_quality(e, st.gateway))
+        qf.append(gateway_factor(e, st.gateway))
         base.append(e.net_before_sharing)
         pool.append(g)
         sav.append(-party_sum(e.total_cost_change))
@@ -250,7 +251,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = F
         pool=pool_a / scale,
         savings=np.stack(sav) / scale,
         exp_pay=e0.exp_pay / scale,
-        split=_split(case, e0),
+        split=commissioner_split(case, e0),
     )
     if req.incentives is not None and not grown:
         data.growth = _growth_data(case, sc, len(structures))

@@ -94,6 +94,17 @@ def _r(v: float | None) -> float | None:
     return None if v is None else round(float(v), 2)
 
 
+def _stop_message(status: str, gap: float | None) -> str:
+    """What the room is told about an answer that is not proven optimal (nothing when it is)."""
+    if status == "optimal":
+        return ""
+    if gap is None:
+        return ("Time limit reached: best agreement found so far; how far it is from the best "
+                "possible is not yet known (allow more time to find out).")  # fmt: skip
+    return (f"Time limit reached: best agreement found, within {100 * gap:.2f}% of the "
+            "best possible.")  # fmt: skip
+
+
 class Designer:
     """Design for a case, and re-solve after requirement changes (what-ifs).
 
@@ -328,16 +339,8 @@ class Designer:
             lev, label = self.space.levers[found.plan.structure.lever]
             levers = {"teams": lev.teams, "closures": lev.closures,
                       "release_year": lev.release_year, "label": label}  # fmt: skip
-        if found.status == "optimal":
-            msg = ""
-        elif gap is None:
-            msg = ("Time limit reached: best agreement found so far; how far it is from the best "
-                   "possible is not yet known (allow more time to find out).")  # fmt: skip
-        else:
-            msg = (f"Time limit reached: best agreement found, within {100 * gap:.2f}% of the "
-                   "best possible.")  # fmt: skip
         out = DesignResult(found.status, name, value, bound, gap, found.agreement, result,
-                           levers, binding, timings, msg)  # fmt: skip
+                           levers, binding, timings, _stop_message(found.status, gap))  # fmt: skip
         return self._never_worse(out)
 
     def _never_worse(self, out: DesignResult) -> DesignResult:
@@ -662,16 +665,8 @@ class Designer:
                 "release_year": lev.levers.release_year,
                 "label": lev.label,
             }
-        if status == "optimal":
-            msg = ""
-        elif gap is None:
-            msg = ("Time limit reached: best agreement found so far; how far it is from the best "
-                   "possible is not yet known (allow more time to find out).")  # fmt: skip
-        else:
-            msg = (f"Time limit reached: best agreement found, within {100 * gap:.2f}% of the "
-                   "best possible.")  # fmt: skip
         return DesignResult(status, name, obj, bound, gap, agreement, result, levers, binding,
-                            timings, msg, route="mip")  # fmt: skip
+                            timings, _stop_message(status, gap), route="mip")  # fmt: skip
 
     def _mismatch(self, result: CheckResult) -> float:
         """Largest difference (pounds) between the model's and the settlement's net positions."""

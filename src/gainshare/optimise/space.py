@@ -18,11 +18,11 @@ import numpy as np
 
 from gainshare.economics.model import Economics, LeverChoice, compute
 from gainshare.economics.scenarios import ScenarioSet, sample
+from gainshare.optimise.data import commissioner_split, gateway_factor
 from gainshare.schema.agreement import Agreement, Corridor
 from gainshare.schema.case import Case
 from gainshare.schema.common import Limit
 from gainshare.schema.requirements import LimitRule, Requirements
-from gainshare.settle.engine import GATE_CODES, quality_factor
 
 STEPS = {"none": None, "1%": 0.01, "5%": 0.05}
 SHARE_LIMIT_STEP = 0.001  # caps and collars given as a share of expected payment: 0.1% steps
@@ -207,24 +207,11 @@ class Space:
 
     def quality(self, st: Structure) -> np.ndarray:
         """(S, Y, P) gateway factor of the structure's gateway, via the settlement code."""
-        econ = self.econ(st.lever)
-        _, Y, P = econ.shape
-        code = np.zeros((Y, P), dtype=np.int8)
-        target, floor = np.full((Y, P), 100.0), np.zeros((Y, P))
-        for pid, gw in st.gateway:
-            j = econ.index(pid)
-            code[:, j], target[:, j], floor[:, j] = GATE_CODES[gw.mode], gw.target, gw.floor
-        return quality_factor(econ.quality_scores, code, target, floor)
+        return gateway_factor(self.econ(st.lever), dict(st.gateway))
 
     def split(self, econ: Economics) -> np.ndarray:
         """(S, Y, P) commissioners' split of the retained amount."""
-        fixed = self.req.commissioner_split
-        if fixed is None:
-            return econ.spend_split
-        out = np.zeros(econ.shape)
-        for pid, v in fixed.items():
-            out[:, :, econ.index(pid)] = v
-        return out
+        return commissioner_split(self.case, econ)
 
 
 def _unique(items: list) -> list:
