@@ -14,7 +14,19 @@ import gainshare
 from gainshare.economics.model import compute
 from gainshare.economics.scenarios import sample
 from gainshare.optimise import Designer, design
-from gainshare.optimise.search import Side, _knapsack_dp, _knapsack_dp2, _knapsack_mip, _max_lines
+from gainshare.optimise import search as search_module
+from gainshare.optimise.search import (
+    TOO_MANY,
+    Side,
+    TooMany,
+    _knapsack_dp,
+    _knapsack_dp2,
+    _knapsack_enum,
+    _knapsack_mip,
+    _max_lines,
+    _pareto_grid,
+    _pareto_scan,
+)
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.settle.check import check
@@ -322,9 +334,11 @@ def _chance_by_brute_force(P, w, scen, need, rule, step, lstep, W, budget, manda
 
 @pytest.mark.parametrize("tiers", [1, 2, 3])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_chance_side_equals_brute_force(tiers, seed):
+@pytest.mark.parametrize("top_needs", [True, False])
+def test_chance_side_equals_brute_force(tiers, seed, top_needs):
     """One provider's gain terms under chance keep-whole, for one to three tiers with a cap to
-    decide: the search equals trying every share vector of a 10% grid and every cap."""
+    decide: the search equals trying every share vector of a 10% grid and every cap. Also when
+    no row in the top tier needs cover (only lower tiers' shares can leave it short)."""
     from gainshare.optimise.search import solve_gain_chance
     from gainshare.schema.requirements import LimitRule
 
@@ -339,6 +353,8 @@ def test_chance_side_equals_brute_force(tiers, seed):
     W = rng.dirichlet(np.ones(S))
     w = W[scen]
     need = rng.uniform(-2, 4, size=S * Y)
+    if not top_needs and tiers > 1:
+        need[x > edges[-1]] = -1.0
     mandatory = np.zeros(S, bool)
     for rule in (None, LimitRule(decide=True), LimitRule(decide=True, min=1.0, max=4.0)):
         for budget in (0.0, 0.2, 0.45):
@@ -407,6 +423,122 @@ def test_share_sum_knapsack_by_dynamic_programming_equals_brute_force():
             assert sum(sides[p].grid_value[j] for p, j in got.items()) == pytest.approx(best)
             assert sum(sides[p].grid_value[j] for p, j in mip.items()) == pytest.approx(best)
             assert gap == 0.0
+
+
+def _brute_knapsack(sides, tiers):
+    best, n = np.inf, len(next(iter(sides.values())).grid_value)
+    for combo in itertools.product(range(n), repeat=len(sides)):
+        pairs = list(zip(sides, combo, strict=True))
+        total = sum(sides[p].grid_shares[j][tiers] for p, j in pairs)
+        if (total <= 1 + 1e-9).all():
+            best = min(best, sum(sides[p].grid_value[j] for p, j in pairs))
+    return best
+
+
+def test_three_tier_knapsack_by_enumeration_equals_brute_force_and_the_mip():
+    """The three-tier share-sum choice by enumeration with a running-minimum table gives the
+    brute-force optimum (and the MIP's), and None exactly when no choice fits."""
+    rng = np.random.default_rng(11)
+    seen = {"fits": 0, "none": 0}
+    for providers in (2, 3, 4):
+        for _ in range(12):
+            sides = {p: _side(rng, 3, 7) for p in range(providers)}
+            cands = {p: np.arange(7) for p in sides}
+            best = _brute_knapsack(sides, [0, 1, 2])
+            got = _knapsack_enum(sides, cands, 1.0, [0, 1, 2], 0.05)
+            mip, gap = _knapsack_mip(sides, cands, 1.0, [0, 1, 2])
+            if not np.isfinite(best):
+                assert got is None and mip is None and gap == 0.0
+                seen["none"] += 1
+                continue
+            seen["fits"] += 1
+            total = sum(sides[p].grid_shares[j] for p, j in got.items())
+            assert (total <= 1 + 1e-9).all()
+            assert sum(sides[p].grid_value[j] for p, j in got.items()) == pytest.approx(best)
+            assert sum(sides[p].grid_value[j] for p, j in mip.items()) == pytest.approx(best)
+    assert seen["fits"] > 5 and seen["none"] > 5  # both outcomes were tried
+
+
+def test_three_tier_knapsack_equals_the_mip_on_larger_choices(monkeypatch):
+    """Five providers with 60 points each in 1% steps: the enumeration bounded by the LP's
+    duals (grown round by round) gives the MIP's proven optimum."""
+    monkeypatch.setattr(search_module, "KNAPSACK_SECONDS", 60.0)
+    rng = np.random.default_rng(7)
+    tried = 0
+    for _ in range(6):
+        sides = {}
+        for p in range(5):
+            sh = rng.integers(0, 40, size=(60, 3)) * 0.01
+            val = 100 - 40 * sh.sum(axis=1) + rng.uniform(0, 5, size=60)  # more share, less
+            sides[p] = Side(True, float(val.min()), tuple(sh[0]), None, sh, val,
+                            np.full(60, np.nan))  # fmt: skip
+        cands = {p: np.arange(60) for p in sides}
+        got = _knapsack_enum(sides, cands, 1.0, [0, 1, 2], 0.01)
+        mip, gap = _knapsack_mip(sides, cands, 1.0, [0, 1, 2])
+        assert not isinstance(got, TooMany)
+        if mip is None:
+            assert got is None
+            continue
+        tried += 1
+        assert gap == 0.0
+        assert (sum(sides[p].grid_shares[j] for p, j in got.items()) <= 1 + 1e-9).all()
+        assert sum(sides[p].grid_value[j] for p, j in got.items()) == pytest.approx(
+            sum(sides[p].grid_value[j] for p, j in mip.items()), abs=1e-6)  # fmt: skip
+    assert tried >= 3
+
+
+def test_three_tier_enumeration_hands_large_choices_to_the_mip(monkeypatch):
+    """Past its limit the enumeration hands over to the MIP, which gives the same optimum."""
+    rng = np.random.default_rng(2)
+    sides = {p: _side(rng, 3, 7) for p in range(4)}
+    for side in sides.values():
+        side.grid_shares[:] = np.minimum(side.grid_shares, 0.2)  # every choice fits
+    cands = {p: np.arange(7) for p in sides}
+    best = _brute_knapsack(sides, [0, 1, 2])
+    got = _knapsack_enum(sides, cands, 1.0, [0, 1, 2], 0.05)
+    assert not isinstance(got, TooMany)
+    assert sum(sides[p].grid_value[j] for p, j in got.items()) == pytest.approx(best)
+    monkeypatch.setattr(search_module, "ENUM_STATES", 0)
+    assert isinstance(_knapsack_enum(sides, cands, 1.0, [0, 1, 2], 0.05), TooMany)
+    chosen, gap = search_module._knapsack(sides, 1.0, [0, 1, 2], 0.05)
+    assert gap == 0.0
+    assert sum(sides[p].grid_value[j] for p, j in chosen.items()) == pytest.approx(best)
+    assert _knapsack_enum(sides, cands, 1.0, [0, 1, 2], 0.001) is TOO_MANY  # table too large
+
+
+@pytest.mark.parametrize("tiers", [2, 3])
+def test_pareto_points_by_the_share_table_equal_a_scan(tiers):
+    """Kept points (and their order) from the running-minimum table equal the point-by-point
+    scan, ties in score included."""
+    rng = np.random.default_rng(tiers)
+    for n in (1, 5, 60, 400):
+        units = rng.integers(0, 21, size=(n, tiers)) * 5
+        units = np.unique(units, axis=0)  # one point per share vector, as the caller gives
+        score = np.round(rng.uniform(0, 10, size=len(units)))  # many ties
+        order = np.argsort(score, kind="stable")
+        assert _pareto_grid(units, score).tolist() == _pareto_scan(units, order).tolist()
+
+
+def test_knapsack_lp_relaxation_proves_no_choice_fits():
+    """Every provider needs 40% of some tier whichever point it takes: no fractional choice
+    fits either, and the MIP route says so as proven (gap 0), not as a time limit."""
+    sh = np.array([[0.4, 0.0, 0.0], [0.0, 0.4, 0.0], [0.0, 0.0, 0.4]])
+    sides = {p: Side(True, 0.0, tuple(sh[0]), None, sh, np.arange(3.0), np.full(3, np.nan))
+             for p in range(7)}  # fmt: skip
+    cands = {p: np.arange(3) for p in sides}
+    assert _knapsack_mip(sides, cands, 1.0, [0, 1, 2]) == (None, 0.0)
+
+
+def test_an_undecided_share_sum_choice_is_not_called_infeasible(root, monkeypatch):
+    """When the share-sum choice stops at its time limit with nothing found, the structure is
+    not reported as holding no agreement: design says time limit, not infeasible."""
+    case = gainshare.load_case(root / "cases" / "core.yaml")
+    base = Designer(case).solve()
+    monkeypatch.setattr(search_module, "_restore_sums", lambda *a, **k: (None, math.inf))
+    r = Designer(case).solve()
+    assert base.status == "optimal"
+    assert r.status == "time_limit" and r.agreement is None
+    assert "time allowed" in r.message and "meets every requirement" not in r.message
 
 
 def test_cli_design_states_the_starts_and_what_the_space_adds(root, tmp_path):

@@ -314,6 +314,10 @@ class Designer:
                 msg = (f"{found.why}: no sharing terms can keep it whole there. Widen the "
                        "tolerance, use chance or CVaR keep-whole, or narrow the "
                        "corridor.")  # fmt: skip
+            elif found.status == "time_limit":
+                msg = (f"No agreement was found in the time allowed ({found.why}); the "
+                       "drafting space was not shown to hold none. Allow more time "
+                       "(requirements.time_limit) or narrow the search.")  # fmt: skip
             else:
                 msg = (f"No agreement in the drafting space meets every requirement: "
                        f"{found.why}. Run explain to see which requirements conflict and what "

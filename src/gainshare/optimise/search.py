@@ -50,6 +50,20 @@ EPS = 1e-6  # pounds: a need below this is no need
 CHUNK = 2048  # grid points evaluated at once (memory: CHUNK x rows floats)
 MAX_GRID = 1_100_000  # grid points of one side of one provider, at most
 KNAPSACK_SECONDS = 2.0  # the share-sum knapsack over three or more tiers stops here
+PARETO_CELLS = 4_000_000  # share tables up to this many cells are held whole
+ENUM_STATES = 4_000_000  # combinations of grid points the three-tier knapsack enumerates
+
+
+class TooMany:
+    """The three-tier enumeration would be too large: the MIP decides, from `start` (the best
+    choice the enumeration found so far) when there is one."""
+
+    def __init__(self, start: dict | None = None) -> None:
+        self.start = start
+
+
+TOO_MANY = TooMany()
+DP_CELLS = 3_000_000  # table cells read at once in the two-tier knapsack (24 MB)
 
 
 class NotDecomposable(Exception):  # noqa: N818 - a routing signal, not a fault
@@ -293,17 +307,14 @@ def _tier_lines(P, need, scen, rows_mask, k) -> tuple[np.ndarray, np.ndarray, np
     return sc, nd, am
 
 
-def _reach(lines, below: np.ndarray, S: int) -> np.ndarray:
-    """(len(below), S): per lower-tier payment `below` and scenario, the least share of the
-    tier that covers the scenario's rows in it (0 where it has none)."""
+def _reach(lines, below: np.ndarray) -> np.ndarray:
+    """(len(below), len(sc)): per lower-tier payment `below` and scenario with rows in the
+    tier (`sc` of `lines`), the least share of the tier that covers the scenario's rows."""
     sc, nd, am = lines
-    r = np.zeros((len(below), S))
-    if len(sc):
-        acc = np.zeros((len(below), len(sc)))
-        for j in range(nd.shape[1]):
-            np.maximum(acc, (nd[None, :, j] - below[:, None]) / am[None, :, j], out=acc)
-        r[:, sc] = acc
-    return r
+    acc = np.zeros((len(below), len(sc)))
+    for j in range(nd.shape[1]):
+        np.maximum(acc, (nd[None, :, j] - below[:, None]) / am[None, :, j], out=acc)
+    return acc
 
 
 def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
@@ -329,25 +340,33 @@ def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
     grid = np.arange(kmin, kmax + 1, dtype=float) * step
     # full width of each tier below the top one (the rows above it fill it)
     width = [float(P[tier > k, k].max(initial=0.0)) for k in range(K - 1)]
-    order_cn = np.argsort(-cn, kind="stable")
+    order_cn = _cap_scenarios(cn, W, budget)
     cands = []
 
     by_tier = [_tier_lines(P, need, scen, req & (tier == k), k) for k in range(K)]
+    top_sc = by_tier[K - 1][0]  # scenarios with rows in the top tier: the others never short
+    at_top = np.full(S, -1, dtype=np.int64)
+    at_top[top_sc] = np.arange(len(top_sc))
+    cap_pos = at_top[order_cn]  # each cap scenario's column among top_sc (-1: none)
+    W_top = W[top_sc]
 
     def reach(k: int, below: np.ndarray) -> np.ndarray:
-        return _reach(by_tier[k], below, S)
+        out = np.zeros((len(below), S))
+        out[:, by_tier[k][0]] = _reach(by_tier[k], below)
+        return out
 
     def last_tier(lower: np.ndarray, short0: np.ndarray) -> None:
         """Every useful top-tier share for each row of `lower` (lower tiers' shares, with the
         scenarios they leave short in `short0`): from the least that leaves no more than the
-        budget short to the least that covers every row."""
-        r = reach(K - 1, lower @ np.asarray(width[: K - 1]))
-        # scenario s is short at grid point j < cut[v, s]
-        cut = np.searchsorted(grid, np.where(short0, -np.inf, r) - 1e-12, side="left")
+        budget short to the least that covers every row. Only scenarios with rows in the top
+        tier can be left short by its share."""
+        r = _reach(by_tier[K - 1], lower @ np.asarray(width[: K - 1]))
+        # scenario top_sc[i] is short at grid point j < cut[v, i]
+        cut = np.searchsorted(grid, np.where(short0[:, top_sc], -np.inf, r) - 1e-12, side="left")
         spent = short0.astype(float) @ W
         G = len(grid) + 1
         at = (np.arange(len(lower))[:, None] * G + cut).ravel()
-        hist = np.bincount(at, np.tile(W, len(lower)), len(lower) * G).reshape(len(lower), G)
+        hist = np.bincount(at, np.tile(W_top, len(lower)), len(lower) * G).reshape(len(lower), G)
         weight = spent[:, None] + hist[:, ::-1].cumsum(axis=1)[:, ::-1][:, 1:]
         cover = np.maximum(_ceil(r.max(axis=1, initial=0.0), step) * step, grid[0])
         # more share than covers every row only costs more; rows over budget cannot be chosen
@@ -355,9 +374,11 @@ def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
         v, j = np.nonzero(useful)
         if not len(v):
             return
-        short = short0[v] | (cut[v] > j[:, None])
+        cut_caps = np.where(cap_pos >= 0, cut[:, np.maximum(cap_pos, 0)], 0) if len(
+            top_sc) else np.zeros((len(lower), len(order_cn)), dtype=np.int64)  # fmt: skip
+        short = short0[v][:, order_cn] | (cut_caps[v] > j[:, None])
         shares = np.column_stack([lower[v], grid[j]])
-        caps, ok = _chance_caps(rule, short, cn, W, budget, lstep, order_cn)
+        caps, ok = _chance_caps(rule, short, weight[v, j], cn, W, budget, lstep, order_cn)
         if ok.any():
             cands.append((shares[ok], caps[ok]))
 
@@ -390,20 +411,24 @@ def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
     return Side(True, float(val[best]), tuple(float(v) for v in sh[best]), limit, sh, val, cap)
 
 
-def _chance_caps(rule, short, cn, W, budget, lstep, order) -> tuple[np.ndarray, np.ndarray]:
-    """For each row of `short` (scenarios the shares leave short): the least cap that leaves
-    at most `budget` of the probability short, excusing the costliest scenarios first (`order`:
-    scenarios by need, largest first)."""
-    spent = short.astype(float) @ W
+def _cap_scenarios(cn: np.ndarray, W: np.ndarray, budget: float) -> np.ndarray:
+    """Scenarios by need, largest first, up to the first past a budget's worth of probability:
+    the costliest ones past it are never excused (every choice's open weight so far is at
+    least the whole weight less what is short), so caps look no further."""
+    order = np.argsort(-cn, kind="stable")
+    past = np.nonzero(np.cumsum(W[order]) > budget + 1e-9)[0]
+    return order[: past[0] + 1] if len(past) else order
+
+
+def _chance_caps(rule, short, spent, cn, W, budget, lstep, order) -> tuple[np.ndarray, np.ndarray]:
+    """For each choice of shares: the least cap that leaves at most `budget` of the probability
+    short, excusing the costliest scenarios first. `order`: scenarios by need, largest first,
+    up to the first past a budget's worth of probability; `short` (choices, len(order)): which
+    of them the shares leave short; `spent`: the probability the shares leave short in all."""
     room = budget - spent
     if rule is None:
         return np.full(len(short), np.inf), room >= -1e-12
-    # the costliest scenarios past a budget's worth of probability are never excused (each
-    # row's open weight so far is at least the whole weight less what is short): stop there
-    whole = np.cumsum(W[order])
-    past = np.nonzero(whole > budget + 1e-9)[0]
-    order = order[: past[0] + 1] if len(past) else order
-    open_w = (~short[:, order]) * W[order][None, :]
+    open_w = (~short) * W[order][None, :]
     cum = np.cumsum(open_w, axis=1)
     over = cum > room[:, None] + 1e-12
     first = np.where(over.any(axis=1), over.argmax(axis=1), -1)
@@ -614,6 +639,7 @@ class Plan:
     why: str = ""
     trivial: list = field(default_factory=list)  # rows short with nothing to share
     unproven: float = 0.0  # how much better the structure's best might be (pounds, >= 0)
+    open_bound: float = -np.inf  # undecided (knapsack time limit): the most it could be worth
 
 
 @dataclass
@@ -723,14 +749,18 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
         return Plan(st, groups, {}, {}, -np.inf, 0.0, True, why, short)
     gain, loss = {}, {}
     top = _optimistic(space, arr, needs, groups) if beat is not None else None
-    if top is not None and top[0] - _least_transfers(space, arr, needs) <= beat + EPS:
+    floor = {(gi, p): _least_transfer(space, arr, needs, p, ys)
+             for gi, ys in enumerate(groups) for p in needs.need} if top else {}  # fmt: skip
+    if top is not None and top[0] - sum(floor.values()) <= beat + EPS:
         return Plan(st, groups, {}, {}, top[0], 0.0, False, "pruned")
+    # chance providers' sides cost the most to solve: solved last, when pruning may spare them
+    order = sorted(needs.need, key=lambda p: p in needs.chance)
     for gi, ys in enumerate(groups):
         xs = x[:, ys]
         gmask, lmask = xs > 0, xs < 0
         ww = np.broadcast_to(w[:, None], xs.shape)
-        for p in needs.need:
-            if top is not None and top[0] <= beat + EPS:
+        for p in order:
+            if top is not None and top[0] - sum(floor.values()) <= beat + EPS:
                 return Plan(st, groups, {}, {}, top[0], 0.0, False, "pruned")
             fp = (_fingerprint(needs.need[p][:, ys]), needs.chance.get(p))
             gkey = ("gain", st.lever, st.corridor, st.gateway, st.gain_edges, gi, p, fp)
@@ -747,10 +777,16 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
                 if not (g.feasible and lo_.feasible):
                     break
                 top[0] += -g.value + lo_.value - top[1][gi, p]
+                floor[gi, p] = 0.0  # its transfer is now counted in full
+    keys = [(gi, p) for gi in range(len(groups)) for p in needs.need if (gi, p) in gain]
+    gain, loss = {k: gain[k] for k in keys}, {k: loss[k] for k in keys}  # the providers' order
     savings = -party_sum(econ.total_cost_change)
     plan = Plan(st, groups, gain, loss, 0.0, float(w @ savings.sum(axis=1)), True)
-    _share_sums(space, plan)
+    relaxed_value = _value(space, arr, plan)  # each provider's own optimum: an upper bound
+    _share_sums(space, plan, cache)
     plan.value = _value(space, arr, plan) if not plan.why else -np.inf
+    if plan.open_bound == math.inf:
+        plan.open_bound = relaxed_value
     return plan
 
 
@@ -769,16 +805,26 @@ def _optimistic(space: Space, arr: Arrays, needs: Needs, groups) -> list:
     return [top, most]
 
 
-def _least_transfers(space: Space, arr: Arrays, needs: Needs) -> float:
-    """A floor under every robust provider's expected gain transfer in any structure with this
-    corridor: in each gain row it must receive at least its need."""
+def _least_transfer(space: Space, arr: Arrays, needs: Needs, p: int, ys) -> float:
+    """A floor under provider p's expected gain transfer in years `ys` in any structure with
+    this corridor: in each gain row it must receive at least its need. A provider kept whole
+    by chance may leave its budget's worth of probability short: the floor excuses the
+    scenarios needing most first (a fraction of the last), which no choice of terms beats."""
     w = space.scenarios.weights
-    total = 0.0
-    for p, need in needs.need.items():
-        if p in needs.chance:
-            continue
-        total += float(w @ np.where(arr.x > 0, np.maximum(need, 0.0), 0.0).sum(axis=1))
-    return total
+    need = needs.need[p][:, ys]
+    per = np.where(arr.x[:, ys] > 0, np.maximum(need, 0.0), 0.0).sum(axis=1)
+    total = float(w @ per)
+    if p not in needs.chance:
+        return total
+    order = np.argsort(-per, kind="stable")
+    room = needs.chance[p]
+    for s in order:
+        if room <= 0 or per[s] <= 0:
+            break
+        take = min(w[s], room)
+        total -= take * per[s]
+        room -= take
+    return max(total, 0.0)
 
 
 def _fingerprint(a: np.ndarray) -> int:
@@ -845,10 +891,12 @@ def _value(space: Space, arr: Arrays, plan: Plan) -> float:
     return total
 
 
-def _share_sums(space: Space, plan: Plan) -> None:
+def _share_sums(space: Space, plan: Plan, cache: dict) -> None:
     """Each tier's provider shares must leave the commissioners a share >= 0: when the
     providers' own optima overshoot, choose among their grid points exactly, first on the
-    tiers that overshoot only (a relaxation), adding any tier the choice then overshoots."""
+    tiers that overshoot only (a relaxation), adding any tier the choice then overshoots.
+    The choice depends only on the sides' grid points, so structures with the same points
+    (another corridor or loss structure, the same gain tiers) share it through `cache`."""
     for gi in range(len(plan.groups)):
         for kind, sides, sense in (("gain", plan.gain, 1.0), ("loss", plan.loss, -1.0)):
             mine = {p: s for (g, p), s in sides.items() if g == gi}
@@ -859,7 +907,14 @@ def _share_sums(space: Space, plan: Plan) -> None:
                 return
             if not mine:
                 continue
-            chosen, unproven = _restore_sums(mine, sense, space.step)
+            key = ("sums", kind, sense, tuple(sorted((p, _side_print(s)) for p, s in mine.items())))
+            if key not in cache:
+                cache[key] = _restore_sums(mine, sense, space.step)
+            chosen, unproven = cache[key]
+            if chosen is None and math.isinf(unproven):
+                plan.why = f"no choice of {kind} shares summing to 100% found in the time limit"
+                plan.open_bound = math.inf
+                return
             if chosen is None:
                 plan.why = f"the providers together need more than 100% of a {kind} tier"
                 return
@@ -874,6 +929,12 @@ def _share_sums(space: Space, plan: Plan) -> None:
                                     None if not math.isfinite(lim) else float(lim))  # fmt: skip
 
 
+def _side_print(side: Side) -> tuple:
+    if side.grid_value is None:
+        return (side.value, side.shares)
+    return (_fingerprint(side.grid_value), _fingerprint(side.grid_shares))
+
+
 def _over(total: np.ndarray) -> set[int]:
     return {int(k) for k in np.nonzero(total > 1 + 1e-9)[0]}
 
@@ -881,14 +942,15 @@ def _over(total: np.ndarray) -> set[int]:
 def _restore_sums(sides: dict, sense: float, step: float | None) -> tuple[dict | None, float]:
     """({provider: grid index} meeting every share sum, best total; {} when the providers' own
     optima already do; None when no choice does), and how far the choice may be from the best
-    (0 when proven: the knapsack of three or more tiers has a time limit)."""
+    (0 when proven: the knapsack of three or more tiers has a time limit; infinite, with None,
+    when it stopped before finding any choice)."""
     over = _over(np.sum([np.asarray(s.shares) for s in sides.values()], axis=0))
     if not over:
         return {}, 0.0
     while True:
         chosen, unproven = _knapsack(sides, sense, sorted(over), step)
         if chosen is None:
-            return None, 0.0
+            return None, unproven
         total = np.sum([sides[p].grid_shares[j] for p, j in chosen.items()], axis=0)
         more = _over(total) - over
         if not more:
@@ -931,46 +993,65 @@ def _pareto(sh: np.ndarray, val: np.ndarray, sense: float) -> np.ndarray:
 
 
 def _pareto_grid(units: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Pareto points of integer share vectors (2 or 3 tiers), best score first: a point is
-    beaten when a kept point has no more of any share. For 2 tiers a staircase (least second
-    share kept up to each first share), for 3 a table (least third share kept up to each first
-    and second share)."""
+    """Pareto points of integer share vectors (2 or 3 tiers, one point per vector), best score
+    first: a point is beaten when a point earlier in score order (ties by index) has no more of
+    any share. On the table of share steps, the earliest rank over every vector at or below
+    each cell is a running minimum along each axis; a point is kept when its rank is below that
+    of every other vector at or below it (the running minimum one step back along any axis)."""
     order = np.argsort(score, kind="stable")
-    vals = np.unique(units[:, 0])
-    pos0 = np.searchsorted(vals, units[:, 0])
-    keep = []
-    if units.shape[1] == 2:
-        least = np.full(len(vals), np.iinfo(np.int64).max)
-        for i in order:
-            a, b = pos0[i], units[i, 1]
-            if least[a] <= b:
-                continue
-            keep.append(int(i))
-            least[a:] = np.minimum(least[a:], b)
-        return np.array(keep, dtype=np.int64)
-    vals1 = np.unique(units[:, 1])
-    pos1 = np.searchsorted(vals1, units[:, 1])
-    least = np.full((len(vals), len(vals1)), np.iinfo(np.int64).max)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    pos, dims = [], []
+    for k in range(units.shape[1]):
+        vals, at = np.unique(units[:, k], return_inverse=True)
+        pos.append(at.reshape(-1))
+        dims.append(len(vals))
+    if math.prod(dims) > PARETO_CELLS:
+        return _pareto_scan(units, order)
+    big = np.iinfo(np.int64).max
+    table = np.full(dims, big, dtype=np.int64)
+    table[tuple(pos)] = rank
+    for k in range(len(dims)):
+        np.minimum.accumulate(table, axis=k, out=table)
+    earlier = np.full(len(rank), big, dtype=np.int64)
+    for k in range(len(dims)):
+        back = list(pos)
+        back[k] = pos[k] - 1
+        ok = pos[k] > 0
+        idx = tuple(b[ok] for b in back)
+        earlier[ok] = np.minimum(earlier[ok], table[idx])
+    keep = rank < earlier
+    return order[keep[order]]
+
+
+def _pareto_scan(units: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """`_pareto_grid` one point at a time (share tables too large to hold)."""
+    keep: list[int] = []
+    kept = np.empty((0, units.shape[1]), dtype=units.dtype)
     for i in order:
-        a, b, c = pos0[i], pos1[i], units[i, 2]
-        if least[a, b] <= c:
-            continue
-        keep.append(int(i))
-        block = least[a:, b:]
-        np.minimum(block, c, out=block)
+        if not (kept <= units[i]).all(axis=1).any():
+            keep.append(int(i))
+            kept = units[keep]
     return np.array(keep, dtype=np.int64)
 
 
 def _knapsack(sides: dict, sense: float, tiers: list[int], step: float | None) -> dict | None:
     """One grid point per provider, shares of `tiers` summing to at most 1, best total
     (sense 1: least transfer; -1: most loss taken): by dynamic programming over share steps
-    for one tier, else a small MIP solved by HiGHS."""
+    for one or two tiers, by enumeration for three where that is small enough, else a small
+    MIP solved by HiGHS."""
     cands = {p: _projected(s, tiers, sense) for p, s in sides.items()}
     if len(tiers) == 1 and step is not None:
         return _knapsack_dp(sides, cands, sense, tiers[0], step), 0.0
     if len(tiers) == 2 and step is not None:
         return _knapsack_dp2(sides, cands, sense, tiers, step), 0.0
-    return _knapsack_mip(sides, cands, sense, tiers)
+    start = None
+    if step is not None:
+        got = _knapsack_enum(sides, cands, sense, tiers, step)
+        if not isinstance(got, TooMany):
+            return got, 0.0
+        start = got.start
+    return _knapsack_mip(sides, cands, sense, tiers, start)
 
 
 def _knapsack_dp(sides, cands, sense, k, step) -> dict | None:
@@ -1004,41 +1085,170 @@ def _knapsack_dp(sides, cands, sense, k, step) -> dict | None:
 
 
 def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
-    """The two-tier knapsack by dynamic programming over (steps used of each tier)."""
-    units = round(1 / step)
-    big = np.inf
-    dp = np.zeros((units + 1, units + 1))  # best total using at most (u, v) steps
-    pick = []
+    """The two-tier knapsack by dynamic programming over (steps used of each tier): each
+    provider's grid points are applied in blocks, reading the table shifted by each point's
+    steps as windows of a copy padded with infinity below; the choice is read back from the
+    tables kept after each provider (the first grid point that gives the best total)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    n = round(1 / step) + 1
+    dp = np.zeros((n, n))  # best total using at most (u, v) steps
+    tables, uses = [], {}
     for p, idx in cands.items():
         s = sides[p]
         use = np.rint(s.grid_shares[idx][:, tiers] / step).astype(int)
         score = sense * s.grid_value[idx]
-        new = np.full_like(dp, big)
-        arg = np.full(dp.shape, -1)
-        for j, ((u, v), c) in enumerate(zip(use, score, strict=True)):
-            if u > units or v > units:
-                continue
-            cand = np.full_like(dp, big)
-            cand[u:, v:] = dp[: units + 1 - u, : units + 1 - v] + c
-            better = cand < new
-            new[better], arg[better] = cand[better], j
+        ok = np.nonzero((use < n).all(axis=1))[0]
+        windows = _windows(dp, n, sliding_window_view)
+        new = np.full_like(dp, np.inf)
+        block = max(1, DP_CELLS // (n * n))
+        for lo in range(0, len(ok), block):
+            js = ok[lo : lo + block]
+            cand = windows[n - 1 - use[js, 0], n - 1 - use[js, 1]] + score[js][:, None, None]
+            np.minimum(new, cand.min(axis=0), out=new)
+        tables.append((p, dp))
+        uses[p] = (use, score, ok)
         dp = new
-        pick.append((p, arg))
-    if not np.isfinite(dp[units, units]):
+    if not np.isfinite(dp[n - 1, n - 1]):
         return None
-    out, (u, v) = {}, (units, units)
-    for p, arg in reversed(pick):
-        j = int(arg[u, v])
-        idx = cands[p][j]
-        out[p] = int(idx)
-        du, dv = np.rint(sides[p].grid_shares[idx][tiers] / step).astype(int)
-        u, v = u - int(du), v - int(dv)
+    out, (u, v), total = {}, (n - 1, n - 1), dp[n - 1, n - 1]
+    for p, before in reversed(tables):
+        use, score, ok = uses[p]
+        fits = ok[(use[ok, 0] <= u) & (use[ok, 1] <= v)]
+        got = before[u - use[fits, 0], v - use[fits, 1]] + score[fits]
+        j = int(fits[np.nonzero(got == total)[0][0]])
+        out[p] = int(cands[p][j])
+        u, v, total = u - int(use[j, 0]), v - int(use[j, 1]), before[u - use[j, 0], v - use[j, 1]]
     return out
 
 
-def _knapsack_mip(sides, cands, sense, tiers) -> tuple[dict | None, float]:
+def _windows(dp: np.ndarray, n: int, view) -> np.ndarray:
+    """[a, b] = the table shifted up by (n-1-a, n-1-b) steps, infinity where it runs out."""
+    padded = np.full((2 * n - 1, 2 * n - 1), np.inf)
+    padded[n - 1 :, n - 1 :] = dp
+    return view(padded, (n, n))
+
+
+def _knapsack_enum(sides, cands, sense, tiers, step):
+    """The knapsack over three (or more) tiers exactly, by enumeration bounded with the duals of
+    its LP relaxation. With tier prices lam >= 0 (the LP's duals) and m_p each provider's least
+    score + lam . shares, any choice costs L + sum of its points' reduced scores r + lam . slack
+    (L = sum m_p - lam . 1, the Lagrangian bound). So every choice costing at most L + delta uses
+    only points with r <= delta and has reduced scores summing to at most delta: those
+    combinations are enumerated (the best of equal share sums kept, sums over 100% dropped), the
+    provider with the most points completing each through a table of its best score using at
+    most each number of share steps. The best found is optimal once it costs at most L + delta;
+    otherwise delta grows. None when no choice fits; TOO_MANY when the enumeration would be too
+    large (the MIP decides)."""
+    n, K = round(1 / step) + 1, len(tiers)
+    if n**K > PARETO_CELLS:
+        return TOO_MANY
+    ps = list(cands)
+    use = {p: np.rint(sides[p].grid_shares[idx][:, tiers] / step).astype(np.int64)
+           for p, idx in cands.items()}  # fmt: skip
+    score = {p: sense * sides[p].grid_value[idx] for p, idx in cands.items()}
+    lam = _knapsack_prices(ps, use, score, step)
+    if lam is None:
+        return None
+    red, bound = {}, -float(lam.sum())
+    for p in ps:
+        v = score[p] + (use[p] * step) @ lam
+        red[p] = v - v.min()
+        bound += float(v.min())
+    full = sum(float(r.max(initial=0.0)) for r in red.values())
+    delta = max(abs(bound) * 1e-6, 0.01)
+    start = None
+    while True:
+        got = _bounded_choices(ps, use, score, red, delta, n, K)
+        if got is TOO_MANY:
+            return TooMany(start and {p: int(cands[p][j]) for p, j in start.items()})
+        if got is not None:
+            start = got[0]
+        if got is not None and (got[1] <= bound + delta - 1e-7 * max(1.0, abs(bound))
+                                or delta >= full):  # fmt: skip
+            return {p: int(cands[p][j]) for p, j in got[0].items()}
+        if delta >= full:
+            return None  # every point was tried
+        delta = min(delta * 4, full)
+
+
+def _knapsack_prices(ps, use, score, step) -> np.ndarray | None:
+    """Each tier's dual price (>= 0) in the knapsack's LP relaxation; None when even
+    fractional choices overshoot a tier (no choice fits)."""
+    import highspy
+
+    h = quiet_highs()
+    cost = np.concatenate([score[p] for p in ps])
+    shares = np.concatenate([use[p] * step for p in ps])
+    m = len(cost)
+    h.addVars(m, np.zeros(m), np.ones(m))
+    h.changeColsCost(m, np.arange(m, dtype=np.int32), cost)
+    start = 0
+    for p in ps:
+        idx = np.arange(start, start + len(score[p]), dtype=np.int32)
+        h.addRow(1.0, 1.0, len(idx), idx, np.ones(len(idx)))
+        start += len(idx)
+    for k in range(shares.shape[1]):
+        nz = np.nonzero(shares[:, k])[0].astype(np.int32)
+        h.addRow(-highspy.kHighsInf, 1.0 + 1e-9, len(nz), nz, shares[nz, k])
+    run_highs(h)
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    duals = np.asarray(h.getSolution().row_dual)[len(ps) :]
+    return np.maximum(-duals, 0.0)  # a <= row of a minimisation has a dual <= 0
+
+
+def _bounded_choices(ps, use, score, red, delta, n, K):
+    """({provider: point}, cost) of the best choice among those whose points' reduced scores
+    sum to at most delta (or None when none fits), or TOO_MANY."""
+    pts = {p: np.nonzero(red[p] <= delta)[0] for p in ps}
+    order = sorted(ps, key=lambda p: len(pts[p]))
+    last, rest = order[-1], order[:-1]
+    sums, totals = np.zeros((1, K), dtype=np.int64), np.zeros(1)
+    reds, picks = np.zeros(1), np.zeros((1, 0), dtype=np.int64)
+    for p in rest:
+        js = pts[p]
+        if len(sums) * len(js) > ENUM_STATES:
+            return TOO_MANY
+        su = (sums[:, None, :] + use[p][js][None, :, :]).reshape(-1, K)
+        rd = (reds[:, None] + red[p][js][None, :]).reshape(-1)
+        tot = (totals[:, None] + score[p][js][None, :]).reshape(-1)
+        pk = np.column_stack([np.repeat(picks, len(js), axis=0), np.tile(js, len(sums))])
+        ok = (su < n).all(axis=1) & (rd <= delta)
+        su, rd, tot, pk = su[ok], rd[ok], tot[ok], pk[ok]
+        if not len(su):
+            return None
+        cell = np.ravel_multi_index(tuple(su.T), (n,) * K)
+        by = np.lexsort((tot, cell))  # by share sums, best first (stable: first of equals)
+        first = np.ones(len(by), dtype=bool)
+        first[1:] = cell[by[1:]] != cell[by[:-1]]
+        keep = by[first]
+        sums, reds, totals, picks = su[keep], rd[keep], tot[keep], pk[keep]
+    js = pts[last]
+    lu, ls = use[last][js], score[last][js]
+    ok = (lu < n).all(axis=1)
+    table = np.full((n,) * K, np.inf)
+    np.minimum.at(table, tuple(lu[ok].T), ls[ok])
+    for k in range(K):
+        np.minimum.accumulate(table, axis=k, out=table)
+    room = n - 1 - sums
+    total = totals + table[tuple(room.T)]
+    if not np.isfinite(total).any():
+        return None
+    b = int(np.argmin(total))
+    out = {p: int(picks[b, i]) for i, p in enumerate(rest)}
+    fits = np.nonzero(ok & (lu <= room[b]).all(axis=1))[0]
+    out[last] = int(js[fits[np.argmin(ls[fits])]])
+    return out, float(total[b])
+
+
+def _knapsack_mip(sides, cands, sense, tiers, start=None) -> tuple[dict | None, float]:
     """The knapsack as a MIP (three or more tiers, or shares of any value), stopped after
-    KNAPSACK_SECONDS with its best choice and the gap HiGHS proves (pounds)."""
+    KNAPSACK_SECONDS with its best choice and the gap HiGHS proves (pounds); `start`, a choice
+    that fits ({provider: grid index}), is given to HiGHS as its first solution. Its LP relaxation
+    is solved first: when even fractional choices overshoot a tier, no choice fits (HiGHS's
+    presolve takes seconds to find that on thousands of grid points, the LP milliseconds).
+    (None, 0) when no choice fits; (None, inf) when the time limit came before any choice."""
     import highspy
 
     cols = [(p, int(j)) for p, idx in cands.items() for j in idx]
@@ -1047,8 +1257,6 @@ def _knapsack_mip(sides, cands, sense, tiers) -> tuple[dict | None, float]:
     inf = highspy.kHighsInf
     cost = np.array([sense * sides[p].grid_value[j] for p, j in cols])
     h.addVars(n, np.zeros(n), np.ones(n))
-    h.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
-                            np.full(n, highspy.HighsVarType.kInteger))  # fmt: skip
     h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
     for p in cands:
         idx = np.array([i for i, (q, _) in enumerate(cols) if q == p], dtype=np.int32)
@@ -1057,13 +1265,25 @@ def _knapsack_mip(sides, cands, sense, tiers) -> tuple[dict | None, float]:
         vals = np.array([sides[p].grid_shares[j, k] for p, j in cols])
         nz = np.nonzero(vals)[0].astype(np.int32)
         h.addRow(-inf, 1.0 + 1e-9, len(nz), nz, vals[nz])
+    run_highs(h)
+    if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+        return None, 0.0
+    h.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
+                            np.full(n, highspy.HighsVarType.kInteger))  # fmt: skip
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("time_limit", KNAPSACK_SECONDS)
+    if start:
+        first = highspy.HighsSolution()
+        first.col_value = [1.0 if start.get(p) == j else 0.0 for p, j in cols]
+        first.value_valid = True
+        h.setSolution(first)
     run_highs(h)
     status = h.getModelStatus()
     info = h.getInfo()
-    if info.primal_solution_status != 2:
+    if status == highspy.HighsModelStatus.kInfeasible:
         return None, 0.0
+    if info.primal_solution_status != 2:
+        return None, math.inf
     if status == highspy.HighsModelStatus.kOptimal:
         gap = 0.0
     else:
@@ -1215,6 +1435,7 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
     tied = {}
     best: tuple | None = None  # (key, agreement, check, plan)
     bound, solved, why, stopped, trivial = -np.inf, 0, "", False, []
+    undecided = False  # a structure whose share sums were not settled in their time limit
     for st in structures:
         if best is not None and time.perf_counter() - t0 > limit:
             stopped = True
@@ -1229,6 +1450,8 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
         if plan.why == "pruned":
             continue
         if plan.why:  # a reason some terms could change comes before 'nothing to share'
+            bound = max(bound, plan.open_bound)  # undecided: the structure may hold the best
+            undecided = undecided or math.isfinite(plan.open_bound)
             if not why or (trivial and not plan.trivial):
                 why, trivial = plan.why, plan.trivial
             continue
@@ -1246,7 +1469,7 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
             bound = max(bound, plan.value + plan.unproven)
     if best is None:
         why = why or "no agreement in the drafting space meets every requirement"
-        status = "time_limit" if stopped else "infeasible"
+        status = "time_limit" if stopped or undecided else "infeasible"
         return Found(status, None, None, None, None, None, len(structures), solved, why,
                      trivial=trivial)  # fmt: skip
     _, agreement, result, plan = best
