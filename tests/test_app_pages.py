@@ -379,7 +379,9 @@ def test_proposal_page_checks_and_repairs_and_says_what_the_best_keeps(case):
     }
     at.file_uploader(key="proposal.upload").set_value(
         ("one.yaml", yaml.safe_dump(single).encode(), "text/yaml")).run()  # fmt: skip
-    assert _ok(at).error[0].value.startswith("No agreement of this shape")
+    said = _ok(at).error[0].value
+    assert said.startswith("No agreement with the proposal's structure meets every requirement")
+    assert "even with a cap and a collar for every provider" in said
     at.button(key="proposal.from_best").click().run()
     assert any(c.startswith("Starting point: The room's proposal.") for c in _captions(_ok(at)))
     gains = [c for c in at.data_editor[0].value.columns if c.startswith("Gains")]

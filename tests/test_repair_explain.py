@@ -17,8 +17,9 @@ from gainshare.optimise import design
 from gainshare.optimise.explain import apply_relaxations, explain
 from gainshare.optimise.repair import repair
 from gainshare.schema.agreement import Agreement
+from gainshare.schema.case import Case
 from gainshare.settle.requirements import failures
-from tests.helpers_design import tiny_case
+from tests.helpers_design import tiny_case, tiny_dict
 
 
 def proposal(xa, xc, **terms) -> Agreement:
@@ -87,6 +88,66 @@ def test_repair_keeps_the_proposals_structure():
     assert set(r.agreement.terms.caps) == {"community"}
     # community needs 30,000 in every scenario: the cap must rise to at least that
     assert r.agreement.terms.caps["community"].amount >= 30000 - 0.01
+
+
+def _tiny_with_floor(**search):
+    """The tiny case with the commissioners asking for 5,000 expected: one tier without caps
+    leaves them at most 2,250 (the design optimum), so no agreement of the proposal's shape
+    works; a cap on the community trust does. With acute 60% and community 37.5% (both
+    needed in scenario b), a cap c gives the commissioners 0.5 (40,000 - min(37,500, c)) +
+    0.5 (32,000 - 30,000) >= 5,000 for c <= 32,000; c >= 30,000 keeps the trust whole."""
+    d = tiny_dict()
+    d["requirements"] = {"rounding": "none", "commissioners_min_expected": 5000,
+                         "search": {"caps": True, "collars": False, "max_gain_tiers": 1,
+                                    "max_loss_tiers": 1, "corridor": False} | search}  # fmt: skip
+    return Case.model_validate(d)
+
+
+def test_repair_adds_a_cap_when_the_proposals_shape_cannot_work():
+    """Nearest: the proposal's shares kept, a community cap of 32,000 added. Counted from
+    'none' (a cap at the largest gain it could meet, 100,000) per 1% of its expected payment
+    (500,000): (100,000 - 32,000) x 100 / 500,000 = 13.6."""
+    c = _tiny_with_floor()
+    r = repair(c, proposal(0.6, 0.375))
+    assert r.status == "repaired"
+    assert set(r.agreement.terms.caps) == {"community"}  # the acute trust's stays out: unused
+    assert r.agreement.terms.caps["community"].amount == pytest.approx(32000, abs=0.01)
+    assert r.distance == pytest.approx(13.6, abs=1e-6)
+    assert r.check.document["retained"]["expected"] == pytest.approx(5000, abs=0.01)
+    assert not failures(c, r.agreement, r.check)
+    assert any("Community trust's cap: none ->" in line and "(added)" in line
+               for line in r.changes)  # fmt: skip
+    assert "adding the ones marked (added)" in r.message
+
+
+def test_repair_with_an_added_cap_moves_the_least_on_a_grid():
+    """Every share pair on a 2.5% grid and every community cap on a 1,000 grid (or none),
+    settled by the settlement code: nothing that meets every requirement is nearer."""
+    c = _tiny_with_floor()
+    r = repair(c, proposal(0.6, 0.375))
+    econ = gainshare.compute(c)
+    grid = np.round(np.arange(0.5, 0.7001, 0.025), 6)
+    best = None
+    for a, b in itertools.product(grid, np.round(np.arange(0.3, 0.5001, 0.025), 6)):
+        if a + b > 1 + 1e-12:
+            continue
+        for cap in [None, *range(25000, 45001, 1000)]:
+            extra = {"caps": {"community": {"amount": cap}}} if cap is not None else {}
+            p = proposal(float(a), float(b), **extra)
+            res = gainshare.check(c, p, econ)
+            if failures(c, p, res):
+                continue
+            dist = 100 * (abs(a - 0.6) + abs(b - 0.375) + abs((1 - a - b) - 0.025))
+            dist += 0.0 if cap is None else (100000 - cap) * 100 / 500000
+            best = dist if best is None else min(best, dist)
+    assert best is not None and r.distance <= best + 1e-6
+
+
+def test_repair_adds_no_limit_the_drafting_space_leaves_out():
+    c = _tiny_with_floor(caps=False)
+    r = repair(c, proposal(0.6, 0.375))
+    assert r.status == "infeasible" and r.agreement is None
+    assert "even with" not in r.message
 
 
 def _infeasible_tiny():

@@ -25,6 +25,8 @@ from gainshare.schema.uploads import AGREEMENT_TYPES, MAX_UPLOAD_MB, agreement_y
 from gainshare.schema.uploads import load_agreement_upload as read_agreement
 from gainshare.settle.requirements import failures
 
+ADD_LIMIT_SECONDS = 5.0  # repair's second try, with caps and collars added: the room waits
+
 r = views.page("Proposal")
 views.title("The room's proposal", r)
 st.markdown("Type the shares (%), caps and collars the room proposes, or upload an agreement "
@@ -119,7 +121,7 @@ key = ("proposal.repair", r.version, r.whatif, text)
 if key not in r.cache:
     with st.spinner("Finding the nearest agreement that meets every requirement…"):
         try:
-            r.cache[key] = gainshare.repair(case, proposal)
+            r.cache[key] = gainshare.repair(case, proposal, add_limit_seconds=ADD_LIMIT_SECONDS)
         except InputError as e:  # a shape repair cannot keep (e.g. tiers that differ by year)
             r.cache[key] = e
 fixed = r.cache[key]
@@ -129,8 +131,10 @@ if isinstance(fixed, InputError):
     views.conventions(r)
     st.stop()
 if fixed.agreement is None or fixed.check is None:
-    st.error("No agreement of this shape (its corridor, tiers, caps and collars) meets every "
-             "requirement.", icon=":material/block:")  # fmt: skip
+    said = fixed.message or ("No agreement of this shape (its corridor, tiers, caps and "
+                             "collars) meets every requirement.")  # fmt: skip
+    st.error(said.replace(": run `gainshare explain` to see which requirements conflict.", "."),
+             icon=":material/block:")  # fmt: skip
     best = r.solve()
     if best.check is not None:
         keep = money(best.check.expected_retained, case.currency)
@@ -151,6 +155,8 @@ if fixed.agreement is None or fixed.check is None:
     st.stop()
 
 moved = tables.changes(case, proposal, fixed.agreement)
+if fixed.message:
+    st.info(fixed.message, icon=":material/add_circle:")
 st.markdown("What moved:\n" + "\n".join(f"- {c}" for c in moved))
 best = r.solve()
 options = [

@@ -26,14 +26,23 @@ from gainshare.optimise.space import Space
 from gainshare.schema.requirements import OBJECTIVE_WORDS
 from gainshare.settle.engine import tier_portions
 
+NEAR = 0.05  # rows within 5% of binding at the answer start the row generation
+BREAK = 1e-9  # a row broken by more than this (relative) is added
+ROUNDS = 20  # rounds of row generation before the whole programme is solved
+
 
 class _LP:
-    """A linear programme assembled row by row (nonzeros as triplets)."""
+    """A linear programme assembled row by row (nonzeros as triplets), solved by row
+    generation from the answer's point: first with the rows that bind or nearly bind there,
+    then adding any row the solution breaks until it breaks none. Its solution then meets
+    every row, so it is optimal for the whole programme and its duals (zero on the rows left
+    out) are the whole programme's."""
 
     def __init__(self) -> None:
         self.cost: list[float] = []
         self.col_lo: list[float] = []
         self.col_hi: list[float] = []
+        self.at: list[float] = []  # each column's value at the answer
         self.r: list[np.ndarray] = []
         self.c: list[np.ndarray] = []
         self.v: list[np.ndarray] = []
@@ -41,10 +50,11 @@ class _LP:
         self.hi: list[np.ndarray] = []
         self.rows = 0
 
-    def col(self, cost: float, lo: float, hi: float) -> int:
+    def col(self, cost: float, lo: float, hi: float, at: float = 0.0) -> int:
         self.cost.append(cost)
         self.col_lo.append(lo)
         self.col_hi.append(hi)
+        self.at.append(at)
         return len(self.cost) - 1
 
     def add(self, coefs: np.ndarray, cols: list[int], lo, hi) -> np.ndarray:
@@ -63,9 +73,36 @@ class _LP:
     def solve(self):
         if not self.rows:
             return None
-        return solve_lp(self.cost, np.concatenate(self.r), np.concatenate(self.c),
-                        np.concatenate(self.v), np.concatenate(self.lo), np.concatenate(self.hi),
-                        self.col_lo, self.col_hi)  # fmt: skip
+        r, c, v = np.concatenate(self.r), np.concatenate(self.c), np.concatenate(self.v)
+        lo, hi = np.concatenate(self.lo), np.concatenate(self.hi)
+        scale = np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(lo), lo, 0.0)),
+                                           np.abs(np.where(np.isfinite(hi), hi, 0.0))))  # fmt: skip
+
+        def activity(x: np.ndarray) -> np.ndarray:
+            return np.bincount(r, v * x[c], minlength=self.rows)
+
+        act = activity(np.asarray(self.at, dtype=float))
+        keep = (act - lo <= NEAR * scale) | (hi - act <= NEAR * scale)
+        for _ in range(ROUNDS):
+            if keep.all():
+                break
+            idx = np.nonzero(keep)[0]
+            number = np.full(self.rows, -1)
+            number[idx] = np.arange(len(idx))
+            sub = keep[r]
+            sol = solve_lp(self.cost, number[r[sub]], c[sub], v[sub], lo[idx], hi[idx],
+                           self.col_lo, self.col_hi)  # fmt: skip
+            if sol is None:  # e.g. unbounded without the rows left out: the whole programme
+                break
+            x, dual = sol
+            act = activity(x)
+            broken = ~keep & ((act < lo - BREAK * scale) | (act > hi + BREAK * scale))
+            if not broken.any():
+                full = np.zeros(self.rows)
+                full[idx] = dual
+                return x, full
+            keep |= broken
+        return solve_lp(self.cost, r, c, v, lo, hi, self.col_lo, self.col_hi)
 
 
 def search_binding(space: Space, found: Found) -> list[dict]:
@@ -128,7 +165,8 @@ def _gain_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp_, qual) -> dict[in
         cap = side.limit if rule is not None else None
         capped = np.zeros(len(w), bool) if cap is None else a >= cap * basis - 1e-7
         lo, hi = share_range(space, pid, "gain")
-        cols = [m.col(float(w[~capped] @ qP[~capped, k]), lo, hi) for k in range(K)]
+        cols = [m.col(float(w[~capped] @ qP[~capped, k]), lo, hi, side.shares[k])
+                for k in range(K)]  # fmt: skip
         for k in range(K):
             share_cols[k].append(cols[k])
         active = np.isfinite(need) & (need > -EPS)
@@ -137,7 +175,7 @@ def _gain_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp_, qual) -> dict[in
             decided = rule.decide
             if decided:
                 ccol = m.col(float(w[capped] @ basis[capped]), rule.min,
-                             rule.max if rule.max is not None else np.inf)  # fmt: skip
+                             rule.max if rule.max is not None else np.inf, cap)  # fmt: skip
                 pick = active & capped
                 rows.append(m.add(basis[pick][:, None], [ccol], need[pick], np.inf))
                 pat = np.column_stack([qP, -basis])
@@ -183,14 +221,15 @@ def _loss_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp, qual) -> dict[int
         col = side.limit
         collared = np.zeros(len(w), bool) if col is None else b >= col * basis - 1e-7
         lo, hi = share_range(space, pid, "loss")
-        cols = [m.col(-float(w[~collared] @ L[~collared, k]), lo, hi) for k in range(K)]
+        cols = [m.col(-float(w[~collared] @ L[~collared, k]), lo, hi, side.shares[k])
+                for k in range(K)]  # fmt: skip
         for k in range(K):
             share_cols[k].append(cols[k])
         active = np.isfinite(slack)
         rows = [m.add(L[active & ~collared], cols, -np.inf, slack[active & ~collared])]
         if col is not None and rule is not None and rule.decide:
             ccol = m.col(-float(w[collared] @ basis[collared]), rule.min,
-                         rule.max if rule.max is not None else np.inf)  # fmt: skip
+                         rule.max if rule.max is not None else np.inf, col)  # fmt: skip
             pick = active & collared
             rows.append(m.add(basis[pick][:, None], [ccol], -np.inf, slack[pick]))
             pat = np.column_stack([L, -basis])

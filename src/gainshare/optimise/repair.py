@@ -1,7 +1,9 @@
 """`repair`: the nearest agreement to the room's proposal (weighted L1 over its terms) that meets
-every requirement. The proposal's structure (corridor, tier edges, quality gateway, which
-providers have caps and collars, glide path or not) is kept; shares, caps and collars move.
-See models/repair.md."""
+every requirement. The proposal's structure (corridor, tier edges, quality gateway, glide path
+or not) is kept; shares, caps and collars move. When no agreement with the proposal's caps and
+collars meets every requirement, a cap and a collar may be added for any provider the case's
+drafting space allows, each counted from 'none' (a limit that never binds). See
+models/repair.md."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from gainshare.optimise.unsupported import refuse_terms
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.io import InputError, agreement_problems, agreement_to_dict
+from gainshare.schema.requirements import LimitRule
 from gainshare.settle.check import CheckResult, check
 from gainshare.settle.requirements import failures
 from gainshare.units import money
@@ -56,8 +59,10 @@ class RepairResult:
         }
 
 
-def _structure(case: Case, proposal: Agreement) -> Case:
-    """The case with requirements that fix the proposal's structure and free its numbers."""
+def _structure(case: Case, proposal: Agreement, add_limits: bool = False) -> Case:
+    """The case with requirements that fix the proposal's structure and free its numbers;
+    `add_limits`: also a cap and a collar to decide for every provider the case's drafting
+    space allows one (`_addable`)."""
     refuse_terms(proposal)
     base = proposal.terms
     overrides = proposal.year_overrides
@@ -89,6 +94,9 @@ def _structure(case: Case, proposal: Agreement) -> Case:
             for pid, lim in getattr(proposal.terms_for_year(y), kind).items():
                 basis = "amount" if lim.amount is not None else "share_of_expected"
                 out[pid] = {"decide": True, "basis": basis}
+        if add_limits:
+            for pid, rule in _addable(case, kind).items():
+                out.setdefault(pid, rule.model_dump())
         return out
 
     req.update(
@@ -109,8 +117,23 @@ def _structure(case: Case, proposal: Agreement) -> Case:
     return Case.model_validate(case.model_dump() | {"requirements": req, "levers": None})
 
 
+def _addable(case: Case, kind: str) -> dict:
+    """{provider: rule} of the caps or collars design may search for providers: those the case
+    states as decided, and, with the drafting space's `caps`/`collars` on, every provider."""
+    req = case.requirements
+    stated = getattr(req, kind)
+    out = {pid: r for pid, r in stated.items() if r.decide}
+    if req.search is not None and getattr(req.search, kind):
+        for pid in case.provider_ids:
+            if pid not in stated:
+                out[pid] = LimitRule(decide=True)
+    return out
+
+
 def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, float]) -> None:
-    """repair_gap_* >= |term - proposal term|; repair_distance is their weighted sum."""
+    """repair_gap_* >= |term - proposal term|; repair_distance is their weighted sum. A cap or
+    collar the proposal does not have counts from the largest gain or loss the provider could
+    meet (`limit_top`): 'none' is a limit that never binds."""
     m, d = designer.model, designer.data
     years = list(range(1, d.case.horizon.years + 1))
     yt_year = {yt: (years[yt] if d.term_years > 1 else 1) for yt in range(d.term_years)}
@@ -142,11 +165,13 @@ def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, fl
             lim = getattr(terms[yt], name).get(pid)
             rule = (d.cap_rule if name == "caps" else d.collar_rule)(pid)
             if rule.basis == "amount":
-                x0 = (lim.amount or 0.0) / d.scale if lim is not None else 0.0
+                x0 = (lim.amount or 0.0) / d.scale if lim is not None else None
                 per_point = 100 / max(float(np.mean(d.exp_pay[:, :, p])), 1e-9)
             else:
-                x0 = (lim.share_of_expected or 0.0) if lim is not None else 0.0
+                x0 = (lim.share_of_expected or 0.0) if lim is not None else None
                 per_point = 100.0
+            if x0 is None:  # none in the proposal: a limit that never binds
+                x0 = limit_top(d, name[:-1], p)
             gap = m.repair_limit_gap[name, p, yt]
             m.repair_gap_rows.add(gap >= x - x0)
             m.repair_gap_rows.add(gap >= x0 - x)
@@ -183,6 +208,31 @@ def _keep_idle_limits(designer: Designer, proposal: Agreement, after: dict) -> d
     return after
 
 
+def _drop_unused_added(designer: Designer, proposal: Agreement, after: dict) -> dict:
+    """A cap or collar the proposal did not have that came out at or above the largest gain or
+    loss the provider could meet never binds: it is left out."""
+    d = designer.data
+    for name, word in (("cap", "caps"), ("collar", "collars")):
+        group = designer.model._capped if name == "cap" else designer.model._collared
+        for p in sorted(group):
+            pid = d.party_ids[p]
+            rule = (d.cap_rule if name == "cap" else d.collar_rule)(pid)
+            top = limit_top(d, name, p) * (d.scale if rule.basis == "amount" else 1.0)
+            blocks = [(1, after["terms"])] + [
+                (int(y), blk) for y, blk in after.get("year_overrides", {}).items()
+            ]
+            for y, block in blocks:
+                if pid in getattr(proposal.terms_for_year(y), word):
+                    continue
+                got = (block.get(word) or {}).get(pid)
+                if got is None:
+                    continue
+                v1 = got.get("amount", got.get("share_of_expected"))
+                if v1 >= top * (1 - 1e-9) - 1e-9:
+                    del block[word][pid]
+    return after
+
+
 def _pct(v: float) -> str:
     return f"{100 * v:.2f}%".replace(".00%", "%")
 
@@ -202,9 +252,18 @@ def _share_changes(case: Case, a, b) -> list[str]:
     return out
 
 
+def _limit_text(case: Case, lim) -> str:
+    if lim.amount is not None:
+        return money(lim.amount, case.currency)
+    return f"{_pct(lim.share_of_expected)} of its expected payment"
+
+
 def _limit_changes(case: Case, a, b) -> list[str]:
     out = []
     for name, word in (("caps", "cap"), ("collars", "collar")):
+        for pid in sorted(set(getattr(b, name)) - set(getattr(a, name))):
+            lim = getattr(b, name)[pid]
+            out.append(f"{case.party(pid).name}'s {word}: none -> {_limit_text(case, lim)} (added)")
         for pid in sorted(set(getattr(a, name)) & set(getattr(b, name))):
             la, lb = getattr(a, name)[pid], getattr(b, name)[pid]
             who = f"{case.party(pid).name}'s {word}"
@@ -233,9 +292,14 @@ def describe_changes(case: Case, before: Agreement, after: Agreement) -> list[st
 
 
 def repair(
-    case: Case, proposal: Agreement, weights: dict[str, float] | None = None
+    case: Case,
+    proposal: Agreement,
+    weights: dict[str, float] | None = None,
+    add_limit_seconds: float | None = None,
 ) -> RepairResult:
-    """Nearest agreement to `proposal` that meets every requirement of `case`."""
+    """Nearest agreement to `proposal` that meets every requirement of `case`.
+    `add_limit_seconds`: time allowed for the second try, with caps and collars added (default:
+    the case's time limit); a workshop gives it a few seconds."""
     t0 = time.perf_counter()
     problems = agreement_problems(proposal, case)
     if problems:
@@ -258,11 +322,28 @@ def repair(
     designer = Designer(_structure(case, proposal), method="mip")
     _add_distance(designer, proposal, w)
     result = designer.solve(duals=False)
+    added = False
+    if result.status == "infeasible" and _adds_any(case, proposal):
+        wide = _structure(case, proposal, add_limits=True)
+        # the drafting-space search says in milliseconds whether any agreement exists with the
+        # limits added; only then is the nearest sought (a slower model)
+        probe = Designer(wide).solve(time_limit=add_limit_seconds, duals=False)
+        if probe.agreement is not None:
+            wider = Designer(wide, method="mip")
+            _add_distance(wider, proposal, w)
+            more = wider.solve(time_limit=add_limit_seconds, duals=False)
+            if more.agreement is not None or more.status != "infeasible":
+                designer, result, added = wider, more, True
     timings = result.timings | {"total_s": round(time.perf_counter() - t0, 4)}
     if result.agreement is None:
         message = {
-            "infeasible": "No agreement with the proposal's structure meets every requirement: "
-            "run `gainshare explain` to see which requirements conflict.",
+            "infeasible": "No agreement with the proposal's structure meets every requirement"
+            + (
+                ", even with a cap and a collar for every provider"
+                if _adds_any(case, proposal)
+                else ""
+            )  # fmt: skip
+            + ": run `gainshare explain` to see which requirements conflict.",
             "time_limit": "The time limit passed before a repaired agreement was found: allow "
             "more time (requirements.time_limit) or remove caps and collars the room has not "
             "asked for, which make the search much harder.",
@@ -273,10 +354,17 @@ def repair(
         "name": f"{proposal.name} (repaired)",
         "notes": "Repaired by gainshare.",
     }
-    after = Agreement.model_validate(_keep_idle_limits(designer, proposal, data))
+    kept = _keep_idle_limits(designer, proposal, data)
+    after = Agreement.model_validate(_drop_unused_added(designer, proposal, kept))
     final = check(case, after)
     changes = describe_changes(case, proposal, after)
     distance = float(pyo.value(designer.model.repair_distance))
+    message = (
+        "No agreement with the proposal's caps and collars meets every requirement; "
+        "adding the ones marked (added) does."
+        if added
+        else ""
+    )
     return RepairResult(
         "repaired",
         proposal,
@@ -286,5 +374,16 @@ def repair(
         final,
         changes,
         round(distance, 6),
+        message=message,
         timings=timings,
     )
+
+
+def _adds_any(case: Case, proposal: Agreement) -> bool:
+    """The case's drafting space allows a cap or collar the proposal does not have."""
+    for kind in ("caps", "collars"):
+        have = {pid for y in range(1, case.horizon.years + 1)
+                for pid in getattr(proposal.terms_for_year(y), kind)}  # fmt: skip
+        if set(_addable(case, kind)) - have:
+            return True
+    return False

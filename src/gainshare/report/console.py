@@ -307,6 +307,8 @@ def print_repair(result, case: Case) -> None:
         c.print("[bold]The proposal fails:[/]")
         for f in result.proposal_failures[:10]:
             c.print(f"  - {f['text']}", highlight=False)
+        if result.message:
+            c.print(result.message, highlight=False)
         c.print("[bold]Nearest agreement that meets every requirement - what moved:[/]")
         for line in result.changes:
             c.print(f"  - {line}", highlight=False)
