@@ -442,6 +442,62 @@ def test_share_sum_knapsack_by_dynamic_programming_equals_brute_force():
             assert gap == 0.0
 
 
+def test_two_tier_knapsack_on_the_points_that_can_be_best_equals_brute_force():
+    """In 1% steps the two-tier DP first drops points whose reduced score (LP duals) exceeds
+    the gap to a choice from a coarse table: the answer still equals trying every choice."""
+    rng = np.random.default_rng(9)
+    tried = 0
+    for _ in range(25):
+        sides = {}
+        for p in range(4):
+            sh = rng.integers(0, 61, size=(9, 2)) * 0.01
+            val = 100 - 60 * sh.sum(axis=1) + rng.uniform(0, 8, size=9)
+            sides[p] = Side(True, float(val.min()), tuple(sh[0]), None, sh, val,
+                            np.full(9, np.nan))  # fmt: skip
+        cands = {p: np.arange(9) for p in sides}
+        best = _brute_knapsack(sides, [0, 1])
+        got = _knapsack_dp2(sides, cands, 1.0, [0, 1], 0.01)
+        if not np.isfinite(best):
+            assert got is None
+            continue
+        tried += 1
+        assert (sum(sides[p].grid_shares[j] for p, j in got.items()) <= 1 + 1e-9).all()
+        assert sum(sides[p].grid_value[j] for p, j in got.items()) == pytest.approx(best)
+    assert tried >= 10
+
+
+def test_two_tier_knapsack_drops_points_and_keeps_the_mips_optimum(monkeypatch):
+    """Smooth sides, as the search gives (every 1% step of two tiers, cost falling with each
+    share): the dropped points are most of them, and the DP on the rest gives the MIP's proven
+    optimum."""
+    monkeypatch.setattr(search_module, "KNAPSACK_SECONDS", 60.0)
+    seen = []
+    real = search_module._dp2
+
+    def counted(use, score, n):
+        seen.append((n, sum(len(u) for u in use.values())))
+        return real(use, score, n)
+
+    monkeypatch.setattr(search_module, "_dp2", counted)
+    rng = np.random.default_rng(4)
+    a, b = np.meshgrid(np.arange(20, 51), np.arange(20, 51), indexing="ij")
+    sh = np.column_stack([a.ravel(), b.ravel()]) * 0.01
+    sides = {}
+    for p in range(4):
+        wa, wb = rng.uniform(20, 60, size=2)
+        val = 100 - wa * np.sqrt(sh[:, 0]) - wb * sh[:, 1] + rng.uniform(0, 0.05, len(sh))
+        sides[p] = Side(True, float(val.min()), tuple(sh[0]), None, sh, val,
+                        np.full(len(sh), np.nan))  # fmt: skip
+    cands = {p: np.arange(len(sh)) for p in sides}
+    got = _knapsack_dp2(sides, cands, 1.0, [0, 1], 0.01)
+    mip, gap = _knapsack_mip(sides, cands, 1.0, [0, 1])
+    assert gap == 0.0
+    assert sum(sides[p].grid_value[j] for p, j in got.items()) == pytest.approx(
+        sum(sides[p].grid_value[j] for p, j in mip.items()), abs=1e-9)  # fmt: skip
+    full = [m for n, m in seen if n == 101]
+    assert full and full[0] < 0.5 * 4 * len(sh)  # most points dropped
+
+
 def _brute_knapsack(sides, tiers):
     best, n = np.inf, len(next(iter(sides.values())).grid_value)
     for combo in itertools.product(range(n), repeat=len(sides)):

@@ -1085,40 +1085,74 @@ def _knapsack_dp(sides, cands, sense, k, step) -> dict | None:
 
 
 def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
-    """The two-tier knapsack by dynamic programming over (steps used of each tier): each
-    provider's grid points are applied in blocks, reading the table shifted by each point's
-    steps as windows of a copy padded with infinity below; the choice is read back from the
-    tables kept after each provider (the first grid point that gives the best total)."""
+    """The two-tier knapsack by dynamic programming over (steps used of each tier), on the
+    grid points that can be in a best choice: with the tiers' dual prices from the LP
+    relaxation (bound L) every choice costs at least L plus its points' reduced scores, so a
+    point whose reduced score exceeds UB - L, for the cost UB of any choice that fits, is in
+    no best choice. UB comes from the same programme on coarser tables (shares rounded up to
+    twentieths, then fiftieths, of the table: a choice that fits there fits here), each run on
+    the points the one before kept."""
+    n = round(1 / step) + 1
+    ps = list(cands)
+    use = {p: np.rint(sides[p].grid_shares[idx][:, tiers] / step).astype(np.int64)
+           for p, idx in cands.items()}  # fmt: skip
+    score = {p: sense * sides[p].grid_value[idx] for p, idx in cands.items()}
+    lam = _knapsack_prices(ps, use, score, step)
+    if lam is None:
+        return None
+    keep = {p: np.arange(len(cands[p])) for p in ps}
+    bound, red = -float(lam.sum()), {}
+    for p in ps:
+        v = score[p] + (use[p] * step) @ lam
+        red[p] = v - v.min()
+        bound += float(v.min())
+    for f in sorted({(n - 1) // 20, (n - 1) // 50}, reverse=True):  # coarse, then finer
+        if f <= 1 or (n - 1) % f:
+            continue
+        coarse = _dp2({p: -(-use[p][keep[p]] // f) for p in ps},
+                      {p: score[p][keep[p]] for p in ps}, (n - 1) // f + 1)  # fmt: skip
+        if coarse is None:
+            continue
+        ub = sum(float(score[p][keep[p][j]]) for p, j in coarse.items())
+        room = ub - bound + 1e-7 * max(1.0, abs(bound))
+        keep = {p: keep[p][red[p][keep[p]] <= room] for p in ps}
+    got = _dp2({p: use[p][keep[p]] for p in ps}, {p: score[p][keep[p]] for p in ps}, n)
+    if got is None:
+        return None
+    return {p: int(cands[p][keep[p][j]]) for p, j in got.items()}
+
+
+def _dp2(use: dict, score: dict, n: int) -> dict | None:
+    """{provider: index of its point} using at most n - 1 steps of each of two tiers at least
+    cost, or None: each provider's points are applied in blocks, reading the table shifted by
+    each point's steps as windows of a copy padded with infinity below; the choice is read back
+    from the tables kept after each provider (the first point that gives the best total)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    n = round(1 / step) + 1
     dp = np.zeros((n, n))  # best total using at most (u, v) steps
-    tables, uses = [], {}
-    for p, idx in cands.items():
-        s = sides[p]
-        use = np.rint(s.grid_shares[idx][:, tiers] / step).astype(int)
-        score = sense * s.grid_value[idx]
-        ok = np.nonzero((use < n).all(axis=1))[0]
+    tables = []
+    for p in use:
+        u, sc = use[p], score[p]
+        ok = np.nonzero((u < n).all(axis=1))[0]
         windows = _windows(dp, n, sliding_window_view)
         new = np.full_like(dp, np.inf)
         block = max(1, DP_CELLS // (n * n))
         for lo in range(0, len(ok), block):
             js = ok[lo : lo + block]
-            cand = windows[n - 1 - use[js, 0], n - 1 - use[js, 1]] + score[js][:, None, None]
+            cand = windows[n - 1 - u[js, 0], n - 1 - u[js, 1]] + sc[js][:, None, None]
             np.minimum(new, cand.min(axis=0), out=new)
-        tables.append((p, dp))
-        uses[p] = (use, score, ok)
+        tables.append((p, dp, ok))
         dp = new
     if not np.isfinite(dp[n - 1, n - 1]):
         return None
-    out, (u, v), total = {}, (n - 1, n - 1), dp[n - 1, n - 1]
-    for p, before in reversed(tables):
-        use, score, ok = uses[p]
-        fits = ok[(use[ok, 0] <= u) & (use[ok, 1] <= v)]
-        got = before[u - use[fits, 0], v - use[fits, 1]] + score[fits]
+    out, (a, b), total = {}, (n - 1, n - 1), dp[n - 1, n - 1]
+    for p, before, ok in reversed(tables):
+        u, sc = use[p], score[p]
+        fits = ok[(u[ok, 0] <= a) & (u[ok, 1] <= b)]
+        got = before[a - u[fits, 0], b - u[fits, 1]] + sc[fits]
         j = int(fits[np.nonzero(got == total)[0][0]])
-        out[p] = int(cands[p][j])
-        u, v, total = u - int(use[j, 0]), v - int(use[j, 1]), before[u - use[j, 0], v - use[j, 1]]
+        out[p] = j
+        a, b, total = a - int(u[j, 0]), b - int(u[j, 1]), before[a - u[j, 0], b - u[j, 1]]
     return out
 
 
