@@ -19,6 +19,7 @@ from gainshare.optimise.search import (
     TOO_MANY,
     Side,
     TooMany,
+    _expected_capped,
     _knapsack_dp,
     _knapsack_dp2,
     _knapsack_enum,
@@ -410,6 +411,27 @@ def test_upper_envelope_of_lines():
         x = rng.normal(size=q) * 3
         want = (b[None, :] + m[None, :] * x[:, None]).max(axis=1)
         assert np.allclose(_max_lines(b, m, x), want)
+
+
+@pytest.mark.parametrize("tiers", [1, 2, 3])
+def test_expected_capped_by_inverting_the_schedule_equals_row_by_row(tiers, monkeypatch):
+    """Rows of nested tiers sorted by amount: the first capped row found by inverting each
+    share vector's schedule gives the same expected transfer as searching row by row, for
+    caps below, inside and above the transfers, zero shares included."""
+    rng = np.random.default_rng(tiers)
+    x = np.sort(rng.uniform(0, 10, size=400))
+    x[:20] = 0.0
+    edges = np.array([0.0, 3.0, 6.0][:tiers])
+    top = np.append(edges[1:], np.inf)
+    P = np.clip(x[:, None] - edges[None, :], 0, top - edges)
+    w = rng.dirichlet(np.ones(len(x)))
+    sh = np.round(rng.uniform(0, 1, size=(300, tiers)), 2)
+    sh[:30] = 0.0
+    cap = np.concatenate([rng.uniform(-1, 12, size=270), np.full(30, np.inf)])
+    got = _expected_capped(P, w, sh, cap)
+    monkeypatch.setattr(search_module, "_first_capped", lambda *a: None)
+    want = _expected_capped(P, w, sh, cap)
+    assert np.allclose(got, want, rtol=0, atol=1e-12)
 
 
 def _side(rng, tiers, n=30):

@@ -230,7 +230,7 @@ def _max_lines(b: np.ndarray, m: np.ndarray, xq: np.ndarray) -> np.ndarray:
     """max_i (b_i + m_i x) at each query x: the upper envelope of the lines (slopes sorted,
     lines that are never highest dropped), then one search per query; few queries are simply
     evaluated on every line."""
-    if len(xq) * len(b) <= 4_000_000:
+    if len(xq) * len(b) <= 50_000:
         out = np.empty(len(xq))
         for i in range(0, len(xq), CHUNK):
             x = xq[i : i + CHUNK]
@@ -278,15 +278,60 @@ def _expected_capped(P, w, sh, cap) -> np.ndarray:
     if not np.isfinite(cap).any():
         return sh @ cpw[-1]
     cap = np.where(np.isfinite(cap), cap, np.finfo(float).max)
-    lo = np.zeros(len(sh), dtype=np.int64)
-    hi = np.full(len(sh), n, dtype=np.int64)
-    while (lo < hi).any():  # first row where the transfer reaches the cap (n: none)
-        active = lo < hi
-        mid = (lo + hi) // 2
-        below = (P[np.minimum(mid, n - 1)] * sh).sum(axis=1) < cap
-        lo = np.where(active & below, mid + 1, lo)
-        hi = np.where(active & ~below, mid, hi)
+    lo = _first_capped(P, sh, cap)
+    if lo is None:
+        lo = np.zeros(len(sh), dtype=np.int64)
+        hi = np.full(len(sh), n, dtype=np.int64)
+        while (lo < hi).any():  # first row where the transfer reaches the cap (n: none)
+            active = lo < hi
+            mid = (lo + hi) // 2
+            below = (P[np.minimum(mid, n - 1)] * sh).sum(axis=1) < cap
+            lo = np.where(active & below, mid + 1, lo)
+            hi = np.where(active & ~below, mid, hi)
     return (sh * cpw[lo]).sum(axis=1) + cap * (cw[-1] - cw[lo])
+
+
+def _first_capped(P, sh, cap) -> np.ndarray | None:
+    """For rows of nested tiers sorted by amount (each row fills every tier below its own): the
+    first row whose transfer reaches the cap, from the amount at which each share vector's
+    transfer reaches it (inverting the piecewise-linear schedule), one search per vector. None
+    when the rows are not of that form (the caller searches row by row)."""
+    n, K = P.shape
+    if n == 0:
+        return None
+    amount = P.sum(axis=1)
+    if (np.diff(amount) < 0).any():
+        return None
+    widths = np.zeros(K - 1)
+    for k in range(K - 1):
+        above = (P[:, k + 1 :] > 0).any(axis=1)
+        if above.any():
+            full = P[above, k]
+            if np.ptp(full) > 1e-9 * max(1.0, float(full.max())):
+                return None
+            widths[k] = full[0]
+        else:
+            widths[k] = float(P[:, k].max(initial=0.0))
+    start = np.concatenate([[0.0], np.cumsum(widths)])  # (K,) amount where each tier starts
+    paid = np.zeros((len(sh), K))  # transfer where each tier starts
+    if K > 1:
+        paid[:, 1:] = np.cumsum(sh[:, :-1] * widths[None, :], axis=1)
+    end = np.empty_like(paid)  # transfer where each tier ends
+    end[:, :-1] = paid[:, 1:]
+    end[:, -1] = np.where(sh[:, -1] > 0, np.inf, paid[:, -1])
+    hit = (end >= cap[:, None]) & (sh > 0)
+    k = np.argmax(hit, axis=1)
+    rows = np.arange(len(sh))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        at = start[k] + (cap - paid[rows, k]) / sh[rows, k]
+    at = np.where(hit.any(axis=1), at, np.inf)
+    at = np.where(cap <= 0, -np.inf, at)
+    lo = np.searchsorted(amount, at, side="left")
+    # rounding in the inversion: settle the rows either side on the transfer itself
+    back = (lo > 0) & (np.einsum("ij,ij->i", P[np.maximum(lo - 1, 0)], sh) >= cap)
+    lo = lo - back
+    on = (lo < n) & (np.einsum("ij,ij->i", P[np.minimum(lo, n - 1)], sh) < cap)
+    return lo + on
 
 
 def _tier_lines(P, need, scen, rows_mask, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
