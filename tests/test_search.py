@@ -386,6 +386,54 @@ def test_chance_side_equals_brute_force(tiers, seed, top_needs):
                 assert side.feasible and side.value == pytest.approx(want, abs=1e-9)
 
 
+@pytest.mark.parametrize("tiers", [1, 2, 3])
+def test_chance_sides_for_several_budgets_equal_one_at_a_time(tiers):
+    """Enumerated once for the largest budget, each budget's side (value, shares, cap and every
+    grid point) equals solving that budget alone."""
+    from gainshare.optimise.search import chance_sides, solve_gain_chance
+    from gainshare.schema.requirements import LimitRule
+
+    rng = np.random.default_rng(10 + tiers)
+    S, Y = 14, 2
+    x = rng.uniform(1, 10, size=S * Y)
+    edges = [3.0, 6.0][: tiers - 1]
+    lo_e, hi_e = np.array([0.0, *edges]), np.array([*edges, np.inf])
+    P = np.clip(x[:, None] - lo_e[None, :], 0, hi_e - lo_e)
+    scen = np.repeat(np.arange(S), Y)
+    W = rng.dirichlet(np.ones(S))
+    need = rng.uniform(-2, 4, size=S * Y)
+    mandatory = np.zeros(S, bool)
+    budgets = (0.05, 0.2, 0.45)
+    for rule in (None, LimitRule(decide=True, min=1.0, max=6.0)):
+        args = (P, W[scen], scen, need, rule, 0.0, 1.0, 0.1, 0.5, W)
+        together = chance_sides(*args, budgets, mandatory)
+        for b in budgets:
+            alone = solve_gain_chance(*args, b, mandatory)
+            got = together[b]
+            assert got.feasible == alone.feasible
+            if not alone.feasible:
+                continue
+            assert got.value == alone.value and got.shares == alone.shares
+            assert got.limit == alone.limit
+            assert np.array_equal(got.grid_shares, alone.grid_shares)
+            assert np.array_equal(got.grid_value, alone.grid_value)
+
+
+def test_probability_frontier_shares_sides_and_keeps_each_designs_answer(root):
+    """The frontier's chance designs share one cache and solve each side for every beta at
+    once: each point equals a design of its own."""
+    from gainshare.analysis.frontier import keep_whole_points, with_provider_chance
+
+    case = gainshare.load_case(root / "cases" / "core.yaml")
+    d = Designer(case)
+    pts = keep_whole_points(case, (0.95, 0.8), d.scenarios)
+    assert [p.bound for p in pts] == [0.95, 0.8]
+    for p in pts:
+        alone = Designer(with_provider_chance(case, p.bound), d.scenarios).solve(duals=False)
+        assert p.result.status == alone.status == "optimal"
+        assert p.result.objective_value == pytest.approx(alone.objective_value, abs=0.005)
+
+
 def test_structure_values_add_up(root):
     case = gainshare.load_case(root / "cases" / "core.yaml")
     d = Designer(case)
@@ -580,6 +628,22 @@ def test_three_tier_knapsack_equals_the_mip_on_larger_choices(monkeypatch):
         assert sum(sides[p].grid_value[j] for p, j in got.items()) == pytest.approx(
             sum(sides[p].grid_value[j] for p, j in mip.items()), abs=1e-6)  # fmt: skip
     assert tried >= 3
+
+
+def test_knapsack_without_lp_prices_still_decides_exactly(monkeypatch):
+    """When the LP relaxation ends neither optimal nor infeasible, the two-tier programme runs
+    on every point and the three-tier choice goes to the MIP: the same optimum either way."""
+    rng = np.random.default_rng(8)
+    for tiers in ([0, 1], [0, 1, 2]):
+        sides = {p: _side(rng, len(tiers), 7) for p in range(3)}
+        for side in sides.values():
+            side.grid_shares[:] = np.minimum(side.grid_shares, 0.45)
+        best = _brute_knapsack(sides, tiers)
+        monkeypatch.setattr(search_module, "_knapsack_prices", lambda *a: search_module.UNPRICED)
+        chosen, gap = search_module._knapsack(sides, 1.0, tiers, 0.05)
+        monkeypatch.undo()
+        assert gap == 0.0
+        assert sum(sides[p].grid_value[j] for p, j in chosen.items()) == pytest.approx(best)
 
 
 def test_three_tier_enumeration_hands_large_choices_to_the_mip(monkeypatch):

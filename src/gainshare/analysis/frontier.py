@@ -218,12 +218,16 @@ def keep_whole_points(
     scenarios. `reuse` maps a beta to a result already solved for exactly that case; a beta
     without an answer is said in `notes`."""
     points = []
+    # the designs differ only in the providers' keep-whole level: they share solved sides, and
+    # each chance side is solved for every beta's budget at once
+    cache: dict = {}
+    budgets = tuple(1.0 - b for b in betas if b < 1.0)
     for beta in betas:
         r = (reuse or {}).get(beta)
         if r is None:
-            r = Designer(with_provider_chance(case, beta), scenarios).solve(
-                time_limit=time_limit, duals=False
-            )
+            r = Designer(with_provider_chance(case, beta), scenarios, cache=cache,
+                         chance_budgets=budgets).solve(time_limit=time_limit,
+                                                       duals=False)  # fmt: skip
         if r.ok:
             points.append(_point(case, beta_label(beta), "prob_all_whole", beta, r))
         elif notes is not None:

@@ -115,7 +115,8 @@ class Designer:
     persistent HiGHS model whose mutable Params the what-ifs change."""
 
     def __init__(self, case: Case, scenarios=None, starts: tuple[Agreement, ...] = (),
-                 method: str | None = None):  # fmt: skip
+                 method: str | None = None, cache: dict | None = None,
+                 chance_budgets: tuple = ()):  # fmt: skip
         t0 = time.perf_counter()
         refuse_case(case)
         self.case = case
@@ -124,7 +125,10 @@ class Designer:
         self._data: DesignData | None = None
         self._model = None
         self._space: Space | None = None
-        self._cache: dict = {}  # solved provider sides, by structure and need
+        # solved provider sides, by structure and need; designs of one case on the same
+        # scenarios that differ only in keep-whole levels may share one (a frontier's)
+        self._cache: dict = {} if cache is None else cache
+        self._chance_budgets = tuple(chance_budgets)
         self._last = None  # the structure of the last answer: tried first after a what-if
         self._opt: Highs | None = None
         self._direct: DirectHighs | None = None
@@ -162,7 +166,8 @@ class Designer:
         """The drafting space of the search, kept across what-ifs (they change requirements,
         never the economics)."""
         if self._space is None:
-            self._space = Space(self.case, self.scenarios, self.starts)
+            self._space = Space(self.case, self.scenarios, self.starts,
+                                chance_budgets=self._chance_budgets)  # fmt: skip
         self._space.case = self.case
         return self._space
 

@@ -63,6 +63,7 @@ class TooMany:
 
 
 TOO_MANY = TooMany()
+UNPRICED = object()  # the knapsack's LP relaxation ended neither optimal nor infeasible
 DP_CELLS = 3_000_000  # table cells read at once in the two-tier knapsack (24 MB)
 
 
@@ -371,9 +372,20 @@ def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
     scenario but the costliest ones the rest of the budget excuses. Exact over the share grid
     for up to three tiers without a gateway, caps and edges in pounds (lower tiers' shares are
     enumerated, a share is given up as soon as it leaves more than the budget short)."""
+    return chance_sides(P, w, scen, need, rule, lo, hi, step, lstep, W, (budget,),
+                        mandatory)[budget]  # fmt: skip
+
+
+def chance_sides(P, w, scen, need, rule, lo, hi, step, lstep, W, budgets,
+                 mandatory) -> dict:  # fmt: skip
+    """`solve_gain_chance` for several budgets at once ({budget: Side}): the shares are
+    enumerated once for the largest budget (every choice within a smaller budget is among
+    them), and each budget keeps the choices within it, with its own caps."""
     n, K = P.shape
     if step is None or K > 3 or (rule is not None and rule.basis != "amount"):
         raise NotDecomposable("chance keep-whole with these terms")
+    budgets = tuple(sorted(set(budgets)))
+    most = budgets[-1]
     S = len(W)
     order = np.argsort(P.sum(axis=1), kind="stable")
     Ps, ws = P[order], w[order]
@@ -385,15 +397,15 @@ def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
     grid = np.arange(kmin, kmax + 1, dtype=float) * step
     # full width of each tier below the top one (the rows above it fill it)
     width = [float(P[tier > k, k].max(initial=0.0)) for k in range(K - 1)]
-    order_cn = _cap_scenarios(cn, W, budget)
-    cands = []
+    cands: dict = {b: [] for b in budgets}
 
     by_tier = [_tier_lines(P, need, scen, req & (tier == k), k) for k in range(K)]
     top_sc = by_tier[K - 1][0]  # scenarios with rows in the top tier: the others never short
     at_top = np.full(S, -1, dtype=np.int64)
     at_top[top_sc] = np.arange(len(top_sc))
-    cap_pos = at_top[order_cn]  # each cap scenario's column among top_sc (-1: none)
     W_top = W[top_sc]
+    # budget -> (scenarios caps look at, their columns among top_sc)
+    per = {b: (oc, at_top[oc]) for b, oc in ((b, _cap_scenarios(cn, W, b)) for b in budgets)}
 
     def reach(k: int, below: np.ndarray) -> np.ndarray:
         out = np.zeros((len(below), S))
@@ -415,17 +427,14 @@ def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
         weight = spent[:, None] + hist[:, ::-1].cumsum(axis=1)[:, ::-1][:, 1:]
         cover = np.maximum(_ceil(r.max(axis=1, initial=0.0), step) * step, grid[0])
         # more share than covers every row only costs more; rows over budget cannot be chosen
-        useful = (grid[None, :] <= cover[:, None] + 1e-12) & (weight <= budget + 1e-12)
-        v, j = np.nonzero(useful)
-        if not len(v):
-            return
-        cut_caps = np.where(cap_pos >= 0, cut[:, np.maximum(cap_pos, 0)], 0) if len(
-            top_sc) else np.zeros((len(lower), len(order_cn)), dtype=np.int64)  # fmt: skip
-        short = short0[v][:, order_cn] | (cut_caps[v] > j[:, None])
-        shares = np.column_stack([lower[v], grid[j]])
-        caps, ok = _chance_caps(rule, short, weight[v, j], cn, W, budget, lstep, order_cn)
-        if ok.any():
-            cands.append((shares[ok], caps[ok]))
+        useful = (grid[None, :] <= cover[:, None] + 1e-12) & (weight <= most + 1e-12)
+        v_all, j_all = np.nonzero(useful)
+        for b in budgets:
+            within = weight[v_all, j_all] <= b + 1e-12
+            v, j = v_all[within], j_all[within]
+            short = _left_short(short0, cut, v, j, *per[b], len(top_sc))
+            caps, ok = _chance_caps(rule, short, weight[v, j], cn, W, b, lstep, per[b][0])
+            cands[b].append((np.column_stack([lower[v], grid[j]])[ok], caps[ok]))
 
     def lower_tiers(lower: tuple[float, ...], short0: np.ndarray) -> None:
         k = len(lower)
@@ -436,7 +445,7 @@ def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
         r = reach(k, np.array([below]))[0]
         short = short0[None, :] | (r[None, :] > grid[:, None] + 1e-12)
         # the short scenarios only grow with fewer shares: a share over budget is given up
-        keep = short.astype(float) @ W <= budget + 1e-12
+        keep = short.astype(float) @ W <= most + 1e-12
         if k == K - 2:
             lower_rows = np.column_stack([np.full((int(keep.sum()), k), lower), grid[keep]])
             if len(lower_rows):
@@ -446,6 +455,19 @@ def solve_gain_chance(P, w, scen, need, rule, lo, hi, step, lstep, W, budget,
             lower_tiers((*lower, float(sk)), sh)
 
     lower_tiers((), mandatory.copy())
+    return {b: _chance_side(Ps, ws, cands[b]) for b in budgets}
+
+
+def _left_short(short0, cut, v, j, order_cn, cap_pos, tops: int) -> np.ndarray:
+    """(choices, len(order_cn)): which of the scenarios caps look at the choices (lower-tier
+    row v, top-tier step j) leave short: short below the top tier, or short at step j."""
+    cut_caps = np.where(cap_pos >= 0, cut[:, np.maximum(cap_pos, 0)], 0) if tops else np.zeros(
+        (len(short0), len(order_cn)), dtype=np.int64)  # fmt: skip
+    return short0[v][:, order_cn] | (cut_caps[v] > j[:, None])
+
+
+def _chance_side(Ps, ws, cands) -> Side:
+    cands = [c for c in cands if len(c[0])]
     if not cands:
         return Side(False, why="no shares and cap keep it whole often enough")
     sh = np.concatenate([c[0] for c in cands])
@@ -807,16 +829,9 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
         for p in order:
             if top is not None and top[0] - sum(floor.values()) <= beat + EPS:
                 return Plan(st, groups, {}, {}, top[0], 0.0, False, "pruned")
-            fp = (_fingerprint(needs.need[p][:, ys]), needs.chance.get(p))
-            gkey = ("gain", st.lever, st.corridor, st.gateway, st.gain_edges, gi, p, fp)
-            lkey = ("loss", st.lever, st.corridor, st.loss_edges, gi, p, fp)
-            if gkey not in cache and p in needs.chance:
-                cache[gkey] = _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs)
-            if gkey not in cache:
-                cache[gkey] = _gain_side(space, p, econ, ys, gmask, ww, gp, qual, needs)
-            if lkey not in cache:
-                cache[lkey] = _loss_side(space, p, econ, ys, lmask, ww, lp, needs)
-            gain[gi, p], loss[gi, p] = cache[gkey], cache[lkey]
+            gain[gi, p], loss[gi, p] = _provider_sides(
+                space, st, arr, needs, p, gi, ys, (gmask, lmask, ww, gp, lp, qual), cache
+            )
             if top is not None:
                 g, lo_ = gain[gi, p], loss[gi, p]
                 if not (g.feasible and lo_.feasible):
@@ -833,6 +848,25 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
     if plan.open_bound == math.inf:
         plan.open_bound = relaxed_value
     return plan
+
+
+def _provider_sides(space, st, arr, needs, p, gi, ys, parts, cache) -> tuple[Side, Side]:
+    """Provider p's gain and loss sides in years `ys`, from `cache` when solved before (by
+    structure and need). A chance side is solved for the provider's budget and the space's
+    other chance budgets at once."""
+    gmask, lmask, ww, gp, lp, qual = parts
+    econ = arr.econ
+    fp = (_fingerprint(needs.need[p][:, ys]), needs.chance.get(p))
+    gkey = ("gain", st.lever, st.corridor, st.gateway, st.gain_edges, gi, p, fp)
+    lkey = ("loss", st.lever, st.corridor, st.loss_edges, gi, p, fp)
+    if gkey not in cache and p in needs.chance:
+        for b, side in _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs).items():
+            cache[gkey[:-1] + ((fp[0], b),)] = side
+    if gkey not in cache:
+        cache[gkey] = _gain_side(space, p, econ, ys, gmask, ww, gp, qual, needs)
+    if lkey not in cache:
+        cache[lkey] = _loss_side(space, p, econ, ys, lmask, ww, lp, needs)
+    return cache[gkey], cache[lkey]
 
 
 def _optimistic(space: Space, arr: Arrays, needs: Needs, groups) -> list:
@@ -886,7 +920,9 @@ def _gain_side(space, p, econ, ys, gmask, ww, gp, qual, needs) -> Side:
                       space.step, space.limit_step(rule) if rule else 0.0)  # fmt: skip
 
 
-def _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs) -> Side:
+def _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs) -> dict:
+    """{budget: Side} for the provider's own budget and every other budget the space is asked
+    to prepare (`Space.chance_budgets`: a probability frontier's), enumerated once."""
     pid = space.case.party_ids[p]
     rule = space.cap_rule(pid)
     if not (qual[:, ys, p][gmask] == 1).all():
@@ -894,10 +930,11 @@ def _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs) -> Side:
     need = needs.need[p][:, ys]
     mandatory = ((arr.x[:, ys] == 0) & (need > EPS)).any(axis=1)
     scen = np.nonzero(gmask)[0]
-    return solve_gain_chance(gp[:, ys][gmask], ww[gmask], scen, need[gmask], rule,
-                             *share_range(space, pid, "gain"), space.step,
-                             space.limit_step(rule) if rule else 0.0, space.scenarios.weights,
-                             needs.chance[p], mandatory)  # fmt: skip
+    budgets = (needs.chance[p], *(b for b in space.chance_budgets if b > 0))
+    return chance_sides(gp[:, ys][gmask], ww[gmask], scen, need[gmask], rule,
+                        *share_range(space, pid, "gain"), space.step,
+                        space.limit_step(rule) if rule else 0.0, space.scenarios.weights,
+                        budgets, mandatory)  # fmt: skip
 
 
 def _loss_side(space, p, econ, ys, lmask, ww, lp, needs) -> Side:
@@ -1146,6 +1183,9 @@ def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
     if lam is None:
         return None
     keep = {p: np.arange(len(cands[p])) for p in ps}
+    if lam is UNPRICED:  # no bound to drop points with: the programme on every point
+        got = _dp2(use, score, n)
+        return None if got is None else {p: int(cands[p][j]) for p, j in got.items()}
     bound, red = -float(lam.sum()), {}
     for p in ps:
         v = score[p] + (use[p] * step) @ lam
@@ -1229,6 +1269,8 @@ def _knapsack_enum(sides, cands, sense, tiers, step):
     lam = _knapsack_prices(ps, use, score, step)
     if lam is None:
         return None
+    if lam is UNPRICED:
+        return TOO_MANY
     red, bound = {}, -float(lam.sum())
     for p in ps:
         v = score[p] + (use[p] * step) @ lam
@@ -1251,9 +1293,10 @@ def _knapsack_enum(sides, cands, sense, tiers, step):
         delta = min(delta * 4, full)
 
 
-def _knapsack_prices(ps, use, score, step) -> np.ndarray | None:
+def _knapsack_prices(ps, use, score, step):
     """Each tier's dual price (>= 0) in the knapsack's LP relaxation; None when even
-    fractional choices overshoot a tier (no choice fits)."""
+    fractional choices overshoot a tier (no choice fits); UNPRICED when HiGHS ends otherwise
+    (no prices to bound with: the caller decides without them)."""
     import highspy
 
     h = quiet_highs()
@@ -1271,8 +1314,11 @@ def _knapsack_prices(ps, use, score, step) -> np.ndarray | None:
         nz = np.nonzero(shares[:, k])[0].astype(np.int32)
         h.addRow(-highspy.kHighsInf, 1.0 + 1e-9, len(nz), nz, shares[nz, k])
     run_highs(h)
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
         return None
+    if status != highspy.HighsModelStatus.kOptimal:
+        return UNPRICED
     duals = np.asarray(h.getSolution().row_dual)[len(ps) :]
     return np.maximum(-duals, 0.0)  # a <= row of a minimisation has a dual <= 0
 

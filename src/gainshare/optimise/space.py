@@ -62,6 +62,7 @@ class Space:
     _econs: dict = field(default_factory=dict, repr=False)  # may be shared between spaces
     step_override: float | None = None  # share step other than the requirements' rounding
     only: list | None = None  # search just these structures
+    chance_budgets: tuple = ()  # chance budgets to solve along with the case's (a frontier's)
 
     def variant(self, case: Case, starts: tuple[Agreement, ...] = (), **kw) -> Space:
         """Another space over the same scenarios and economics (sub-spaces: the starts the room
