@@ -434,6 +434,26 @@ def test_probability_frontier_shares_sides_and_keeps_each_designs_answer(root):
         assert p.result.objective_value == pytest.approx(alone.objective_value, abs=0.005)
 
 
+def test_margin_frontier_with_ceilings_equals_searching_every_structure(root, monkeypatch):
+    """Along the worst-margin frontier the floor only rises, so what each structure could give
+    at one point bounds it at the next: structures that cannot win are given up unsolved, and
+    every point is the same as searching every structure afresh."""
+    import gainshare.optimise.designer as designer_module
+    from gainshare.analysis.frontier import margin_points
+
+    case = gainshare.load_case(root / "cases" / "core.yaml")
+    fast = margin_points(Designer(case), 12)
+    real = designer_module.search
+    monkeypatch.setattr(designer_module, "search", lambda *a, **k: real(*a[:5]))
+    slow = margin_points(Designer(case), 12)
+    assert len(fast) == len(slow) == 12
+    for a, b in zip(fast, slow, strict=True):
+        assert a.result.status == b.result.status == "optimal"
+        assert a.result.objective_value == pytest.approx(b.result.objective_value, abs=0.005)
+    solved = [sum(p.result.timings["structures_solved"] for p in pts) for pts in (fast, slow)]
+    assert solved[0] < solved[1]
+
+
 def test_structure_values_add_up(root):
     case = gainshare.load_case(root / "cases" / "core.yaml")
     d = Designer(case)

@@ -163,11 +163,15 @@ def margin_points(
         if hi - lo <= MONEY_TOL:
             return points
         designer.set_objective("commissioners")
+        # the floor only rises along the loop (from the optimum's own margin): what each
+        # structure could give at one point bounds it at the next
+        ceilings = first.ceilings
         for i in range(1, n_points):
             eps = lo + (hi - lo) * i / (n_points - 1)
             eps = min(eps, hi - MARGIN_BACKOFF)
             designer.set_margin_min(eps)
-            r = designer.solve(time_limit=time_limit, duals=False)
+            r = designer.solve(time_limit=time_limit, duals=False, ceilings=ceilings)
+            ceilings = r.ceilings
             if r.ok:
                 label = f"worst margin >= {money(eps, case.currency)}"
                 points.append(_point(case, label, "worst_margin", eps, r))

@@ -58,6 +58,9 @@ class DesignResult:
     starts: list[dict] = field(default_factory=list)  # agreements the room brought, checked
     route: str = "search"  # search (the drafting-space search) or mip
     structure_values: list[dict] = field(default_factory=list)  # what each part adds
+    # the search's structures -> the most each could give the commissioners (a later search
+    # whose requirements only tightened may give up those that cannot win)
+    ceilings: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -294,21 +297,23 @@ class Designer:
             self._direct.push()
         return self._opt
 
-    def solve(self, time_limit: float | None = None, duals: bool = True) -> DesignResult:
+    def solve(self, time_limit: float | None = None, duals: bool = True,
+              ceilings: dict | None = None) -> DesignResult:  # fmt: skip
         """Design, verify by re-settlement, and report binding requirements (with `duals`):
-        by the drafting-space search where it decides the case exactly, else by the MIP."""
+        by the drafting-space search where it decides the case exactly, else by the MIP.
+        `ceilings`: an earlier answer's, when the requirements have only tightened since."""
         if self.route == "search":
             try:
-                return self._search(time_limit, duals)
+                return self._search(time_limit, duals, ceilings)
             except NotDecomposable as e:
                 self.route, self.route_note = "mip", str(e)
         return self._solve_mip(time_limit, duals)
 
-    def _search(self, time_limit: float | None, duals: bool) -> DesignResult:
+    def _search(self, time_limit: float | None, duals: bool, ceilings=None) -> DesignResult:
         t0 = time.perf_counter()
         name = self._objective
         found = search(self.space, f"Designed: {self.case.name}", time_limit, self._cache,
-                       self._last)  # fmt: skip
+                       self._last, ceilings)  # fmt: skip
         if found.plan is not None:
             self._last = found.plan.structure
         timings = self._timing(t0, time.perf_counter(), 0.0)
@@ -349,7 +354,8 @@ class Designer:
             levers = {"teams": lev.teams, "closures": lev.closures,
                       "release_year": lev.release_year, "label": label}  # fmt: skip
         out = DesignResult(found.status, name, value, bound, gap, found.agreement, result,
-                           levers, binding, timings, _stop_message(found.status, gap))  # fmt: skip
+                           levers, binding, timings, _stop_message(found.status, gap),
+                           ceilings=found.ceilings)  # fmt: skip
         return self._never_worse(out)
 
     def _never_worse(self, out: DesignResult) -> DesignResult:

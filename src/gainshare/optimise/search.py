@@ -1523,6 +1523,7 @@ class Found:
     why: str = ""
     notes: list[str] = field(default_factory=list)
     trivial: list = field(default_factory=list)  # rows short with nothing to share
+    ceilings: dict = field(default_factory=dict)  # structure -> most it could give (searched)
 
 
 def applicable(case: Case) -> bool:
@@ -1549,10 +1550,14 @@ def tied_parties(space: Space, econ: Economics) -> set[int]:
 
 
 def search(space: Space, name: str = "Designed", time_limit: float | None = None,
-           cache: dict | None = None, first: Structure | None = None) -> Found:  # fmt: skip
+           cache: dict | None = None, first: Structure | None = None,
+           ceilings: dict | None = None) -> Found:  # fmt: skip
     """Search every structure of the space (branch and bound: a structure is given up as soon
     as it cannot beat the best verified agreement so far); the best agreement and its bound.
-    `first`: a structure to try first (the previous answer's, after a what-if)."""
+    `first`: a structure to try first (the previous answer's, after a what-if). `ceilings`:
+    {structure: the most it can give the commissioners}, e.g. an earlier search's `ceilings`
+    when the requirements have only tightened since (a frontier's rising margin floor): a
+    structure whose ceiling cannot beat the best so far is given up unsolved."""
     t0 = time.perf_counter()
     limit = time_limit if time_limit is not None else space.req.time_limit
     structures = _order(space, space.structures(), first)
@@ -1561,6 +1566,9 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
     best: tuple | None = None  # (key, agreement, check, plan)
     bound, solved, why, stopped, trivial = -np.inf, 0, "", False, []
     undecided = False  # a structure whose share sums were not settled in their time limit
+    seen: dict = {}  # structure -> the most it could give (for a later, tighter search)
+    # ceilings bound the commissioners' value, not system savings
+    ceilings = ceilings if space.req.objective == "commissioners" else None
     for st in structures:
         if best is not None and time.perf_counter() - t0 > limit:
             stopped = True
@@ -1568,10 +1576,13 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
         econ = space.econ(st.lever)
         relaxed = tied.setdefault(st.lever, tied_parties(space, econ))
         savings = _savings(space, st)
-        beat = _to_beat(space, best, savings)
+        ceiling = (ceilings or {}).get(st)
+        beat = _to_beat(space, best, savings, ceiling)
         if beat is False:
+            seen[st] = ceiling  # None: no ceiling known
             continue
         plan = solve_structure(space, st, relaxed, cache=cache, beat=beat)
+        seen[st] = _most(plan)
         if plan.why == "pruned":
             continue
         if plan.why:  # a reason some terms could change comes before 'nothing to share'
@@ -1596,13 +1607,21 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
         why = why or "no agreement in the drafting space meets every requirement"
         status = "time_limit" if stopped or undecided else "infeasible"
         return Found(status, None, None, None, None, None, len(structures), solved, why,
-                     trivial=trivial)  # fmt: skip
+                     trivial=trivial, ceilings=seen)  # fmt: skip
     _, agreement, result, plan = best
     value = result.expected_retained
     top = None if stopped else max(value, bound)
     exact = top is not None and top - value <= max(abs(value), 1.0) * space.req.mip_gap
     return Found("optimal" if exact else "time_limit", agreement, result, plan, value, top,
-                 len(structures), solved)  # fmt: skip
+                 len(structures), solved, ceilings=seen)  # fmt: skip
+
+
+def _most(plan: Plan) -> float:
+    """The most a structure can give: its bound when pruned, its relaxation's optimum when
+    searched (each provider's rows alone), nothing when no terms fit (unless undecided)."""
+    if plan.why and plan.why != "pruned":
+        return plan.open_bound
+    return plan.value + plan.unproven
 
 
 def _savings(space: Space, st: Structure) -> float:
@@ -1619,14 +1638,17 @@ def _order(space: Space, structures: list[Structure], first) -> list[Structure]:
     return out
 
 
-def _to_beat(space: Space, best, savings: float):
-    """The commissioners' value a structure must beat (None: any; False: it cannot win)."""
+def _to_beat(space: Space, best, savings: float, ceiling: float | None = None):
+    """The commissioners' value a structure must beat (None: any; False: it cannot win, by
+    its savings or by its `ceiling`, the most it can give the commissioners)."""
     if best is None:
         return None
     if space.req.objective == "system_savings":
         if round(savings, 2) < best[0][0]:
             return False
         return best[0][1] if round(savings, 2) == best[0][0] else None
+    if ceiling is not None and ceiling <= best[0][0] + EPS:
+        return False
     return best[0][0]
 
 
