@@ -345,10 +345,14 @@ def frontier(case) -> dict:
     m1 = d.solve().objective_value
     d.set_objective("commissioners")
     points = []
+    # as gainshare's frontier does: the floor only rises from the commissioners' optimum, so
+    # each point's ceilings bound the structures at the next
+    ceilings = best.ceilings
     # the check's margins are settled to the penny, the model's are not: both ends back off a penny
     for eps in np.linspace(m0 - MARGIN_BACKOFF, m1 - MARGIN_BACKOFF, FRONTIER_POINTS):
         d.set_margin_min(float(eps))
-        r = d.solve()
+        r = d.solve(ceilings=ceilings)
+        ceilings = r.ceilings
         points.append({"eps": float(eps), "status": r.status,
                        "commissioners": r.objective_value if r.ok else None,
                        "worst_margin": _worst_margin(r, case) if r.ok else None})  # fmt: skip
