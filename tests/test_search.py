@@ -502,10 +502,13 @@ def test_expected_capped_by_inverting_the_schedule_equals_row_by_row(tiers, monk
     assert np.allclose(got, want, rtol=0, atol=1e-12)
 
 
+def _side_of(sh: np.ndarray, val: np.ndarray) -> Side:
+    """A side whose grid points are the rows of `sh` with scores `val` (no caps)."""
+    return Side(True, float(val.min()), tuple(sh[0]), None, sh, val, np.full(len(sh), np.nan))
+
+
 def _side(rng, tiers, n=30):
-    sh = rng.integers(0, 21, size=(n, tiers)) * 0.05
-    val = rng.uniform(0, 100, size=n)
-    return Side(True, float(val.min()), tuple(sh[0]), None, sh, val, np.full(n, np.nan))
+    return _side_of(rng.integers(0, 21, size=(n, tiers)) * 0.05, rng.uniform(0, 100, size=n))
 
 
 def test_share_sum_knapsack_by_dynamic_programming_equals_brute_force():
@@ -542,8 +545,7 @@ def test_two_tier_knapsack_on_the_points_that_can_be_best_equals_brute_force():
         for p in range(4):
             sh = rng.integers(0, 61, size=(9, 2)) * 0.01
             val = 100 - 60 * sh.sum(axis=1) + rng.uniform(0, 8, size=9)
-            sides[p] = Side(True, float(val.min()), tuple(sh[0]), None, sh, val,
-                            np.full(9, np.nan))  # fmt: skip
+            sides[p] = _side_of(sh, val)
         cands = {p: np.arange(9) for p in sides}
         best = _brute_knapsack(sides, [0, 1])
         got = _knapsack_dp2(sides, cands, 1.0, [0, 1], 0.01)
@@ -576,8 +578,7 @@ def test_two_tier_knapsack_drops_points_and_keeps_the_mips_optimum(monkeypatch):
     for p in range(4):
         wa, wb = rng.uniform(20, 60, size=2)
         val = 100 - wa * np.sqrt(sh[:, 0]) - wb * sh[:, 1] + rng.uniform(0, 0.05, len(sh))
-        sides[p] = Side(True, float(val.min()), tuple(sh[0]), None, sh, val,
-                        np.full(len(sh), np.nan))  # fmt: skip
+        sides[p] = _side_of(sh, val)
     cands = {p: np.arange(len(sh)) for p in sides}
     got = _knapsack_dp2(sides, cands, 1.0, [0, 1], 0.01)
     mip, gap = _knapsack_mip(sides, cands, 1.0, [0, 1])
@@ -633,8 +634,7 @@ def test_three_tier_knapsack_equals_the_mip_on_larger_choices(monkeypatch):
         for p in range(5):
             sh = rng.integers(0, 40, size=(60, 3)) * 0.01
             val = 100 - 40 * sh.sum(axis=1) + rng.uniform(0, 5, size=60)  # more share, less
-            sides[p] = Side(True, float(val.min()), tuple(sh[0]), None, sh, val,
-                            np.full(60, np.nan))  # fmt: skip
+            sides[p] = _side_of(sh, val)
         cands = {p: np.arange(60) for p in sides}
         got = _knapsack_enum(sides, cands, 1.0, [0, 1, 2], 0.01)
         mip, gap = _knapsack_mip(sides, cands, 1.0, [0, 1, 2])

@@ -183,9 +183,10 @@ def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, fl
     )
 
 
-def _keep_idle_limits(designer: Designer, proposal: Agreement, after: dict) -> dict:
-    """A cap or collar that cannot bind at the proposal's value (above the largest gain or loss
-    the provider could ever meet) stays as proposed: the settlement is the same either way."""
+def _limit_blocks(designer: Designer, after: dict):
+    """(word, provider id, top, year, block) for each decided cap or collar and each block of
+    terms of the answer `after` (a dict): `top` is the largest gain or loss the provider could
+    ever meet, in the limit's units (a larger limit never binds)."""
     d = designer.data
     for name, word in (("cap", "caps"), ("collar", "collars")):
         group = designer.model._capped if name == "cap" else designer.model._collared
@@ -197,39 +198,33 @@ def _keep_idle_limits(designer: Designer, proposal: Agreement, after: dict) -> d
                 (int(y), blk) for y, blk in after.get("year_overrides", {}).items()
             ]
             for y, block in blocks:
-                lim = getattr(proposal.terms_for_year(y), word).get(pid)
-                got = (block.get(word) or {}).get(pid)
-                if lim is None or got is None:
-                    continue
-                v0 = lim.amount if lim.amount is not None else lim.share_of_expected
-                v1 = got.get("amount", got.get("share_of_expected"))
-                if v0 >= top - 1e-9 and v1 >= top * (1 - 1e-9) - 1e-9:
-                    block[word][pid] = lim.model_dump(exclude_none=True)
+                yield word, pid, top, y, block
+
+
+def _keep_idle_limits(designer: Designer, proposal: Agreement, after: dict) -> dict:
+    """A cap or collar that cannot bind at the proposal's value (above the largest gain or loss
+    the provider could ever meet) stays as proposed: the settlement is the same either way."""
+    for word, pid, top, y, block in _limit_blocks(designer, after):
+        lim = getattr(proposal.terms_for_year(y), word).get(pid)
+        got = (block.get(word) or {}).get(pid)
+        if lim is None or got is None:
+            continue
+        v0 = lim.amount if lim.amount is not None else lim.share_of_expected
+        v1 = got.get("amount", got.get("share_of_expected"))
+        if v0 >= top - 1e-9 and v1 >= top * (1 - 1e-9) - 1e-9:
+            block[word][pid] = lim.model_dump(exclude_none=True)
     return after
 
 
 def _drop_unused_added(designer: Designer, proposal: Agreement, after: dict) -> dict:
     """A cap or collar the proposal did not have that came out at or above the largest gain or
     loss the provider could meet never binds: it is left out."""
-    d = designer.data
-    for name, word in (("cap", "caps"), ("collar", "collars")):
-        group = designer.model._capped if name == "cap" else designer.model._collared
-        for p in sorted(group):
-            pid = d.party_ids[p]
-            rule = (d.cap_rule if name == "cap" else d.collar_rule)(pid)
-            top = limit_top(d, name, p) * (d.scale if rule.basis == "amount" else 1.0)
-            blocks = [(1, after["terms"])] + [
-                (int(y), blk) for y, blk in after.get("year_overrides", {}).items()
-            ]
-            for y, block in blocks:
-                if pid in getattr(proposal.terms_for_year(y), word):
-                    continue
-                got = (block.get(word) or {}).get(pid)
-                if got is None:
-                    continue
-                v1 = got.get("amount", got.get("share_of_expected"))
-                if v1 >= top * (1 - 1e-9) - 1e-9:
-                    del block[word][pid]
+    for word, pid, top, y, block in _limit_blocks(designer, after):
+        got = (block.get(word) or {}).get(pid)
+        if got is None or pid in getattr(proposal.terms_for_year(y), word):
+            continue
+        if got.get("amount", got.get("share_of_expected")) >= top * (1 - 1e-9) - 1e-9:
+            del block[word][pid]
     return after
 
 
@@ -322,8 +317,8 @@ def repair(
     designer = Designer(_structure(case, proposal), method="mip")
     _add_distance(designer, proposal, w)
     result = designer.solve(duals=False)
-    added = False
-    if result.status == "infeasible" and _adds_any(case, proposal):
+    added, can_add = False, _adds_any(case, proposal)
+    if result.status == "infeasible" and can_add:
         wide = _structure(case, proposal, add_limits=True)
         # the drafting-space search says in milliseconds whether any agreement exists with the
         # limits added; only then is the nearest sought (a slower model)
@@ -338,11 +333,7 @@ def repair(
     if result.agreement is None:
         message = {
             "infeasible": "No agreement with the proposal's structure meets every requirement"
-            + (
-                ", even with a cap and a collar for every provider"
-                if _adds_any(case, proposal)
-                else ""
-            )  # fmt: skip
+            + (", even with a cap and a collar for every provider" if can_add else "")
             + ": run `gainshare explain` to see which requirements conflict.",
             "time_limit": "The time limit passed before a repaired agreement was found: allow "
             "more time (requirements.time_limit) or remove caps and collars the room has not "

@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from gainshare.economics.model import Economics, party_sum
 from gainshare.optimise.highs import quiet_highs
@@ -1175,22 +1176,14 @@ def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
     twentieths, then fiftieths, of the table: a choice that fits there fits here), each run on
     the points the one before kept."""
     n = round(1 / step) + 1
-    ps = list(cands)
-    use = {p: np.rint(sides[p].grid_shares[idx][:, tiers] / step).astype(np.int64)
-           for p, idx in cands.items()}  # fmt: skip
-    score = {p: sense * sides[p].grid_value[idx] for p, idx in cands.items()}
-    lam = _knapsack_prices(ps, use, score, step)
+    ps, use, score, lam = _priced(sides, cands, sense, tiers, step)
     if lam is None:
         return None
     keep = {p: np.arange(len(cands[p])) for p in ps}
     if lam is UNPRICED:  # no bound to drop points with: the programme on every point
         got = _dp2(use, score, n)
         return None if got is None else {p: int(cands[p][j]) for p, j in got.items()}
-    bound, red = -float(lam.sum()), {}
-    for p in ps:
-        v = score[p] + (use[p] * step) @ lam
-        red[p] = v - v.min()
-        bound += float(v.min())
+    red, bound = _reduced(ps, use, score, lam, step)
     for f in sorted({(n - 1) // 20, (n - 1) // 50}, reverse=True):  # coarse, then finer
         if f <= 1 or (n - 1) % f:
             continue
@@ -1212,14 +1205,12 @@ def _dp2(use: dict, score: dict, n: int) -> dict | None:
     cost, or None: each provider's points are applied in blocks, reading the table shifted by
     each point's steps as windows of a copy padded with infinity below; the choice is read back
     from the tables kept after each provider (the first point that gives the best total)."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
     dp = np.zeros((n, n))  # best total using at most (u, v) steps
     tables = []
     for p in use:
         u, sc = use[p], score[p]
         ok = np.nonzero((u < n).all(axis=1))[0]
-        windows = _windows(dp, n, sliding_window_view)
+        windows = _windows(dp, n)
         new = np.full_like(dp, np.inf)
         block = max(1, DP_CELLS // (n * n))
         for lo in range(0, len(ok), block):
@@ -1241,11 +1232,11 @@ def _dp2(use: dict, score: dict, n: int) -> dict | None:
     return out
 
 
-def _windows(dp: np.ndarray, n: int, view) -> np.ndarray:
+def _windows(dp: np.ndarray, n: int) -> np.ndarray:
     """[a, b] = the table shifted up by (n-1-a, n-1-b) steps, infinity where it runs out."""
     padded = np.full((2 * n - 1, 2 * n - 1), np.inf)
     padded[n - 1 :, n - 1 :] = dp
-    return view(padded, (n, n))
+    return sliding_window_view(padded, (n, n))
 
 
 def _knapsack_enum(sides, cands, sense, tiers, step):
@@ -1262,20 +1253,12 @@ def _knapsack_enum(sides, cands, sense, tiers, step):
     n, K = round(1 / step) + 1, len(tiers)
     if n**K > PARETO_CELLS:
         return TOO_MANY
-    ps = list(cands)
-    use = {p: np.rint(sides[p].grid_shares[idx][:, tiers] / step).astype(np.int64)
-           for p, idx in cands.items()}  # fmt: skip
-    score = {p: sense * sides[p].grid_value[idx] for p, idx in cands.items()}
-    lam = _knapsack_prices(ps, use, score, step)
+    ps, use, score, lam = _priced(sides, cands, sense, tiers, step)
     if lam is None:
         return None
     if lam is UNPRICED:
         return TOO_MANY
-    red, bound = {}, -float(lam.sum())
-    for p in ps:
-        v = score[p] + (use[p] * step) @ lam
-        red[p] = v - v.min()
-        bound += float(v.min())
+    red, bound = _reduced(ps, use, score, lam, step)
     full = sum(float(r.max(initial=0.0)) for r in red.values())
     delta = max(abs(bound) * 1e-6, 0.01)
     start = None
@@ -1291,6 +1274,27 @@ def _knapsack_enum(sides, cands, sense, tiers, step):
         if delta >= full:
             return None  # every point was tried
         delta = min(delta * 4, full)
+
+
+def _priced(sides, cands, sense, tiers, step):
+    """(providers, {p: share steps of each point in `tiers`}, {p: score of each point}, the
+    tiers' prices from the LP relaxation (`_knapsack_prices`))."""
+    ps = list(cands)
+    use = {p: np.rint(sides[p].grid_shares[idx][:, tiers] / step).astype(np.int64)
+           for p, idx in cands.items()}  # fmt: skip
+    score = {p: sense * sides[p].grid_value[idx] for p, idx in cands.items()}
+    return ps, use, score, _knapsack_prices(ps, use, score, step)
+
+
+def _reduced(ps, use, score, lam, step) -> tuple[dict, float]:
+    """({p: each point's reduced score, >= 0}, the Lagrangian bound L): with prices lam every
+    choice costs at least L plus its points' reduced scores."""
+    red, bound = {}, -float(lam.sum())
+    for p in ps:
+        v = score[p] + (use[p] * step) @ lam
+        red[p] = v - v.min()
+        bound += float(v.min())
+    return red, bound
 
 
 def _knapsack_prices(ps, use, score, step):
