@@ -293,15 +293,21 @@ def test_term_sheet_names_the_risk_partner():
 # ---------------------------------------------------------------- design and repair refuse
 
 
-def test_design_refuses_a_case_with_a_risk_partner_in_one_line():
-    got = runner.invoke(app, ["design", str(RULES / "aca_hhs.yaml")])
+def test_design_refuses_a_risk_partner_nothing_bounds_in_one_line():
+    """The ACA example states no requirement for HHS and no bounds on its shares: design would
+    leave HHS every loss and no gain, so it says what to add (tests/test_design_risk_partner.py
+    designs with a risk partner that has one)."""
+    path = RULES / "aca_hhs.yaml"
+    got = runner.invoke(app, ["design", str(path)])
     assert got.exit_code == 2
     assert got.stderr.strip().splitlines() == [
-        "error: parties.hhs: 'hhs' is a risk partner, whose share design does not search yet: "
-        "write the agreement with its share by hand and settle it with `gainshare check`"
+        f"error: {path}: keep_whole.hhs: 'hhs' is a risk partner with no requirement, so "
+        "design would leave it every loss and no gain: give it one in keep_whole (e.g. mode "
+        "cvar with the tolerance in money a year it can bear) or fix its shares in "
+        "requirements.fixed_gain_shares and fixed_loss_shares"
     ]
     with pytest.raises(InputError):
-        gainshare.design(gainshare.load_case(RULES / "aca_hhs.yaml"))
+        gainshare.design(gainshare.load_case(path))
 
 
 def test_repair_refuses_rules_it_cannot_keep():

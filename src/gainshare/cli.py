@@ -251,14 +251,19 @@ def _usage_error(e: clicks.ClickException, argv: list[str]) -> int:
 # ---------------------------------------------------------------- reading and checking
 
 
-def read_case(path: Path):
+def read_case(path: Path, to_design: bool = False):
     """The case, through the one loader; figures that look like a units slip are said on
-    stderr as warnings (and put in a --json document)."""
+    stderr as warnings (and put in a --json document). `to_design`: the command designs, so a
+    case design cannot answer is refused here, naming the file."""
     import gainshare
     from gainshare.schema.io import case_warnings
 
     case = gainshare.load_case(path)
     warn([f"{path}: {w}" for w in case_warnings(case)])
+    if to_design:
+        from gainshare.optimise.unsupported import refuse_case
+
+        refuse_case(case, where=str(path))
     return case
 
 
@@ -658,7 +663,6 @@ def value_of_information(
     by re-solving the design at draws of the parameter), ranked."""
 
     def body() -> int:
-        import gainshare
         from gainshare.analysis.sweep import progress_bar
         from gainshare.analysis.value_of_information import WHOM, solves_needed
         from gainshare.analysis.value_of_information import value_of_information as run
@@ -670,7 +674,7 @@ def value_of_information(
         if objective is not None and objective not in WHOM:
             raise InputError([f"--objective: '{objective}' is not an objective in money: use "
                               "one of " + ", ".join(WHOM)])  # fmt: skip
-        c = gainshare.load_case(case)
+        c = read_case(case, to_design=True)
         if objective is not None:
             req = c.requirements.model_copy(update={"objective": objective})
             c = c.model_copy(update={"requirements": req})
@@ -729,7 +733,7 @@ def design(
                               "of " + ", ".join(OBJECTIVES)])  # fmt: skip
         check_seconds(time_limit)
         check_out(out, force)
-        c = read_case(case)
+        c = read_case(case, to_design=True)
         import gainshare
 
         starts = [gainshare.load_agreement(p, c) for p in start or []]
@@ -760,7 +764,7 @@ def explain(case: CaseArg, as_json: JsonOpt = False) -> None:
     when the case is infeasible."""
 
     def body() -> int:
-        c = read_case(case)
+        c = read_case(case, to_design=True)
         from gainshare.optimise.explain import explain as run  # Pyomo: after the input is read
 
         result = run(c)
@@ -797,7 +801,7 @@ def repair(
 
         w = _parse_weights(weights, TERM_KINDS)
         check_out(out, force)
-        c = read_case(case)
+        c = read_case(case, to_design=True)
         p = gainshare.load_agreement(proposal, c)
         from gainshare.optimise.repair import repair as run  # Pyomo: after the input is read
         from gainshare.schema.io import write_agreement
@@ -908,7 +912,7 @@ def candidates(
             raise InputError([f"--points: {points} is not from 2 to 50: give a whole number "
                               "from 2 to 50"])  # fmt: skip
         check_seconds(time_limit)
-        c = read_case(case)
+        c = read_case(case, to_design=True)
         from gainshare.analysis.candidates import candidates as run  # Pyomo: after the input
         from gainshare.report.console import print_candidates
 

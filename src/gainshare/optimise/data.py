@@ -240,7 +240,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = F
         scale=scale,
         weights=sc.weights,
         party_ids=case.party_ids,
-        providers=[j for j in range(P) if e0.is_provider[j]],
+        providers=[j for j in range(P) if e0.takes_share[j]],  # risk partners too
         commissioners=[j for j in range(P) if e0.is_commissioner[j]],
         both=[j for j in range(P) if e0.is_provider[j] and e0.is_commissioner[j]],
         term_years=case.horizon.years if req.glide_path else 1,

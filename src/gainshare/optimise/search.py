@@ -754,7 +754,7 @@ def provider_needs(space: Space, arr: Arrays, relaxed: set[int], adjust=None) ->
     S, Y, _ = arr.base.shape
     out = Needs()
     for p, pid in enumerate(case.party_ids):
-        if not arr.econ.is_provider[p]:
+        if not arr.econ.takes_share[p]:  # providers and risk partners
             continue
         kw = case.keep_whole_for(pid)
         need = np.full((S, Y), -np.inf)

@@ -194,7 +194,7 @@ class Space:
         if pid in stated:
             return stated[pid]
         search = self.req.search
-        if not getattr(search, kind):
+        if not getattr(search, kind) or not self.case.party(pid).is_provider:
             return None
         return LimitRule(decide=True)
 
