@@ -23,7 +23,11 @@ benchmark workshop case, 6 parties x 500 scenarios x 3 years; the large case, 10
 5. check: `gainshare.check` of the designed workshop agreement over 100,000 scenarios, its whole
    JSON document (pence statements and identities included) built (target < 0.5 s).
 6. peak memory: `check` over 100,000 scenarios x 10 parties x 5 years in a fresh process.
-7. value of information (not with --quick; no target in SPEC section 6): `gainshare
+7. repair (no target in SPEC section 6): on the workshop example, the room's 50/30/20 split in
+   both of its gain tiers (shares move) and the same split in one tier, which no one-tier
+   agreement can mend (the tier edges move to the drafting space's), each with the app's
+   allowance of 5 s for the tries after the first.
+8. value of information (not with --quick; no target in SPEC section 6): `gainshare
    value-of-information` on the workshop example with a stated number of draws (--voi-draws,
    default 10): the whole run, its design solves, and beside it one fresh design of the same
    case (no shadow prices), the unit each draw repeats."""
@@ -379,6 +383,39 @@ def candidates_run(path: Path) -> dict:
             "frontier_points": len(res.frontier), "timings": res.timings}  # fmt: skip
 
 
+REPAIR_SECONDS = 5.0  # the app's allowance (app/pages/4_Proposal.py ADD_LIMIT_SECONDS)
+
+
+def repair_runs(path: Path) -> list[dict]:
+    """repair of the room's 50/30/20 split (ICB / acute / community) on the workshop example:
+    in both of its proposal's gain tiers, and in one tier."""
+    from gainshare.optimise.repair import repair
+    from gainshare.schema.agreement import Agreement
+
+    case = gainshare.load_case(path)
+    drafted = yaml.safe_load(path.with_name(path.stem + ".agreement.yaml").read_text())
+    split = {"icb": 0.5, "acute": 0.3, "community": 0.2}
+    two = {
+        "name": "50/30/20 in both tiers",
+        "terms": drafted["terms"]
+        | {"gain_tiers": [t | {"shares": split} for t in drafted["terms"]["gain_tiers"]]},
+    }
+    one = {"name": "50/30/20 in one tier", "terms": {
+        "gain_tiers": [{"shares": split}], "loss_tiers": [{"shares": split}]}}  # fmt: skip
+    out = []
+    for proposal in (two, one):
+        t0 = time.perf_counter()
+        r = repair(case, Agreement.model_validate(proposal), add_limit_seconds=REPAIR_SECONDS)
+        out.append({
+            "proposal": proposal["name"], "seconds": time.perf_counter() - t0,
+            "status": r.status, "distance": r.distance,
+            "edges_moved": "tier edges" in r.message,
+            "proven_nearest": r.agreement is not None and "not proven" not in r.message,
+            "gain_tiers": len(r.agreement.terms.gain_tiers) if r.agreement else None,
+        })  # fmt: skip
+    return out
+
+
 # ------------------------------------------------------------------ 5. peak memory
 
 MEMORY_SCRIPT = """
@@ -476,6 +513,8 @@ def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
         cand = candidates_run(workshop6)
         progress("20-point frontier (benchmark workshop case)")
         f = frontier(cases.workshop_case())
+        progress("repair (workshop example)")
+        rep = repair_runs(workshop6)
         large = chk = mem = full = None
         if quick:
             progress("first design without caps (benchmark workshop case)")
@@ -523,7 +562,8 @@ def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
     doc["value_of_information_s"] = _round(voi["seconds"]) if voi else None
     doc["details"] = {"design_core": core, "design_workshop": shop, "design_large": large,
                       "first_design": dsg, "whatif": w, "candidates": cand, "frontier": f,
-                      "check": chk, "memory": mem, "value_of_information": voi}  # fmt: skip
+                      "repair": rep, "check": chk, "memory": mem,
+                      "value_of_information": voi}  # fmt: skip
     return doc
 
 
@@ -595,6 +635,11 @@ def print_table(doc: dict) -> None:
         f"candidates: {c['candidates']} candidates, {c['frontier_points']} frontier points; "
         + ", ".join(f"{k} {v:.2f}" for k, v in c["timings"].items())
     )
+    for r in det["repair"]:
+        print(f"repair ({r['proposal']}): {r['status']} in {r['seconds']:.2f} s, distance "
+              f"{r['distance']}, {r['gain_tiers']} gain tiers"
+              + (", tier edges moved" if r["edges_moved"] else "")
+              + ("" if r["proven_nearest"] else ", not proven the nearest"))  # fmt: skip
     if det["check"]:
         st = det["check"]["stages_s"]
         print(

@@ -17,8 +17,10 @@ from streamlit.testing.v1 import AppTest
 
 import gainshare
 from gainshare.optimise import Designer
+from gainshare.optimise.repair import RepairResult
 from gainshare.optimise.whatif import WhatIf, apply_requirements
 from gainshare.report.numbers import money
+from gainshare.settle.requirements import failures
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = str(ROOT / "app" / "Home.py")
@@ -379,9 +381,37 @@ def test_proposal_page_checks_and_repairs_and_says_what_the_best_keeps(case):
     }
     at.file_uploader(key="proposal.upload").set_value(
         ("one.yaml", yaml.safe_dump(single).encode(), "text/yaml")).run()  # fmt: skip
+    # no one-tier agreement works, even with caps and collars: repair moves the tier edges to
+    # the drafting space's (the case states gains first £3m, £3m to £5m, above £5m)
+    said = " ".join(i.value for i in _ok(at).info)
+    assert "No agreement with the proposal's tier edges meets every requirement" in said
+    moved = next(m.value for m in at.markdown if m.value.startswith("What moved"))
+    assert "Tiers of gains: one tier → first £3.00m, £3.00m to £5.00m, above £5.00m" in moved
+    compare = at.dataframe[-1].value
+    assert compare.loc["Meets every requirement"].tolist() == ["No", "Yes", "Yes"]
+    assert not IDS.search(_screen_text(at))
+
+
+def test_proposal_page_offers_the_best_agreement_when_nothing_near_works(monkeypatch):
+    """When repair finds no agreement near the proposal, the page says so and offers the best
+    agreement, with its own tiers, as the starting point."""
+
+    def nothing(case, proposal, **kw):
+        before = gainshare.check(case, proposal)
+        return RepairResult("infeasible", proposal, before, failures(case, proposal, before),
+                            None, None, message="No agreement with the proposal's structure "
+                            "meets every requirement.")  # fmt: skip
+
+    monkeypatch.setattr(gainshare, "repair", nothing)
+    at = _go(_home(), "4_Proposal.py")
+    proposal = yaml.safe_load(WORKSHOP.with_name("workshop6.agreement.yaml").read_text())
+    tier = proposal["terms"]["gain_tiers"][0]
+    one = [{"shares": tier["shares"]}]
+    single = {"name": "One tier", "terms": {"gain_tiers": one, "loss_tiers": one}}
+    at.file_uploader(key="proposal.upload").set_value(
+        ("one.yaml", yaml.safe_dump(single).encode(), "text/yaml")).run()  # fmt: skip
     said = _ok(at).error[0].value
-    assert said.startswith("No agreement with the proposal's structure meets every requirement")
-    assert "even with a cap and a collar for every provider" in said
+    assert said == "No agreement with the proposal's structure meets every requirement."
     at.button(key="proposal.from_best").click().run()
     assert any(c.startswith("Starting point: The room's proposal.") for c in _captions(_ok(at)))
     gains = [c for c in at.data_editor[0].value.columns if c.startswith("Gains")]

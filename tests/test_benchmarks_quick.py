@@ -74,3 +74,13 @@ def test_case_generators():
     small = cases.workshop_case(scenarios=20)
     assert len(small.parties) == 6 and small.horizon.years == 3
     assert set(small.party_ids) < set(big.party_ids)
+
+
+def test_repair_runs_move_shares_then_tier_edges(doc):
+    """The room's 50/30/20 split: in the proposal's two tiers repair moves shares only; in one
+    tier no agreement works, and repair moves to the drafting space's tier edges."""
+    shares, edges = doc["details"]["repair"]
+    assert shares["status"] == edges["status"] == "repaired"
+    assert not shares["edges_moved"] and shares["gain_tiers"] == 2
+    assert edges["edges_moved"] and edges["gain_tiers"] == 3  # the case's £3m and £5m edges
+    assert shares["distance"] > 0 and edges["distance"] > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -13,6 +14,7 @@ import pyomo.environ as pyo
 import pytest
 
 import gainshare
+import gainshare.optimise.repair as repair_module
 from gainshare.optimise import design
 from gainshare.optimise.explain import apply_relaxations, explain
 from gainshare.optimise.repair import repair
@@ -148,6 +150,104 @@ def test_repair_adds_no_limit_the_drafting_space_leaves_out():
     r = repair(c, proposal(0.6, 0.375))
     assert r.status == "infeasible" and r.agreement is None
     assert "even with" not in r.message
+
+
+def test_repair_moves_tier_edges_when_the_proposals_cannot_work():
+    """No caps allowed, two gain tiers in the drafting space: the menu's edges are the pool's
+    quantiles, 80,000 and 100,000. With an edge at 80,000 scenario b's pool (80,000) lies in
+    tier 1, which must keep 60% / 37.5% / 2.5%; scenario a's top 20,000 is tier 2, where the
+    acute trust needs 60% again and the commissioners need 0.5 (80,000 x 2.5% + 20,000 x r) +
+    0.5 x 2,000 >= 5,000, r >= 30%: community 10%. Each new tier's share counts against the
+    proposal's share on the same money: tier 2 holds 10,000 of the proposal tier's 90,000
+    expected, so the community's and the commissioners' 27.5-point moves count a ninth each:
+    distance (27.5 + 27.5) / 9 = 55 / 9."""
+    c = _tiny_with_floor(caps=False, max_gain_tiers=2)
+    r = repair(c, proposal(0.6, 0.375))
+    assert r.status == "repaired"
+    t = r.agreement.terms
+    assert [x.upto.amount for x in t.gain_tiers[:-1]] == [80000.0]
+    assert t.gain_tiers[0].shares == pytest.approx({"acute": 0.6, "community": 0.375,
+                                                    "ccg": 0.025})  # fmt: skip
+    assert t.gain_tiers[1].shares == pytest.approx({"acute": 0.6, "community": 0.1, "ccg": 0.3})
+    assert r.distance == pytest.approx(55 / 9, abs=1e-6)
+    assert r.check.document["retained"]["expected"] == pytest.approx(5000, abs=0.01)
+    assert not failures(c, r.agreement, r.check)
+    assert r.changes[0] == "Gain tiers: one tier -> 2 tiers, edges at £80,000"
+    assert "tier edges" in r.message and "(added)" not in r.message
+
+
+def test_repair_with_moved_edges_moves_the_least_on_a_grid():
+    """Every split of both tiers with the edge at 80,000 on a 2.5% grid, settled by the
+    settlement code; the distance counts tier 1 on 80,000 of the proposal tier's 90,000
+    expected and tier 2 on 10,000: nothing that meets every requirement is nearer. The other
+    edge of the menu (100,000) is never reached, so it is the proposal's shape again."""
+    c = _tiny_with_floor(caps=False, max_gain_tiers=2)
+    r = repair(c, proposal(0.6, 0.375))
+    econ = gainshare.compute(c)
+    x0 = (0.6, 0.375, 0.025)
+    best = None
+    step = np.round(np.arange(0, 0.4001, 0.025), 6)
+    for (a1, c1), a2, c2 in itertools.product(
+        itertools.product((0.575, 0.6, 0.625), (0.35, 0.375, 0.4)),
+        np.round(np.arange(0.5, 0.7001, 0.025), 6), step):  # fmt: skip
+        t1 = {"acute": a1, "community": c1, "ccg": round(1 - a1 - c1, 12)}
+        t2 = {"acute": float(a2), "community": float(c2), "ccg": round(1 - a2 - c2, 12)}
+        if min(t1["ccg"], t2["ccg"]) < 0:
+            continue
+        p = proposal(0, 0, gain_tiers=[{"upto": {"amount": 80000}, "shares": t1},
+                                       {"shares": t2}])  # fmt: skip
+        res = gainshare.check(c, p, econ)
+        if failures(c, p, res):
+            continue
+        dist = sum(100 * (8 / 9 * abs(t1[k] - v) + 1 / 9 * abs(t2[k] - v))
+                   for k, v in zip(("acute", "community", "ccg"), x0, strict=True))  # fmt: skip
+        best = dist if best is None else min(best, dist)
+    assert best is not None and r.distance <= best + 1e-6
+    assert best == pytest.approx(55 / 9, abs=1e-6)  # on the grid: the answer is a grid point
+
+
+def test_repair_out_of_time_for_other_edges_says_time_limit_not_infeasible():
+    """Tier edges left undecided are no proof that none works: the answer says time limit."""
+    c = _tiny_with_floor(caps=False, max_gain_tiers=2)
+    r = repair(c, proposal(0.6, 0.375), add_limit_seconds=1e-9)
+    assert r.status == "time_limit" and r.agreement is None
+    assert r.message.startswith("The time limit passed")
+
+
+def test_repair_out_of_time_for_distance_answers_but_says_not_proven(monkeypatch):
+    """When the distance model runs out of time with nothing better than its start, the
+    search's agreement for an edge set that works is the answer: it meets every requirement,
+    its distance is counted as the model counts it, and the message says it is not proven the
+    nearest."""
+    c = _tiny_with_floor(caps=False, max_gain_tiers=2)
+    solve = repair_module.Designer.solve
+
+    def out_of_time(self, *a, **kw):
+        if self.method == "mip" and len(self.case.requirements.gain_edges or []) == 1:
+            return dataclasses.replace(solve(self, *a, **kw), status="time_limit",
+                                       agreement=None)  # fmt: skip
+        return solve(self, *a, **kw)
+
+    monkeypatch.setattr(repair_module.Designer, "solve", out_of_time)
+    r = repair(c, proposal(0.6, 0.375))
+    assert r.status == "repaired" and not failures(c, r.agreement, r.check)
+    assert "The time limit passed before this was proven the nearest agreement" in r.message
+    assert r.distance >= 55 / 9 - 1e-6  # no nearer than the proven nearest
+    # its distance, counted again from the terms by hand: tier 1 weighs 8/9, tier 2 1/9
+    t = r.agreement.terms.gain_tiers
+    assert [x.upto.amount for x in t[:-1]] == [80000.0]
+    x0 = {"acute": 0.6, "community": 0.375, "ccg": 0.025}
+    by_hand = sum(100 * (8 / 9 * abs(t[0].shares[k] - v) + 1 / 9 * abs(t[1].shares[k] - v))
+                  for k, v in x0.items())  # fmt: skip
+    assert r.distance == pytest.approx(by_hand, abs=1e-6)
+
+
+def test_repair_keeps_the_proposals_edges_when_they_can_work():
+    """The same case with caps allowed: a cap keeps the proposal's one tier (the edges are
+    tried only when no agreement with the proposal's own edges works)."""
+    c = _tiny_with_floor(max_gain_tiers=2)
+    r = repair(c, proposal(0.6, 0.375))
+    assert len(r.agreement.terms.gain_tiers) == 1 and "community" in r.agreement.terms.caps
 
 
 def _infeasible_tiny():

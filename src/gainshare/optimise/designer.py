@@ -298,16 +298,19 @@ class Designer:
         return self._opt
 
     def solve(self, time_limit: float | None = None, duals: bool = True,
-              ceilings: dict | None = None) -> DesignResult:  # fmt: skip
+              ceilings: dict | None = None, start: Agreement | None = None
+              ) -> DesignResult:  # fmt: skip
         """Design, verify by re-settlement, and report binding requirements (with `duals`):
         by the drafting-space search where it decides the case exactly, else by the MIP.
-        `ceilings`: an earlier answer's, when the requirements have only tightened since."""
+        `ceilings`: an earlier answer's, when the requirements have only tightened since.
+        `start`: an agreement of this model's structure that meets every requirement, handed
+        to HiGHS as a starting solution (the MIP then has an answer whatever the time limit)."""
         if self.route == "search":
             try:
                 return self._search(time_limit, duals, ceilings)
             except NotDecomposable as e:
                 self.route, self.route_note = "mip", str(e)
-        return self._solve_mip(time_limit, duals)
+        return self._solve_mip(time_limit, duals, start)
 
     def _search(self, time_limit: float | None, duals: bool, ceilings=None) -> DesignResult:
         t0 = time.perf_counter()
@@ -450,14 +453,16 @@ class Designer:
             "adds": _r(value - fine.value),
         }
 
-    def _solve_mip(self, time_limit: float | None, duals: bool) -> DesignResult:
+    def _solve_mip(self, time_limit: float | None, duals: bool,
+                   start: Agreement | None = None) -> DesignResult:  # fmt: skip
         t0 = time.perf_counter()
         name = self._objective
         if trivial_shortfalls(self.model):
             return self._unreachable(name, t0)
         opt = self._solver()
         req = self.case.requirements
-        start_s = self._start_without_limits(opt)
+        start_s = self._start_without_limits(opt) if start is None else self._start_from(
+            opt, start)  # fmt: skip
         res = self._direct.run(
             SOLVER_OPTIONS
             | {
@@ -559,6 +564,49 @@ class Designer:
             start.col_value = values
             start.value_valid = True
             opt._solver_model.setSolution(start)
+        return time.perf_counter() - t
+
+    def _start_from(self, opt, agreement: Agreement) -> float:
+        """Hand HiGHS the agreement's shares, caps and collars as a partial starting solution
+        (HiGHS completes the rest with these fixed). A cap or collar the agreement does not
+        have is at its largest value, where it never binds. Returns the seconds spent."""
+        t = time.perf_counter()
+        m, d = self.model, self.data
+        col = opt._pyomo_var_to_solver_var_map
+        years = list(range(1, self.case.horizon.years + 1))
+        terms = {yt: agreement.terms_for_year(years[yt] if d.term_years > 1 else 1)
+                 for yt in range(d.term_years)}  # fmt: skip
+        values: dict[int, float] = {}
+        step = d.step()
+        for kind in ("gain", "loss"):
+            share = getattr(m, f"{kind}_share")
+            steps = getattr(m, f"{kind}_share_steps", None)
+            for k, p, yt in share:
+                tiers = getattr(terms[yt], f"{kind}_tiers")
+                if k >= len(tiers):
+                    return time.perf_counter() - t  # another structure: no start
+                v = float(tiers[k].shares.get(d.party_ids[p], 0.0))
+                values[col[id(share[k, p, yt])]] = v
+                if steps is not None:
+                    values[col[id(steps[k, p, yt])]] = round(v / step)
+        for name in ("cap", "collar"):
+            var = getattr(m, name)
+            for p, yt in var:
+                if var[p, yt].fixed:
+                    continue
+                lim = getattr(terms[yt], f"{name}s").get(d.party_ids[p])
+                if lim is None:
+                    v = var[p, yt].ub
+                elif lim.amount is not None:
+                    v = lim.amount / d.scale
+                else:
+                    v = lim.share_of_expected
+                values[col[id(var[p, yt])]] = min(max(v, var[p, yt].lb or 0.0), var[p, yt].ub)
+        if hasattr(m, "select"):
+            for i in m.select:
+                values[col[id(m.select[i])]] = 1.0 if i == 0 else 0.0
+        idx = np.array(sorted(values), dtype=np.int32)
+        opt._solver_model.setSolution(len(idx), idx, np.array([values[i] for i in idx]))
         return time.perf_counter() - t
 
     def _tighten_caps(self, opt, values: list[float]) -> None:

@@ -1,28 +1,34 @@
 """`repair`: the nearest agreement to the room's proposal (weighted L1 over its terms) that meets
 every requirement. The proposal's structure (corridor, tier edges, quality gateway, glide path
-or not) is kept; shares, caps and collars move. When no agreement with the proposal's caps and
-collars meets every requirement, a cap and a collar may be added for any provider the case's
-drafting space allows, each counted from 'none' (a limit that never binds). See
+or not) is kept when it can be; shares, caps and collars move. When no agreement with the
+proposal's caps and collars meets every requirement, a cap and a collar may be added for any
+provider the case's drafting space allows, each counted from 'none' (a limit that never binds);
+when no agreement with the proposal's tier edges does, the tier edges of the drafting space's
+menu are tried, each share counted against the proposal's share on the same money. See
 models/repair.md."""
 
 from __future__ import annotations
 
+import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyomo.environ as pyo
 
 from gainshare.optimise.design_model import TIE_BREAK, limit_top
 from gainshare.optimise.designer import Designer
+from gainshare.optimise.space import Space
 from gainshare.optimise.unsupported import refuse_terms
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
+from gainshare.schema.common import Limit
 from gainshare.schema.io import InputError, agreement_problems, agreement_to_dict
 from gainshare.schema.requirements import LimitRule
 from gainshare.settle.check import CheckResult, check
+from gainshare.settle.engine import shareable_amount
 from gainshare.settle.requirements import failures
-from gainshare.units import money
+from gainshare.units import SYMBOLS, money
 
 DEFAULT_WEIGHTS = {"shares": 1.0, "caps": 1.0, "collars": 1.0}
 
@@ -59,10 +65,21 @@ class RepairResult:
         }
 
 
-def _structure(case: Case, proposal: Agreement, add_limits: bool = False) -> Case:
+Edges = tuple[tuple[Limit, ...], tuple[Limit, ...]]
+
+
+def _edges_of(agreement: Agreement) -> Edges:
+    """The gain and the loss tier edges of an agreement's terms."""
+    t = agreement.terms
+    return tuple(x.upto for x in t.gain_tiers[:-1]), tuple(x.upto for x in t.loss_tiers[:-1])
+
+
+def _structure(case: Case, proposal: Agreement, add_limits: bool = False,
+               edges: Edges | None = None) -> Case:  # fmt: skip
     """The case with requirements that fix the proposal's structure and free its numbers;
     `add_limits`: also a cap and a collar to decide for every provider the case's drafting
-    space allows one (`_addable`)."""
+    space allows one (`_addable`); `edges`: these gain and loss tier edges instead of the
+    proposal's."""
     refuse_terms(proposal)
     base = proposal.terms
     overrides = proposal.year_overrides
@@ -99,11 +116,12 @@ def _structure(case: Case, proposal: Agreement, add_limits: bool = False) -> Cas
                 out.setdefault(pid, rule.model_dump())
         return out
 
+    gain_edges, loss_edges = edges if edges is not None else _edges_of(proposal)
     req.update(
         corridor=base.corridor.model_dump(),
         corridor_options=[],
-        gain_edges=[t.upto.model_dump() for t in base.gain_tiers[:-1]],
-        loss_edges=[t.upto.model_dump() for t in base.loss_tiers[:-1]],
+        gain_edges=[e.model_dump() for e in gain_edges],
+        loss_edges=[e.model_dump() for e in loss_edges],
         gain_edge_options=[],
         loss_edge_options=[],
         gateway={k: v.model_dump() for k, v in base.gateway.items()},
@@ -130,52 +148,68 @@ def _addable(case: Case, kind: str) -> dict:
     return out
 
 
-def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, float]) -> None:
-    """repair_gap_* >= |term - proposal term|; repair_distance is their weighted sum. A cap or
-    collar the proposal does not have counts from the largest gain or loss the provider could
-    meet (`limit_top`): 'none' is a limit that never binds."""
-    m, d = designer.model, designer.data
+def _distance_terms(d, proposal: Agreement, weights: dict[str, float]):
+    """(weight, proposal's value, term) for every term the distance counts, in the model's
+    units; `term` names a share ('share', kind, new tier, party, terms-year), the
+    commissioners' part of a tier ('rest', kind, new tier, terms-year) or a limit ('limit',
+    'caps' | 'collars', party, terms-year). A share counts against the proposal's share on the
+    same money (`_tier_map`); a cap or collar the proposal does not have counts from the
+    largest gain or loss the provider could meet (`limit_top`): 'none' never binds."""
     years = list(range(1, d.case.horizon.years + 1))
-    yt_year = {yt: (years[yt] if d.term_years > 1 else 1) for yt in range(d.term_years)}
-    terms = {yt: proposal.terms_for_year(y) for yt, y in yt_year.items()}
+    terms = {yt: proposal.terms_for_year(years[yt] if d.term_years > 1 else 1)
+             for yt in range(d.term_years)}  # fmt: skip
+    for kind in ("gain", "loss"):
+        lam = _tier_map(d, proposal, kind)  # (new tier, proposal tier) -> weight
+        for (k, b), yt in itertools.product(zip(*np.nonzero(lam), strict=True),
+                                            range(d.term_years)):  # fmt: skip
+            old = getattr(terms[yt], f"{kind}_tiers")[b]
+            weight = weights["shares"] * 100 * float(lam[k, b])  # per percentage point
+            for p in d.providers:
+                yield weight, old.shares.get(d.party_ids[p], 0.0), ("share", kind, int(k),
+                                                                    int(b), p, yt)  # fmt: skip
+            # the commissioners' part of each tier (the rest) moves too, and counts the same way
+            rest0 = 1.0 - sum(old.shares.get(d.party_ids[p], 0.0) for p in d.providers)
+            yield weight, rest0, ("rest", kind, int(k), int(b), yt)
+    for name in ("caps", "collars"):
+        rule_of = d.cap_rule if name == "caps" else d.collar_rule
+        for p, yt in itertools.product(d.providers, range(d.term_years)):
+            rule = rule_of(d.party_ids[p])
+            if rule is None:
+                continue
+            x0 = _limit_value(d, getattr(terms[yt], name).get(d.party_ids[p]), name, p)
+            per_point = (100 / max(float(np.mean(d.exp_pay[:, :, p])), 1e-9)
+                         if rule.basis == "amount" else 100.0)  # fmt: skip
+            yield weights[name] * per_point, x0, ("limit", name, p, yt)  # per 1% of payment
+
+
+def _limit_value(d, lim, name: str, p: int) -> float:
+    """A cap or collar in the model's units; none is the largest the provider could meet."""
+    if lim is None:
+        return limit_top(d, name[:-1], p)
+    return lim.amount / d.scale if lim.amount is not None else lim.share_of_expected
+
+
+def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, float]) -> None:
+    """repair_gap_* >= |term - proposal term|; repair_distance is their weighted sum."""
+    m, d = designer.model, designer.data
     m.repair_share_gap = pyo.Var(pyo.Any, dense=False, bounds=(0, None))
     m.repair_limit_gap = pyo.Var(pyo.Any, dense=False, bounds=(0, None))
     m.repair_gap_rows = pyo.ConstraintList()
     cost = 0
-    for kind, var in (("gain", m.gain_share), ("loss", m.loss_share)):
-        for (k, p, yt), x in var.items():
-            tier = getattr(terms[yt], f"{kind}_tiers")[k]
-            x0 = tier.shares.get(d.party_ids[p], 0.0)
-            gap = m.repair_share_gap[kind, k, p, yt]
-            m.repair_gap_rows.add(gap >= x - x0)
-            m.repair_gap_rows.add(gap >= x0 - x)
-            cost += weights["shares"] * 100 * gap  # per percentage point
-        # the commissioners' part of each tier (the rest) moves too, and counts the same way
-        for k, yt in {(k, yt) for (k, _, yt) in var}:
-            tier = getattr(terms[yt], f"{kind}_tiers")[k]
-            rest0 = 1.0 - sum(tier.shares.get(d.party_ids[p], 0.0) for p in d.providers)
-            rest = 1.0 - sum(var[k, p, yt] for p in d.providers)
-            gap = m.repair_share_gap[kind, k, "commissioners", yt]
-            m.repair_gap_rows.add(gap >= rest - rest0)
-            m.repair_gap_rows.add(gap >= rest0 - rest)
-            cost += weights["shares"] * 100 * gap
-    for name, var in (("caps", m.cap), ("collars", m.collar)):
-        for (p, yt), x in var.items():
-            pid = d.party_ids[p]
-            lim = getattr(terms[yt], name).get(pid)
-            rule = (d.cap_rule if name == "caps" else d.collar_rule)(pid)
-            if rule.basis == "amount":
-                x0 = (lim.amount or 0.0) / d.scale if lim is not None else None
-                per_point = 100 / max(float(np.mean(d.exp_pay[:, :, p])), 1e-9)
-            else:
-                x0 = (lim.share_of_expected or 0.0) if lim is not None else None
-                per_point = 100.0
-            if x0 is None:  # none in the proposal: a limit that never binds
-                x0 = limit_top(d, name[:-1], p)
-            gap = m.repair_limit_gap[name, p, yt]
-            m.repair_gap_rows.add(gap >= x - x0)
-            m.repair_gap_rows.add(gap >= x0 - x)
-            cost += weights[name] * per_point * gap  # per 1% of expected payment
+    for weight, x0, term in _distance_terms(d, proposal, weights):
+        if term[0] == "share":
+            _, kind, k, _, p, yt = term
+            x = getattr(m, f"{kind}_share")[k, p, yt]
+        elif term[0] == "rest":
+            _, kind, k, _, yt = term
+            x = 1.0 - sum(getattr(m, f"{kind}_share")[k, p, yt] for p in d.providers)
+        else:
+            _, name, p, yt = term
+            x = getattr(m, name[:-1])[p, yt]
+        gap = (m.repair_limit_gap if term[0] == "limit" else m.repair_share_gap)[term[1:]]
+        m.repair_gap_rows.add(gap >= x - x0)
+        m.repair_gap_rows.add(gap >= x0 - x)
+        cost += weight * gap
     m.repair_distance = pyo.Expression(expr=cost)
     m.del_component(m.objective)
     m.objective = pyo.Objective(
@@ -183,16 +217,81 @@ def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, fl
     )
 
 
-def _limit_blocks(designer: Designer, after: dict):
+def _distance_of(d, proposal: Agreement, agreement: Agreement,
+                 weights: dict[str, float]) -> float:  # fmt: skip
+    """The repair distance of an agreement of the structure of `d`, as the model counts it."""
+    years = list(range(1, d.case.horizon.years + 1))
+    terms = {yt: agreement.terms_for_year(years[yt] if d.term_years > 1 else 1)
+             for yt in range(d.term_years)}  # fmt: skip
+
+    def share(kind, k, p, yt) -> float:
+        return getattr(terms[yt], f"{kind}_tiers")[k].shares.get(d.party_ids[p], 0.0)
+
+    total = 0.0
+    for weight, x0, term in _distance_terms(d, proposal, weights):
+        if term[0] == "share":
+            _, kind, k, _, p, yt = term
+            x = share(kind, k, p, yt)
+        elif term[0] == "rest":
+            _, kind, k, _, yt = term
+            x = 1.0 - sum(share(kind, k, p, yt) for p in d.providers)
+        else:
+            _, name, p, yt = term
+            x = _limit_value(d, getattr(terms[yt], name).get(d.party_ids[p]), name, p)
+        total += weight * abs(x - x0)
+    return total
+
+
+def _bounds(edges: list[Limit], spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S, Y, K) lower and upper edge of each tier in money (the last tier has no upper)."""
+    cut = [e.resolve(spend) for e in edges]
+    lower = np.stack([np.zeros_like(spend), *cut], axis=-1)
+    upper = np.stack([*cut, np.full_like(spend, np.inf)], axis=-1)
+    return lower, upper
+
+
+def _tier_map(d, proposal: Agreement, kind: str) -> np.ndarray:
+    """(new tiers, proposal tiers): how much of the money each new tier shares falls in each of
+    the proposal's tiers, as a part of the proposal tier's expected money. A new tier's share
+    is compared with the proposal's share on the same money, so a share counts once for all of
+    the proposal tier's money whatever the edges: with the proposal's own edges this is the
+    identity. A proposal tier no scenario reaches counts against the new tier holding its lower
+    edge (at the mean expected spend)."""
+    st = d.structures[0]
+    new = list(st.gain_edges if kind == "gain" else st.loss_edges)
+    old = [t.upto for t in getattr(proposal.terms, f"{kind}_tiers")[:-1]]
+    if new == old:
+        return np.eye(len(new) + 1)
+    e = d.econs[0]
+    spend = e.total_exp_spend
+    c = st.corridor
+    x = shareable_amount(e.pool, c.gain_threshold.resolve(spend), c.loss_threshold.resolve(spend),
+                         c.mode == "excess_only", c.strict)  # fmt: skip
+    amount = np.maximum(x if kind == "gain" else -x, 0.0)
+    lo_n, hi_n = _bounds(new, spend)
+    lo_o, hi_o = _bounds(old, spend)
+    top = np.minimum(np.minimum(hi_n[..., :, None], hi_o[..., None, :]), amount[..., None, None])
+    over = np.clip(top - np.maximum(lo_n[..., :, None], lo_o[..., None, :]), 0.0, None)
+    mass = np.einsum("s,syab->ab", d.weights, over)
+    per_old = mass.sum(axis=0)
+    lam = np.divide(mass, per_old, out=np.zeros_like(mass), where=per_old > 0)
+    for b in np.flatnonzero(per_old <= 0):
+        at = float(lo_o[..., b].mean())
+        lam[int((lo_n.mean(axis=(0, 1)) <= at + 1e-9).sum()) - 1, b] = 1.0
+    return lam
+
+
+def _limit_blocks(d, after: dict):
     """(word, provider id, top, year, block) for each decided cap or collar and each block of
     terms of the answer `after` (a dict): `top` is the largest gain or loss the provider could
     ever meet, in the limit's units (a larger limit never binds)."""
-    d = designer.data
     for name, word in (("cap", "caps"), ("collar", "collars")):
-        group = designer.model._capped if name == "cap" else designer.model._collared
-        for p in sorted(group):
+        rule_of = d.cap_rule if name == "cap" else d.collar_rule
+        for p in d.providers:
             pid = d.party_ids[p]
-            rule = (d.cap_rule if name == "cap" else d.collar_rule)(pid)
+            rule = rule_of(pid)
+            if rule is None:
+                continue
             top = limit_top(d, name, p) * (d.scale if rule.basis == "amount" else 1.0)
             blocks = [(1, after["terms"])] + [
                 (int(y), blk) for y, blk in after.get("year_overrides", {}).items()
@@ -201,10 +300,10 @@ def _limit_blocks(designer: Designer, after: dict):
                 yield word, pid, top, y, block
 
 
-def _keep_idle_limits(designer: Designer, proposal: Agreement, after: dict) -> dict:
+def _keep_idle_limits(d, proposal: Agreement, after: dict) -> dict:
     """A cap or collar that cannot bind at the proposal's value (above the largest gain or loss
     the provider could ever meet) stays as proposed: the settlement is the same either way."""
-    for word, pid, top, y, block in _limit_blocks(designer, after):
+    for word, pid, top, y, block in _limit_blocks(d, after):
         lim = getattr(proposal.terms_for_year(y), word).get(pid)
         got = (block.get(word) or {}).get(pid)
         if lim is None or got is None:
@@ -216,10 +315,10 @@ def _keep_idle_limits(designer: Designer, proposal: Agreement, after: dict) -> d
     return after
 
 
-def _drop_unused_added(designer: Designer, proposal: Agreement, after: dict) -> dict:
+def _drop_unused_added(d, proposal: Agreement, after: dict) -> dict:
     """A cap or collar the proposal did not have that came out at or above the largest gain or
     loss the provider could meet never binds: it is left out."""
-    for word, pid, top, y, block in _limit_blocks(designer, after):
+    for word, pid, top, y, block in _limit_blocks(d, after):
         got = (block.get(word) or {}).get(pid)
         if got is None or pid in getattr(proposal.terms_for_year(y), word):
             continue
@@ -232,10 +331,37 @@ def _pct(v: float) -> str:
     return f"{100 * v:.2f}%".replace(".00%", "%")
 
 
+def _exact(v: float, currency: str) -> str:
+    """An edge as the term sheet states it: £80,000, £1,234.56."""
+    text = f"{v:,.2f}" if round(v, 2) != round(v) else f"{v:,.0f}"
+    return SYMBOLS.get(currency, currency + " ") + text
+
+
+def _edge_text(case: Case, tiers) -> str:
+    if len(tiers) == 1:
+        return "one tier"
+    cut = [
+        _exact(t.upto.amount, case.currency)
+        if t.upto.amount is not None
+        else f"{_pct(t.upto.share_of_expected)} of expected spend"
+        for t in tiers[:-1]
+    ]
+    return f"{len(tiers)} tiers, edges at " + ", ".join(cut)
+
+
 def _share_changes(case: Case, a, b) -> list[str]:
     out = []
     for kind in ("gain", "loss"):
         ta_all, tb_all = getattr(a, f"{kind}_tiers"), getattr(b, f"{kind}_tiers")
+        if [t.upto for t in ta_all] != [t.upto for t in tb_all]:  # the edges moved
+            out.append(f"{kind.capitalize()} tiers: {_edge_text(case, ta_all)} -> "
+                       f"{_edge_text(case, tb_all)}")  # fmt: skip
+            for k, tb in enumerate(tb_all):
+                tier = f" (tier {k + 1})" if len(tb_all) > 1 else ""
+                split = ", ".join(f"{case.party(pid).name} {_pct(tb.shares.get(pid, 0.0))}"
+                                  for pid in case.party_ids)  # fmt: skip
+                out.append(f"{kind.capitalize()} shares{tier}: {split}")
+            continue
         for k, (ta, tb) in enumerate(zip(ta_all, tb_all, strict=True)):
             tier = f" (tier {k + 1})" if len(ta_all) > 1 else ""
             for pid in case.party_ids:
@@ -293,8 +419,9 @@ def repair(
     add_limit_seconds: float | None = None,
 ) -> RepairResult:
     """Nearest agreement to `proposal` that meets every requirement of `case`.
-    `add_limit_seconds`: time allowed for the second try, with caps and collars added (default:
-    the case's time limit); a workshop gives it a few seconds."""
+    `add_limit_seconds`: time allowed for the second try, with caps and collars added, and
+    again for all the tier edges tried after it (default: the case's time limit for each
+    solve); a workshop gives it a few seconds."""
     t0 = time.perf_counter()
     problems = agreement_problems(proposal, case)
     if problems:
@@ -314,48 +441,60 @@ def repair(
             0.0,
             timings={"total_s": round(time.perf_counter() - t0, 4)},
         )
-    designer = Designer(_structure(case, proposal), method="mip")
-    _add_distance(designer, proposal, w)
-    result = designer.solve(duals=False)
+    found, status = _nearest(_structure(case, proposal), proposal, w)
     added, can_add = False, _adds_any(case, proposal)
-    if result.status == "infeasible" and can_add:
-        wide = _structure(case, proposal, add_limits=True)
+    if found is None and status == "infeasible" and can_add:
         # the drafting-space search says in milliseconds whether any agreement exists with the
         # limits added; only then is the nearest sought (a slower model)
-        probe = Designer(wide).solve(time_limit=add_limit_seconds, duals=False)
-        if probe.agreement is not None:
-            wider = Designer(wide, method="mip")
-            _add_distance(wider, proposal, w)
-            more = wider.solve(time_limit=add_limit_seconds, duals=False)
-            if more.agreement is not None or more.status != "infeasible":
-                designer, result, added = wider, more, True
-    timings = result.timings | {"total_s": round(time.perf_counter() - t0, 4)}
-    if result.agreement is None:
+        wide = _structure(case, proposal, add_limits=True)
+        more, why = _nearest(wide, proposal, w, add_limit_seconds, probe=True)
+        if more is not None or why != "infeasible":
+            found, status, added = more, why, True
+    moved = False
+    if found is None and status == "infeasible":
+        other, why = _other_edges(case, proposal, w, can_add, add_limit_seconds)
+        if other is not None:
+            found, moved, added = other, True, can_add
+        status = why
+    timings = {"total_s": round(time.perf_counter() - t0, 4)}
+    if found is None:
         message = {
             "infeasible": "No agreement with the proposal's structure meets every requirement"
             + (", even with a cap and a collar for every provider" if can_add else "")
+            + (
+                ", nor with other tier edges of the drafting space"
+                if _menu_edges(case, proposal)
+                else ""
+            )  # fmt: skip
             + ": run `gainshare explain` to see which requirements conflict.",
             "time_limit": "The time limit passed before a repaired agreement was found: allow "
             "more time (requirements.time_limit) or remove caps and collars the room has not "
             "asked for, which make the search much harder.",
-        }.get(result.status, result.message)
-        return RepairResult(result.status, proposal, before, fails, None, None, [], None,
+        }.get(status, "The solver stopped before a repaired agreement was found.")
+        return RepairResult(status, proposal, before, fails, None, None, [], None,
                             message, timings)  # fmt: skip
-    data = agreement_to_dict(result.agreement) | {
+    timings = found.result.timings | timings
+    data = agreement_to_dict(found.result.agreement) | {
         "name": f"{proposal.name} (repaired)",
         "notes": "Repaired by gainshare.",
     }
-    kept = _keep_idle_limits(designer, proposal, data)
-    after = Agreement.model_validate(_drop_unused_added(designer, proposal, kept))
+    kept = _keep_idle_limits(found.data, proposal, data)
+    after = Agreement.model_validate(_drop_unused_added(found.data, proposal, kept))
     final = check(case, after)
     changes = describe_changes(case, proposal, after)
-    distance = float(pyo.value(designer.model.repair_distance))
-    message = (
-        "No agreement with the proposal's caps and collars meets every requirement; "
-        "adding the ones marked (added) does."
-        if added
-        else ""
-    )
+    distance = found.distance
+    message = ""
+    if moved:
+        message = ("No agreement with the proposal's tier edges meets every requirement; the "
+                   "edges below do")  # fmt: skip
+        message += ", with the caps and collars marked (added)." if _any_added(changes) else "."
+    elif added:
+        message = ("No agreement with the proposal's caps and collars meets every requirement; "
+                   "adding the ones marked (added) does.")  # fmt: skip
+    if not found.proven:
+        message += (" The time limit passed before this was proven the nearest agreement: it "
+                    "meets every requirement, and a nearer one may exist.")  # fmt: skip
+        message = message.strip()
     return RepairResult(
         "repaired",
         proposal,
@@ -368,6 +507,93 @@ def repair(
         message=message,
         timings=timings,
     )
+
+
+def _any_added(changes: list[str]) -> bool:
+    return any(line.endswith("(added)") for line in changes)
+
+
+def _menu_edges(case: Case, proposal: Agreement) -> list[Edges]:
+    """The drafting space's gain and loss tier edges other than the proposal's."""
+    try:
+        space = Space(case)
+        options = list(itertools.product(space.gain_edge_options, space.loss_edge_options))
+    except InputError:
+        return []
+    return [e for e in options if e != _edges_of(proposal)]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A repaired agreement: the structure's data, the design result that holds it, its
+    distance from the proposal, and whether it is proven the nearest of its structure."""
+
+    data: object  # DesignData
+    result: object  # DesignResult
+    distance: float
+    proven: bool
+
+
+def _nearest(case: Case, proposal: Agreement, w: dict[str, float], seconds: float | None = None,
+             probe: bool = False) -> tuple[_Found | None, str]:  # fmt: skip
+    """The nearest agreement of one structure (`case` from `_structure`), and the status.
+    With `probe`, the drafting-space search first says whether there is any; its answer is
+    then the MIP's starting solution, so a time limit still returns an agreement."""
+    start = None
+    if probe:
+        start = Designer(case).solve(time_limit=seconds, duals=False).agreement
+        if start is None:
+            return None, "infeasible"
+    designer = Designer(case, method="mip")
+    _add_distance(designer, proposal, w)
+    got = designer.solve(time_limit=seconds, duals=False, start=start)
+    if got.agreement is None:
+        return None, got.status
+    return _Found(designer.data, got, float(pyo.value(designer.model.repair_distance)),
+                  got.status == "optimal"), got.status  # fmt: skip
+
+
+def _other_edges(case: Case, proposal: Agreement, w: dict[str, float], add_limits: bool,
+                 seconds: float | None) -> tuple[_Found | None, str]:  # fmt: skip
+    """The nearest repair over the drafting space's other tier edges (with the limits the space
+    allows added, if `add_limits`), and the status. The search first finds, in milliseconds,
+    the edge sets with any agreement and the commissioners' best agreement of each, whose
+    distance bounds that edge set's nearest from above; the edge sets are then solved for
+    distance, most promising first, within `seconds` in all (default: the case's time limit
+    for each). When time runs out the nearest agreement found so far is the answer, marked not
+    proven."""
+    deadline = None if seconds is None else time.perf_counter() + seconds
+
+    def left() -> float | None:
+        return None if deadline is None else max(deadline - time.perf_counter(), 0.0)
+
+    options, undecided = [], False
+    for edges in _menu_edges(case, proposal):
+        wide = _structure(case, proposal, add_limits, edges=edges)
+        probe = Designer(wide).solve(time_limit=left(), duals=False)
+        if probe.agreement is not None:
+            d = Designer(wide, method="mip").data
+            options.append((_distance_of(d, proposal, probe.agreement, w), wide, d, probe))
+        undecided |= probe.agreement is None and probe.status != "infeasible"
+    if not options:  # tier edges the search could not decide are no proof that none works
+        return None, "time_limit" if undecided else "infeasible"
+    options.sort(key=lambda o: o[0])
+    best, proven = None, True
+    for bound, wide, d, probe in options:
+        found = _Found(d, probe, bound, False)  # no time to solve it: its bound stands
+        if left() is None or left() > 0:
+            designer = Designer(wide, method="mip")
+            _add_distance(designer, proposal, w)
+            got = designer.solve(time_limit=left(), duals=False, start=probe.agreement)
+            if got.agreement is not None:
+                found = _Found(designer.data, got,
+                               float(pyo.value(designer.model.repair_distance)),
+                               got.status == "optimal")  # fmt: skip
+        proven &= found.proven  # the nearest of every edge set is known
+        if best is None or found.distance < best.distance - 1e-9:
+            best = found
+    proven &= not undecided
+    return replace(best, proven=proven), "optimal" if proven else "time_limit"
 
 
 def _adds_any(case: Case, proposal: Agreement) -> bool:

@@ -262,11 +262,29 @@ def conflict_sentences(case: Case, conflict) -> list[str]:
 # ---------------------------------------------------------------- what moved
 
 
+def _tier_ranges(tiers, word: str, case: Case) -> str:
+    """'first £3.00m, £3.00m to £5.00m, above £5.00m', or 'one tier'."""
+    if len(tiers) == 1:
+        return "one tier"
+    heads = tier_headers(tiers, word, case.currency)
+    return ", ".join(h[len(word) :].lstrip(":").strip() for h in heads)
+
+
 def _share_changes(case: Case, a, b) -> list[str]:
     out = []
     for kind in ("gain", "loss"):
         ta_all, tb_all = getattr(a, f"{kind}_tiers"), getattr(b, f"{kind}_tiers")
-        heads = tier_headers(ta_all, "gains" if kind == "gain" else "losses", case.currency)
+        word = "gains" if kind == "gain" else "losses"
+        if [t.upto for t in ta_all] != [t.upto for t in tb_all]:  # the tier edges moved
+            out.append(f"Tiers of {word}: {_tier_ranges(ta_all, word, case)} → "
+                       f"{_tier_ranges(tb_all, word, case)}")  # fmt: skip
+            heads = tier_headers(tb_all, word, case.currency)
+            for head, tb in zip(heads, tb_all, strict=True):
+                split = ", ".join(f"{case.party(pid).name} {share(tb.shares.get(pid, 0.0))}"
+                                  for pid in case.party_ids)  # fmt: skip
+                out.append(f"Shares of {head.lower()}: {split}")
+            continue
+        heads = tier_headers(ta_all, word, case.currency)
         for head, ta, tb in zip(heads, ta_all, tb_all, strict=True):
             for pid in case.party_ids:
                 va, vb = ta.shares.get(pid, 0.0), tb.shares.get(pid, 0.0)
