@@ -11,6 +11,7 @@ import pandas as pd
 import state
 import streamlit as st
 
+from gainshare.optimise.unsupported import refuse_case
 from gainshare.optimise.whatif import Solved
 from gainshare.report import app_charts
 from gainshare.report import app_tables as tables
@@ -87,6 +88,7 @@ def _take_upload(r: state.Room) -> None:
         return
     try:
         case = load_upload(f.name, f.getvalue())
+        refuse_case(case, where=f.name)  # a case design cannot answer (e.g. an open fund)
     except InputError as e:
         st.session_state["case.upload.problems"] = e.problems
         return

@@ -91,3 +91,33 @@ def _merge(base: dict, upd: dict) -> dict:
 def tiny_case(**overrides) -> Case:
     """The tiny case with top-level sections replaced or merged (dicts merge, lists replace)."""
     return Case.model_validate(_merge(tiny_dict(), overrides))
+
+
+FUND_ONE_TIER = {"max_gain_tiers": 1, "max_loss_tiers": 1, "corridor": False, "caps": False,
+                 "collars": False}  # fmt: skip
+
+
+def fund_dict(fund=None, search=None, **req) -> dict:
+    """The tiny case with a regional risk fund (a risk partner) and three named scenarios: a
+    gain year and two loss years (tests/test_design_risk_partner.py works its optimum by hand).
+    `fund`: the fund's keep-whole requirement (none: left out)."""
+    d = tiny_dict()
+    d["parties"].append({"id": "fund", "name": "Regional risk fund", "role": "risk_partner"})
+    d["schemes"][0]["escalation"] = {"dist": "uniform", "low": 0.0, "high": 0.9}
+    d["uncertainty"]["named"] = [
+        {"name": n, "weight": w,
+         "values": {"schemes.rr.targeting": t, "schemes.rr.escalation": e}}
+        for n, w, t, e in (("gain", 0.5, 1.0, 0.0), ("loss", 0.3, 0.4, 0.9),
+                           ("worse", 0.2, 0.3, 0.9))
+    ]  # fmt: skip
+    d["keep_whole"] = {"acute": {"mode": "robust"}, "community": {"mode": "none"}}
+    if fund is not None:
+        d["keep_whole"]["fund"] = fund
+    d["requirements"] = {
+        "rounding": "5%",
+        "search": FUND_ONE_TIER if search is None else search,
+        "fixed_gain_shares": {"community": 0.0},
+        "fixed_loss_shares": {"community": 0.0},
+        "share_bounds": {"fund": {"min": 0.05}},
+    } | req
+    return d

@@ -21,6 +21,7 @@ from gainshare.optimise.repair import RepairResult
 from gainshare.optimise.whatif import WhatIf, apply_requirements
 from gainshare.report.numbers import money
 from gainshare.settle.requirements import failures
+from tests.helpers_design import fund_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = str(ROOT / "app" / "Home.py")
@@ -265,6 +266,29 @@ def test_upload_good_and_bad_case():
     keep = Designer(core).solve().check.expected_retained
     assert _metrics(_ok(at))["Commissioners keep"] == money(keep)
     assert not any(_deltas(at).values())
+
+
+def test_a_case_with_a_risk_fund_is_designed_and_an_open_one_refused():
+    """A fund with a requirement is designed like a provider (tests/test_design_risk_partner.py:
+    the CCG keeps 12,100) and its role shows on the Case page; a fund nothing bounds is refused
+    at upload in one line, and the room keeps the case it had."""
+    at = _home()
+    good = yaml.safe_dump(fund_dict({"mode": "robust", "tolerance": 12_000})).encode()
+    at.sidebar.file_uploader[0].set_value(("fund.yaml", good, "application/x-yaml")).run()
+    assert _metrics(_ok(at))["Commissioners keep"] == "£12k"
+    _go(at, "1_Case.py")
+    assert at.success[0].value.startswith("The case is valid")
+    roles = at.data_editor[0].value["Role"].tolist()
+    assert roles[-1] == "Risk partner"
+    d = fund_dict(None)
+    d["requirements"].pop("share_bounds")
+    at = _home()
+    at.sidebar.file_uploader[0].set_value(("open.yaml", yaml.safe_dump(d).encode(),
+                                           "application/x-yaml")).run()  # fmt: skip
+    said = [e.value for e in _ok(at).sidebar.error]
+    assert len(said) == 1 and said[0].startswith("open.yaml: keep_whole.fund: 'fund' is a risk "
+                                                 "partner with no requirement")  # fmt: skip
+    assert _metrics(at)["Commissioners keep"] == "£1.39m"  # the case did not change
 
 
 def test_an_infeasible_case_still_has_a_proposal_and_a_term_sheet():

@@ -21,7 +21,7 @@ import json
 
 import pytest
 import yaml
-from helpers_design import tiny_dict
+from helpers_design import fund_dict
 from typer.testing import CliRunner
 
 import gainshare
@@ -36,32 +36,7 @@ from gainshare.settle.check import check
 from gainshare.settle.requirements import failures
 
 runner = CliRunner()
-ONE_TIER = {"max_gain_tiers": 1, "max_loss_tiers": 1, "corridor": False, "caps": False,
-            "collars": False}  # fmt: skip
 STEPS = [round(0.05 * i, 2) for i in range(21)]
-
-
-def fund_dict(fund=None, search=None, **req) -> dict:
-    d = tiny_dict()
-    d["parties"].append({"id": "fund", "name": "Regional risk fund", "role": "risk_partner"})
-    d["schemes"][0]["escalation"] = {"dist": "uniform", "low": 0.0, "high": 0.9}
-    d["uncertainty"]["named"] = [
-        {"name": n, "weight": w,
-         "values": {"schemes.rr.targeting": t, "schemes.rr.escalation": e}}
-        for n, w, t, e in (("gain", 0.5, 1.0, 0.0), ("loss", 0.3, 0.4, 0.9),
-                           ("worse", 0.2, 0.3, 0.9))
-    ]  # fmt: skip
-    d["keep_whole"] = {"acute": {"mode": "robust"}, "community": {"mode": "none"}}
-    if fund is not None:
-        d["keep_whole"]["fund"] = fund
-    d["requirements"] = {
-        "rounding": "5%",
-        "search": ONE_TIER if search is None else search,
-        "fixed_gain_shares": {"community": 0.0},
-        "fixed_loss_shares": {"community": 0.0},
-        "share_bounds": {"fund": {"min": 0.05}},
-    } | req
-    return d
 
 
 def fund_case(fund=None, **kw) -> Case:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import streamlit as st
 import views
 
+from gainshare.optimise.unsupported import refuse_case
 from gainshare.schema.case_tables import (
     TABLES,
     case_from_tables,
     case_tables,
     organisation_names,
 )
+from gainshare.schema.io import InputError
+from gainshare.schema.tables import CellProblem, Edit
 from gainshare.schema.uploads import case_yaml
 
 r = views.page("Case")
@@ -66,6 +69,11 @@ for spec, tab in zip(TABLES, tabs, strict=True):
 views.keep_draft(r, "case", token, edited)
 
 edit = case_from_tables(r.case, edited)
+if edit.ok:  # a case design cannot answer (e.g. a risk partner nothing bounds) is not used
+    try:
+        refuse_case(edit.value)
+    except InputError as e:
+        edit = Edit(None, [CellProblem(None, None, None, line) for line in e.problems])
 for name, holder in holders.items():
     with holder:
         views.problems([p for p in edit.problems if p.table == name])

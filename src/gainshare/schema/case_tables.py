@@ -38,7 +38,7 @@ from gainshare.schema.workbook_layout import (
 ID = "_id"  # the hidden column holding each row's id (empty in a row the room adds)
 PARAM_HELP = "a number, a distribution such as triangular(0.65, 0.75, 0.85), or [y1, y2, y3]"
 ROLES = {"commissioner": "Commissioner", "provider": "Provider",
-         "both": "Commissioner and provider"}  # fmt: skip
+         "both": "Commissioner and provider", "risk_partner": "Risk partner"}  # fmt: skip
 RULES = {"activity": "Activity (price × units)", "block": "Block (fixed sum)",
          "blended": "Blended (fixed sum + marginal rate)",
          "capitation": "Capitation (per head)"}  # fmt: skip
