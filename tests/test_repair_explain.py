@@ -263,6 +263,32 @@ def _infeasible_tiny():
     )
 
 
+def test_explain_works_over_the_drafting_space():
+    """The commissioners ask for 6,500; shares in 1% steps, no caps, up to two gain tiers (the
+    menu's edges: 80,000 and 100,000). One tier: acute 60%, community 38% (it needs 37.5% in
+    scenario b), the commissioners 2% of 90,000 expected = 1,800. With the edge at 80,000 the
+    acute trust needs 60% of the top 20,000 of scenario a too, so the commissioners keep
+    80,000 x r1 + 0.5 x 20,000 x 40%: 5,600 at r1 = 2%. Each point of tier 1 the community
+    trust gives up is 800 a year of its tolerance (b is all tier 1) and 800 for the
+    commissioners: one point (400 of tolerance: 37% covers 29,600 of 30,000) and 100 off the
+    floor is the smallest relaxation, 500 in all; on one tier it would be 3,800."""
+    c = tiny_case(requirements={"rounding": "1%", "commissioners_min_expected": 6500,
+                                "search": {"caps": False, "collars": False, "max_gain_tiers": 2,
+                                           "max_loss_tiers": 1, "corridor": False}})  # fmt: skip
+    r = explain(c)
+    assert r.status == "infeasible" and r.verified
+    got = {x.requirement: x.amount for x in r.relaxations}
+    assert got == pytest.approx({"keep_whole.community": 400.0, "commissioners_min": 100.0})
+    one_tier = explain(tiny_case(requirements=c.requirements.model_dump() | {"gain_edges": []}))
+    assert sum(x.amount for x in one_tier.relaxations) == pytest.approx(3800.0)
+    # each way out on its own, on the same structure: the floor alone gives 900 (5,600 ->
+    # 6,500)
+    alone = {a["relax"]: a for a in r.alternatives}
+    floor = alone["the commissioners' savings"]["relaxations"]
+    assert [(x["requirement"], round(x["amount"], 2)) for x in floor] == [
+        ("commissioners_min", 900.0)]  # fmt: skip
+
+
 def test_explain_states_the_conflict_and_the_relaxation_works():
     c = _infeasible_tiny()
     r = explain(c)

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
@@ -318,13 +319,14 @@ def _shortfall_words(case: Case, shortfalls: dict) -> list[str]:
     return out
 
 
-def _alternatives(case: Case, kinds: tuple[str, ...], weights) -> list[dict]:
+def _alternatives(case: Case, on: Case, kinds: tuple[str, ...], weights) -> list[dict]:
+    """Each group of requirements relaxed alone, on the structure of the case `on`."""
     out = []
     for group, members in GROUPS.items():
         only = tuple(k for k in kinds if k in members)
         if not only:
             continue
-        solved = _solve_elastic(case, only, weights)
+        solved = _solve_elastic(on, only, weights)
         if solved is None:
             out.append(
                 {
@@ -344,6 +346,49 @@ def _alternatives(case: Case, kinds: tuple[str, ...], weights) -> list[dict]:
             }
         )
     return out
+
+
+SPACE_ROUNDS = 3  # structures the relaxation is refined over, at most
+
+
+def _cost(data, m) -> float:
+    """The weighted relaxation of a solved elastic model, in pounds."""
+    return float(pyo.value(m.relaxation)) * data.scale if hasattr(m, "relaxation") else 0.0
+
+
+def _structure_case(case: Case, agreement) -> Case:
+    """The case with the structure of a designed agreement stated (its corridor, tier edges
+    and gateway): the elastic model is built on one structure, and this is the one design
+    found best. Caps and collars stay as the case states them: a cap never helps a provider
+    be kept whole, and deciding one for every provider makes the elastic model much slower."""
+    t = agreement.terms
+    req = case.requirements.model_dump() | {
+        "corridor": t.corridor.model_dump(), "corridor_options": [],
+        "gain_edges": [x.upto.model_dump() for x in t.gain_tiers[:-1]],
+        "loss_edges": [x.upto.model_dump() for x in t.loss_tiers[:-1]],
+        "gain_edge_options": [], "loss_edge_options": [],
+        "gateway": {k: v.model_dump() for k, v in t.gateway.items()}, "gateway_options": [],
+    }  # fmt: skip
+    return Case.model_validate(case.model_dump() | {"requirements": req})
+
+
+def _over_the_space(case: Case, kinds, weights, solved):
+    """The elastic model sees one structure: the case's own terms (one tier each way, no caps,
+    unless it states more). The drafting space may need less: design the relaxed case, solve
+    the elastic model again on the structure design found (its tier edges, corridor, caps and
+    collars), and keep the smaller relaxation, until it no longer shrinks. Returns the solved
+    elastic model and the case of the structure it was solved on."""
+    best, on = solved, case
+    for _ in range(SPACE_ROUNDS):
+        found = design(apply_relaxations(case, _relaxations(case, *best)))
+        if found.agreement is None or found.agreement.year_overrides:
+            break
+        structure = _structure_case(case, found.agreement)
+        other = _solve_elastic(structure, kinds, weights)
+        if other is None or _cost(*other) >= _cost(*best) - PENNY:
+            break
+        best, on = other, structure
+    return best, on
 
 
 def explain(case: Case, weights: dict[str, float] | None = None) -> ExplainResult:
@@ -372,12 +417,12 @@ def explain(case: Case, weights: dict[str, float] | None = None) -> ExplainResul
             ],
             timings={"total_s": round(time.perf_counter() - t0, 4)},
         )
-    data, m = solved
+    (data, m), on = _over_the_space(case, kinds, weights, solved)
     rel = _relaxations(case, data, m)
     short = _shortfalls(case, data, m)
     relaxed = apply_relaxations(case, rel)
     verified = design(relaxed).agreement is not None
-    alts = _alternatives(case, kinds, weights) if len({r.kind for r in rel}) >= 1 else []
+    alts = _alternatives(case, on, kinds, weights) if len({r.kind for r in rel}) >= 1 else []
     labels = [_label(case, r) for r in rel]
     conflict = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
     sentences = [
