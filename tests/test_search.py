@@ -511,19 +511,24 @@ def _side(rng, tiers, n=30):
     return _side_of(rng.integers(0, 21, size=(n, tiers)) * 0.05, rng.uniform(0, 100, size=n))
 
 
+def _sloped_sides(rng, providers: int, n: int, tiers: int, below: int, slope: float,
+                  noise: float) -> dict:  # fmt: skip
+    """Sides where more share scores less: `n` points each, shares in 1% steps below `below`%,
+    score 100 - slope x total share + up to `noise`."""
+    sides = {}
+    for p in range(providers):
+        sh = rng.integers(0, below, size=(n, tiers)) * 0.01
+        sides[p] = _side_of(sh, 100 - slope * sh.sum(axis=1) + rng.uniform(0, noise, size=n))
+    return sides
+
+
 def test_share_sum_knapsack_by_dynamic_programming_equals_brute_force():
     rng = np.random.default_rng(5)
     for tiers, dp in ((1, _knapsack_dp), (2, _knapsack_dp2)):
         for _ in range(20):
             sides = {p: _side(rng, tiers, 8) for p in range(3)}
             cands = {p: np.arange(8) for p in sides}
-            best = np.inf
-            for combo in itertools.product(range(8), repeat=3):
-                total = sum(sides[p].grid_shares[j] for p, j in zip(sides, combo, strict=True))
-                if (total <= 1 + 1e-9).all():
-                    best = min(
-                        best, sum(sides[p].grid_value[j] for p, j in zip(sides, combo, strict=True))
-                    )
+            best = _brute_knapsack(sides, list(range(tiers)))
             args = (sides, cands, 1.0, 0 if tiers == 1 else [0, 1], 0.05)
             got = dp(*args)
             mip, gap = _knapsack_mip(sides, cands, 1.0, list(range(tiers)))
@@ -541,11 +546,7 @@ def test_two_tier_knapsack_on_the_points_that_can_be_best_equals_brute_force():
     rng = np.random.default_rng(9)
     tried = 0
     for _ in range(25):
-        sides = {}
-        for p in range(4):
-            sh = rng.integers(0, 61, size=(9, 2)) * 0.01
-            val = 100 - 60 * sh.sum(axis=1) + rng.uniform(0, 8, size=9)
-            sides[p] = _side_of(sh, val)
+        sides = _sloped_sides(rng, 4, 9, 2, below=61, slope=60, noise=8)
         cands = {p: np.arange(9) for p in sides}
         best = _brute_knapsack(sides, [0, 1])
         got = _knapsack_dp2(sides, cands, 1.0, [0, 1], 0.01)
@@ -630,11 +631,7 @@ def test_three_tier_knapsack_equals_the_mip_on_larger_choices(monkeypatch):
     rng = np.random.default_rng(7)
     tried = 0
     for _ in range(6):
-        sides = {}
-        for p in range(5):
-            sh = rng.integers(0, 40, size=(60, 3)) * 0.01
-            val = 100 - 40 * sh.sum(axis=1) + rng.uniform(0, 5, size=60)  # more share, less
-            sides[p] = _side_of(sh, val)
+        sides = _sloped_sides(rng, 5, 60, 3, below=40, slope=40, noise=5)
         cands = {p: np.arange(60) for p in sides}
         got = _knapsack_enum(sides, cands, 1.0, [0, 1, 2], 0.01)
         mip, gap = _knapsack_mip(sides, cands, 1.0, [0, 1, 2])

@@ -26,9 +26,10 @@ import numpy as np
 
 from gainshare.economics.model import Economics, compute
 from gainshare.economics.scenarios import ScenarioSet, sample
+from gainshare.optimise.data import edge_array
 from gainshare.optimise.highs import Status, quiet_highs, run
 from gainshare.optimise.rows import prune_implied
-from gainshare.optimise.search import edge_array, share_range, structure_arrays
+from gainshare.optimise.search import share_range, structure_arrays
 from gainshare.optimise.space import Space, Structure
 from gainshare.schema.agreement import Agreement, Corridor, Terms, Tier, YearOverride
 from gainshare.schema.case import Case

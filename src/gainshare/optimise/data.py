@@ -16,7 +16,7 @@ from gainshare.economics.growth import growth_steps
 from gainshare.economics.model import Economics, LeverChoice, compute, party_sum
 from gainshare.economics.scenarios import ScenarioSet, sample
 from gainshare.optimise.unsupported import refuse_case
-from gainshare.schema.agreement import Corridor
+from gainshare.schema.agreement import Agreement, Corridor
 from gainshare.schema.case import Case
 from gainshare.schema.common import Limit
 from gainshare.schema.io import InputError
@@ -82,6 +82,12 @@ class DesignData:
     def term_year(self, y: int) -> int:
         """Index of the terms that apply in year y (0-based)."""
         return y if self.term_years > 1 else 0
+
+    def terms_by_term_year(self, agreement: Agreement) -> dict:
+        """{terms index: the agreement's terms for it} (one set of terms without a glide path,
+        else year by year)."""
+        return {yt: agreement.terms_for_year(yt + 1 if self.term_years > 1 else 1)
+                for yt in range(self.term_years)}  # fmt: skip
 
     def cap_rule(self, pid: str) -> LimitRule | None:
         return self.req.caps.get(pid)
@@ -159,7 +165,7 @@ def _structures(case: Case) -> list[Structure]:
     return out
 
 
-def _edges(edges: list[Limit], spend: np.ndarray) -> np.ndarray:
+def edge_array(edges, spend: np.ndarray) -> np.ndarray:
     """(S, Y, K-1) tier edges in pounds."""
     if not edges:
         return np.zeros(spend.shape + (0,))
@@ -222,8 +228,8 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = F
             c.mode == "excess_only",
             c.strict,
         )
-        gp.append(tier_portions(np.maximum(x, 0.0), _edges(list(st.gain_edges), spend)))
-        lp.append(tier_portions(np.maximum(-x, 0.0), _edges(list(st.loss_edges), spend)))
+        gp.append(tier_portions(np.maximum(x, 0.0), edge_array(st.gain_edges, spend)))
+        lp.append(tier_portions(np.maximum(-x, 0.0), edge_array(st.loss_edges, spend)))
         qf.append(gateway_factor(e, st.gateway))
         base.append(e.net_before_sharing)
         pool.append(g)

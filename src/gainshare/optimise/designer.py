@@ -573,9 +573,7 @@ class Designer:
         t = time.perf_counter()
         m, d = self.model, self.data
         col = opt._pyomo_var_to_solver_var_map
-        years = list(range(1, self.case.horizon.years + 1))
-        terms = {yt: agreement.terms_for_year(years[yt] if d.term_years > 1 else 1)
-                 for yt in range(d.term_years)}  # fmt: skip
+        terms = d.terms_by_term_year(agreement)
         values: dict[int, float] = {}
         step = d.step()
         for kind in ("gain", "loss"):

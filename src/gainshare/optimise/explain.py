@@ -19,6 +19,7 @@ from gainshare.optimise.design_model import build_design_model, trivial_shortfal
 from gainshare.optimise.designer import DesignResult, design
 from gainshare.optimise.extract import agreement_from_solution
 from gainshare.optimise.highs import pyomo_solve
+from gainshare.optimise.space import stated_structure
 from gainshare.schema.case import Case
 from gainshare.settle.check import PENNY, check
 from gainshare.units import money
@@ -361,34 +362,28 @@ def _structure_case(case: Case, agreement) -> Case:
     and gateway): the elastic model is built on one structure, and this is the one design
     found best. Caps and collars stay as the case states them: a cap never helps a provider
     be kept whole, and deciding one for every provider makes the elastic model much slower."""
-    t = agreement.terms
-    req = case.requirements.model_dump() | {
-        "corridor": t.corridor.model_dump(), "corridor_options": [],
-        "gain_edges": [x.upto.model_dump() for x in t.gain_tiers[:-1]],
-        "loss_edges": [x.upto.model_dump() for x in t.loss_tiers[:-1]],
-        "gain_edge_options": [], "loss_edge_options": [],
-        "gateway": {k: v.model_dump() for k, v in t.gateway.items()}, "gateway_options": [],
-    }  # fmt: skip
+    req = case.requirements.model_dump() | stated_structure(agreement.terms)
     return Case.model_validate(case.model_dump() | {"requirements": req})
 
 
 def _over_the_space(case: Case, kinds, weights, solved):
     """The elastic model sees one structure: the case's own terms (one tier each way, no caps,
     unless it states more). The drafting space may need less: design the relaxed case, solve
-    the elastic model again on the structure design found (its tier edges, corridor, caps and
-    collars), and keep the smaller relaxation, until it no longer shrinks. Returns the solved
-    elastic model and the case of the structure it was solved on."""
-    best, on = solved, case
+    the elastic model again on the structure design found (its corridor, tier edges and
+    gateway), and keep the smaller relaxation, until it no longer shrinks. Returns the solved
+    elastic model, the case of the structure it was solved on, and the design of the case
+    with its relaxation applied (None when the last round did not design it)."""
+    best, on, designed = solved, case, None
     for _ in range(SPACE_ROUNDS):
-        found = design(apply_relaxations(case, _relaxations(case, *best)))
-        if found.agreement is None or found.agreement.year_overrides:
+        designed = design(apply_relaxations(case, _relaxations(case, *best)))
+        if designed.agreement is None or designed.agreement.year_overrides:
             break
-        structure = _structure_case(case, found.agreement)
+        structure = _structure_case(case, designed.agreement)
         other = _solve_elastic(structure, kinds, weights)
         if other is None or _cost(*other) >= _cost(*best) - PENNY:
             break
-        best, on = other, structure
-    return best, on
+        best, on, designed = other, structure, None
+    return best, on, designed
 
 
 def explain(case: Case, weights: dict[str, float] | None = None) -> ExplainResult:
@@ -417,11 +412,11 @@ def explain(case: Case, weights: dict[str, float] | None = None) -> ExplainResul
             ],
             timings={"total_s": round(time.perf_counter() - t0, 4)},
         )
-    (data, m), on = _over_the_space(case, kinds, weights, solved)
+    (data, m), on, designed = _over_the_space(case, kinds, weights, solved)
     rel = _relaxations(case, data, m)
     short = _shortfalls(case, data, m)
     relaxed = apply_relaxations(case, rel)
-    verified = design(relaxed).agreement is not None
+    verified = (designed if designed is not None else design(relaxed)).agreement is not None
     alts = _alternatives(case, on, kinds, weights) if len({r.kind for r in rel}) >= 1 else []
     labels = [_label(case, r) for r in rel]
     conflict = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]

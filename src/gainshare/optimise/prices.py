@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from gainshare.optimise.data import edge_array
 from gainshare.optimise.highs import solve_lp
 from gainshare.optimise.search import (
     EPS,
     Found,
-    edge_array,
     provider_needs,
     share_range,
     structure_arrays,

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyomo.environ as pyo
 
+from gainshare.economics.scenarios import ScenarioSet, sample
+from gainshare.optimise.data import edge_array
 from gainshare.optimise.design_model import TIE_BREAK, limit_top
 from gainshare.optimise.designer import Designer
-from gainshare.optimise.space import Space
+from gainshare.optimise.space import Space, edges_of, stated_structure
 from gainshare.optimise.unsupported import refuse_terms
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
@@ -68,12 +71,6 @@ class RepairResult:
 Edges = tuple[tuple[Limit, ...], tuple[Limit, ...]]
 
 
-def _edges_of(agreement: Agreement) -> Edges:
-    """The gain and the loss tier edges of an agreement's terms."""
-    t = agreement.terms
-    return tuple(x.upto for x in t.gain_tiers[:-1]), tuple(x.upto for x in t.loss_tiers[:-1])
-
-
 def _structure(case: Case, proposal: Agreement, add_limits: bool = False,
                edges: Edges | None = None) -> Case:  # fmt: skip
     """The case with requirements that fix the proposal's structure and free its numbers;
@@ -116,16 +113,8 @@ def _structure(case: Case, proposal: Agreement, add_limits: bool = False,
                 out.setdefault(pid, rule.model_dump())
         return out
 
-    gain_edges, loss_edges = edges if edges is not None else _edges_of(proposal)
     req.update(
-        corridor=base.corridor.model_dump(),
-        corridor_options=[],
-        gain_edges=[e.model_dump() for e in gain_edges],
-        loss_edges=[e.model_dump() for e in loss_edges],
-        gain_edge_options=[],
-        loss_edge_options=[],
-        gateway={k: v.model_dump() for k, v in base.gateway.items()},
-        gateway_options=[],
+        stated_structure(base, edges),
         caps=rules("caps"),
         collars=rules("collars"),
         glide_path=bool(overrides),
@@ -155,9 +144,7 @@ def _distance_terms(d, proposal: Agreement, weights: dict[str, float]):
     'caps' | 'collars', party, terms-year). A share counts against the proposal's share on the
     same money (`_tier_map`); a cap or collar the proposal does not have counts from the
     largest gain or loss the provider could meet (`limit_top`): 'none' never binds."""
-    years = list(range(1, d.case.horizon.years + 1))
-    terms = {yt: proposal.terms_for_year(years[yt] if d.term_years > 1 else 1)
-             for yt in range(d.term_years)}  # fmt: skip
+    terms = d.terms_by_term_year(proposal)
     for kind in ("gain", "loss"):
         lam = _tier_map(d, proposal, kind)  # (new tier, proposal tier) -> weight
         for (k, b), yt in itertools.product(zip(*np.nonzero(lam), strict=True),
@@ -189,6 +176,19 @@ def _limit_value(d, lim, name: str, p: int) -> float:
     return lim.amount / d.scale if lim.amount is not None else lim.share_of_expected
 
 
+def _term_value(d, term: tuple, share, limit):
+    """A term of `_distance_terms` from `share(kind, tier, party, terms-year)` and
+    `limit(name, party, terms-year)`: model variables, or an agreement's values."""
+    if term[0] == "share":
+        _, kind, k, _, p, yt = term
+        return share(kind, k, p, yt)
+    if term[0] == "rest":
+        _, kind, k, _, yt = term
+        return 1.0 - sum(share(kind, k, p, yt) for p in d.providers)
+    _, name, p, yt = term
+    return limit(name, p, yt)
+
+
 def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, float]) -> None:
     """repair_gap_* >= |term - proposal term|; repair_distance is their weighted sum."""
     m, d = designer.model, designer.data
@@ -197,15 +197,8 @@ def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, fl
     m.repair_gap_rows = pyo.ConstraintList()
     cost = 0
     for weight, x0, term in _distance_terms(d, proposal, weights):
-        if term[0] == "share":
-            _, kind, k, _, p, yt = term
-            x = getattr(m, f"{kind}_share")[k, p, yt]
-        elif term[0] == "rest":
-            _, kind, k, _, yt = term
-            x = 1.0 - sum(getattr(m, f"{kind}_share")[k, p, yt] for p in d.providers)
-        else:
-            _, name, p, yt = term
-            x = getattr(m, name[:-1])[p, yt]
+        x = _term_value(d, term, lambda kind, k, p, yt: getattr(m, f"{kind}_share")[k, p, yt],
+                        lambda name, p, yt: getattr(m, name[:-1])[p, yt])  # fmt: skip
         gap = (m.repair_limit_gap if term[0] == "limit" else m.repair_share_gap)[term[1:]]
         m.repair_gap_rows.add(gap >= x - x0)
         m.repair_gap_rows.add(gap >= x0 - x)
@@ -220,33 +213,23 @@ def _add_distance(designer: Designer, proposal: Agreement, weights: dict[str, fl
 def _distance_of(d, proposal: Agreement, agreement: Agreement,
                  weights: dict[str, float]) -> float:  # fmt: skip
     """The repair distance of an agreement of the structure of `d`, as the model counts it."""
-    years = list(range(1, d.case.horizon.years + 1))
-    terms = {yt: agreement.terms_for_year(years[yt] if d.term_years > 1 else 1)
-             for yt in range(d.term_years)}  # fmt: skip
+    terms = d.terms_by_term_year(agreement)
 
     def share(kind, k, p, yt) -> float:
         return getattr(terms[yt], f"{kind}_tiers")[k].shares.get(d.party_ids[p], 0.0)
 
-    total = 0.0
-    for weight, x0, term in _distance_terms(d, proposal, weights):
-        if term[0] == "share":
-            _, kind, k, _, p, yt = term
-            x = share(kind, k, p, yt)
-        elif term[0] == "rest":
-            _, kind, k, _, yt = term
-            x = 1.0 - sum(share(kind, k, p, yt) for p in d.providers)
-        else:
-            _, name, p, yt = term
-            x = _limit_value(d, getattr(terms[yt], name).get(d.party_ids[p]), name, p)
-        total += weight * abs(x - x0)
-    return total
+    def limit(name, p, yt) -> float:
+        return _limit_value(d, getattr(terms[yt], name).get(d.party_ids[p]), name, p)
+
+    return sum(weight * abs(_term_value(d, term, share, limit) - x0)
+               for weight, x0, term in _distance_terms(d, proposal, weights))  # fmt: skip
 
 
 def _bounds(edges: list[Limit], spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(S, Y, K) lower and upper edge of each tier in money (the last tier has no upper)."""
-    cut = [e.resolve(spend) for e in edges]
-    lower = np.stack([np.zeros_like(spend), *cut], axis=-1)
-    upper = np.stack([*cut, np.full_like(spend, np.inf)], axis=-1)
+    cut = edge_array(edges, spend)
+    lower = np.concatenate([np.zeros(spend.shape + (1,)), cut], axis=-1)
+    upper = np.concatenate([cut, np.full(spend.shape + (1,), np.inf)], axis=-1)
     return lower, upper
 
 
@@ -441,18 +424,20 @@ def repair(
             0.0,
             timings={"total_s": round(time.perf_counter() - t0, 4)},
         )
-    found, status = _nearest(_structure(case, proposal), proposal, w)
+    sc = sample(case)  # one set of scenarios for every structure tried
+    found, status = _nearest(_structure(case, proposal), proposal, w, sc)
     added, can_add = False, _adds_any(case, proposal)
     if found is None and status == "infeasible" and can_add:
         # the drafting-space search says in milliseconds whether any agreement exists with the
         # limits added; only then is the nearest sought (a slower model)
         wide = _structure(case, proposal, add_limits=True)
-        more, why = _nearest(wide, proposal, w, add_limit_seconds, probe=True)
+        more, why = _nearest(wide, proposal, w, sc, add_limit_seconds, probe=True)
         if more is not None or why != "infeasible":
             found, status, added = more, why, True
-    moved = False
+    moved, menu = False, []
     if found is None and status == "infeasible":
-        other, why = _other_edges(case, proposal, w, can_add, add_limit_seconds)
+        menu = _menu_edges(case, proposal, sc)
+        other, why = _other_edges(case, proposal, menu, w, can_add, sc, add_limit_seconds)
         if other is not None:
             found, moved, added = other, True, can_add
         status = why
@@ -461,11 +446,7 @@ def repair(
         message = {
             "infeasible": "No agreement with the proposal's structure meets every requirement"
             + (", even with a cap and a collar for every provider" if can_add else "")
-            + (
-                ", nor with other tier edges of the drafting space"
-                if _menu_edges(case, proposal)
-                else ""
-            )  # fmt: skip
+            + (", nor with other tier edges of the drafting space" if menu else "")
             + ": run `gainshare explain` to see which requirements conflict.",
             "time_limit": "The time limit passed before a repaired agreement was found: allow "
             "more time (requirements.time_limit) or remove caps and collars the room has not "
@@ -513,14 +494,14 @@ def _any_added(changes: list[str]) -> bool:
     return any(line.endswith("(added)") for line in changes)
 
 
-def _menu_edges(case: Case, proposal: Agreement) -> list[Edges]:
+def _menu_edges(case: Case, proposal: Agreement, sc: ScenarioSet) -> list[Edges]:
     """The drafting space's gain and loss tier edges other than the proposal's."""
     try:
-        space = Space(case)
+        space = Space(case, sc)
         options = list(itertools.product(space.gain_edge_options, space.loss_edge_options))
     except InputError:
         return []
-    return [e for e in options if e != _edges_of(proposal)]
+    return [e for e in options if e != edges_of(proposal.terms)]
 
 
 @dataclass(frozen=True)
@@ -534,61 +515,69 @@ class _Found:
     proven: bool
 
 
-def _nearest(case: Case, proposal: Agreement, w: dict[str, float], seconds: float | None = None,
-             probe: bool = False) -> tuple[_Found | None, str]:  # fmt: skip
-    """The nearest agreement of one structure (`case` from `_structure`), and the status.
-    With `probe`, the drafting-space search first says whether there is any; its answer is
-    then the MIP's starting solution, so a time limit still returns an agreement."""
-    start = None
-    if probe:
-        start = Designer(case).solve(time_limit=seconds, duals=False).agreement
-        if start is None:
-            return None, "infeasible"
-    designer = Designer(case, method="mip")
+def _solve_distance(designer: Designer, proposal: Agreement, w: dict[str, float],
+                    seconds: Callable[[], float | None], start: Agreement | None = None
+                    ) -> tuple[_Found | None, str]:  # fmt: skip
+    """The nearest agreement of the designer's structure (its MIP with the distance as the
+    objective), from `start` if given, and the status. `seconds()`: the solver's time limit,
+    asked once the model is built."""
     _add_distance(designer, proposal, w)
-    got = designer.solve(time_limit=seconds, duals=False, start=start)
+    got = designer.solve(time_limit=seconds(), duals=False, start=start)
     if got.agreement is None:
         return None, got.status
     return _Found(designer.data, got, float(pyo.value(designer.model.repair_distance)),
                   got.status == "optimal"), got.status  # fmt: skip
 
 
-def _other_edges(case: Case, proposal: Agreement, w: dict[str, float], add_limits: bool,
-                 seconds: float | None) -> tuple[_Found | None, str]:  # fmt: skip
-    """The nearest repair over the drafting space's other tier edges (with the limits the space
-    allows added, if `add_limits`), and the status. The search first finds, in milliseconds,
-    the edge sets with any agreement and the commissioners' best agreement of each, whose
-    distance bounds that edge set's nearest from above; the edge sets are then solved for
-    distance, most promising first, within `seconds` in all (default: the case's time limit
-    for each). When time runs out the nearest agreement found so far is the answer, marked not
-    proven."""
+def _nearest(case: Case, proposal: Agreement, w: dict[str, float], sc: ScenarioSet,
+             seconds: float | None = None, probe: bool = False
+             ) -> tuple[_Found | None, str]:  # fmt: skip
+    """The nearest agreement of one structure (`case` from `_structure`), and the status.
+    With `probe`, the drafting-space search first says whether there is any; its answer is
+    then the MIP's starting solution, so a time limit still returns an agreement."""
+    start = None
+    if probe:
+        start = Designer(case, sc).solve(time_limit=seconds, duals=False).agreement
+        if start is None:
+            return None, "infeasible"
+    return _solve_distance(Designer(case, sc, method="mip"), proposal, w, lambda: seconds,
+                           start)  # fmt: skip
+
+
+def _other_edges(case: Case, proposal: Agreement, menu: list[Edges], w: dict[str, float],
+                 add_limits: bool, sc: ScenarioSet, seconds: float | None
+                 ) -> tuple[_Found | None, str]:  # fmt: skip
+    """The nearest repair over the drafting space's other tier edges `menu` (with the limits
+    the space allows added, if `add_limits`), and the status. The search first finds, in
+    milliseconds, the edge sets with any agreement and the commissioners' best agreement of
+    each, whose distance bounds that edge set's nearest from above; the edge sets are then
+    solved for distance, most promising first, within `seconds` in all (default: the case's
+    time limit for each). When time runs out the nearest agreement found so far is the
+    answer, marked not proven."""
     deadline = None if seconds is None else time.perf_counter() + seconds
 
     def left() -> float | None:
         return None if deadline is None else max(deadline - time.perf_counter(), 0.0)
 
     options, undecided = [], False
-    for edges in _menu_edges(case, proposal):
+    for edges in menu:
         wide = _structure(case, proposal, add_limits, edges=edges)
-        probe = Designer(wide).solve(time_limit=left(), duals=False)
+        probe = Designer(wide, sc).solve(time_limit=left(), duals=False)
         if probe.agreement is not None:
-            d = Designer(wide, method="mip").data
-            options.append((_distance_of(d, proposal, probe.agreement, w), wide, d, probe))
+            designer = Designer(wide, sc, method="mip")
+            bound = _distance_of(designer.data, proposal, probe.agreement, w)
+            options.append((bound, designer, probe))
         undecided |= probe.agreement is None and probe.status != "infeasible"
     if not options:  # tier edges the search could not decide are no proof that none works
         return None, "time_limit" if undecided else "infeasible"
     options.sort(key=lambda o: o[0])
     best, proven = None, True
-    for bound, wide, d, probe in options:
-        found = _Found(d, probe, bound, False)  # no time to solve it: its bound stands
+    for bound, designer, probe in options:
+        found = None
         if left() is None or left() > 0:
-            designer = Designer(wide, method="mip")
-            _add_distance(designer, proposal, w)
-            got = designer.solve(time_limit=left(), duals=False, start=probe.agreement)
-            if got.agreement is not None:
-                found = _Found(designer.data, got,
-                               float(pyo.value(designer.model.repair_distance)),
-                               got.status == "optimal")  # fmt: skip
+            found, _ = _solve_distance(designer, proposal, w, left, probe.agreement)
+        if found is None:  # no time to solve it, or none better than its start: its bound
+            found = _Found(designer.data, probe, bound, False)
         proven &= found.proven  # the nearest of every edge set is known
         if best is None or found.distance < best.distance - 1e-9:
             best = found

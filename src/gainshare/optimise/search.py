@@ -36,6 +36,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gainshare.economics.model import Economics, party_sum
+from gainshare.optimise.data import edge_array
 from gainshare.optimise.highs import quiet_highs
 from gainshare.optimise.highs import run as run_highs
 from gainshare.optimise.space import Space, Structure
@@ -728,12 +729,6 @@ def structure_arrays(space: Space, st: Structure) -> Arrays:
     x = shareable_amount(econ.pool, gain_t, loss_t, c.mode == "excess_only", c.strict)
     base = econ.net_before_sharing
     return Arrays(econ, x, base, space.split(econ))
-
-
-def edge_array(edges, spend: np.ndarray) -> np.ndarray:
-    if not edges:
-        return np.zeros(spend.shape + (0,))
-    return np.stack([e.resolve(spend) for e in edges], axis=-1)
 
 
 @dataclass

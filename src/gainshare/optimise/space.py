@@ -215,6 +215,24 @@ class Space:
         return commissioner_split(self.case, econ)
 
 
+def edges_of(terms) -> tuple[tuple[Limit, ...], tuple[Limit, ...]]:
+    """The gain and the loss tier edges of a block of terms."""
+    return (tuple(t.upto for t in terms.gain_tiers[:-1]),
+            tuple(t.upto for t in terms.loss_tiers[:-1]))  # fmt: skip
+
+
+def stated_structure(terms, edges: tuple | None = None) -> dict:
+    """Requirements that state one structure: the corridor and gateway of `terms` and its tier
+    edges (or `edges`, (gain edges, loss edges)), with no options to choose among."""
+    gain, loss = edges if edges is not None else edges_of(terms)
+    return {
+        "corridor": terms.corridor.model_dump(), "corridor_options": [],
+        "gain_edges": [e.model_dump() for e in gain], "gain_edge_options": [],
+        "loss_edges": [e.model_dump() for e in loss], "loss_edge_options": [],
+        "gateway": {k: v.model_dump() for k, v in terms.gateway.items()}, "gateway_options": [],
+    }  # fmt: skip
+
+
 def _unique(items: list) -> list:
     out = []
     for it in items:
