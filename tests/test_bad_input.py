@@ -105,6 +105,11 @@ BAD = [
         agr=terms(colars={"acute": 10_000}),
     ),
     Bad(
+        "a key of another section, not a misspelling",
+        [AGR, "terms", "unknown key 'horizon' here", "check that this is the right file"],
+        agr=terms(horizon={"years": 1}),
+    ),
+    Bad(
         "unknown party in tier shares",
         [AGR, "terms.gain_tiers[0].shares.hospital", "no party 'hospital'", "fix the id"],
         agr=edit(

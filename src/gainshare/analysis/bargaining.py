@@ -141,6 +141,7 @@ def space_words(space: bg.ShareSpace) -> str:
     corridor = "the case's corridor" if req.corridor is not None else (
         "no corridor (the case leaves it open)")  # fmt: skip
     gateway = "the case's quality gateway, " if req.gateway else ""
+    gateway += "the case's quality-scaled loss shares, " if req.loss_quality else ""
     rounding = "" if req.rounding == "none" else f", not rounded to the case's {req.rounding} steps"
     years = "terms by year (the case's glide path)" if req.glide_path else (
         "the same terms every year")  # fmt: skip

@@ -157,7 +157,7 @@ def share_space(case: Case, scenarios: ScenarioSet | None = None,
     spend = e.total_exp_spend
     gain = tier_portions(np.maximum(arr.x, 0.0), edge_array(st.gain_edges, spend))
     loss = tier_portions(np.maximum(-arr.x, 0.0), edge_array(st.loss_edges, spend))
-    columns, transfer = _columns(case, e, gain, loss, space.quality(st))
+    columns, transfer = _columns(case, e, gain, loss, space.quality(st), space.loss_rate(st))
     own = np.zeros((len(e.party_ids), len(columns)))
     own[[c.party for c in columns], np.arange(len(columns))] = 1.0
     coef = transfer[:, :, None, :] * (own[None, None] - arr.split[..., None])
@@ -169,8 +169,10 @@ def share_space(case: Case, scenarios: ScenarioSet | None = None,
                       _scale(const, transfer))  # fmt: skip
 
 
-def _columns(case: Case, e: Economics, gain, loss, q) -> tuple[tuple[Column, ...], np.ndarray]:
-    """The share columns (terms x side x tier x taker) and each one's transfer (S, Y, J)."""
+def _columns(case: Case, e: Economics, gain, loss, q, rate
+             ) -> tuple[tuple[Column, ...], np.ndarray]:  # fmt: skip
+    """The share columns (terms x side x tier x taker) and each one's transfer (S, Y, J): a
+    gain share times the gateway factor `q`, a loss share times the loss rate `rate`."""
     Y = gain.shape[1]
     terms = Y if case.requirements.glide_path else 1
     takers = [int(p) for p in np.flatnonzero(e.takes_share)]
@@ -182,7 +184,7 @@ def _columns(case: Case, e: Economics, gain, loss, q) -> tuple[tuple[Column, ...
         for side, portions in (("gain", gain), ("loss", loss)):
             for k in range(portions.shape[2]):
                 for p in takers:
-                    sign = q[:, :, p] if side == "gain" else -1.0
+                    sign = q[:, :, p] if side == "gain" else -rate[:, :, p]
                     cols.append(Column(side, k, p, t))
                     out.append(portions[:, :, k] * sign * years[None, :])
     return tuple(cols), np.stack(out, axis=-1)
@@ -574,13 +576,15 @@ class Answer:
 
 
 def to_agreement(space: ShareSpace, x: np.ndarray, name: str) -> Agreement:
-    """The shares as an agreement: the case's corridor and gateway, each tier's rest to the
-    commissioners (split as the designer writes it), no caps or collars."""
+    """The shares as an agreement: the case's corridor, gateway and quality-scaled loss shares,
+    each tier's rest to the commissioners (split as the designer writes it), no caps or
+    collars."""
     case, st = space.case, space.structure
     terms = max(c.term for c in space.columns) + 1
     tiers = [_term_tiers(space, x, t) for t in range(terms)]
     first = Terms(corridor=st.corridor, gain_tiers=tiers[0][0], loss_tiers=tiers[0][1],
                   gateway=dict(st.gateway),
+                  loss_quality=dict(case.requirements.loss_quality) or None,
                   commissioner_split=case.requirements.commissioner_split)  # fmt: skip
     overrides = {t + 1: YearOverride(gain_tiers=g, loss_tiers=lo)
                  for t, (g, lo) in enumerate(tiers) if t > 0}  # fmt: skip

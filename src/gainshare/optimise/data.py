@@ -22,6 +22,7 @@ from gainshare.schema.common import Limit
 from gainshare.schema.io import InputError
 from gainshare.schema.requirements import LimitRule, Requirements
 from gainshare.settle.engine import GATE_CODES, quality_factor, shareable_amount, tier_portions
+from gainshare.settle.limits import stated_loss_rate
 
 STEPS = {"none": None, "1%": 0.01, "5%": 0.05}
 
@@ -57,6 +58,7 @@ class DesignData:
     gain_portion: np.ndarray  # (T, S, Y, Kg) portion of the shareable gain in each tier
     loss_portion: np.ndarray  # (T, S, Y, Kl) portion of the shareable loss in each tier
     quality: np.ndarray  # (T, S, Y, P) gateway factor on gain shares (1 where none)
+    loss_rate: np.ndarray  # (T, S, Y, P) quality-scaled loss rate on loss shares (1 where none)
     base_net: np.ndarray  # (T, S, Y, P) net before transfers and retained amounts
     pool: np.ndarray  # (T, S, Y)
     savings: np.ndarray  # (T, S, Y) system savings
@@ -194,6 +196,12 @@ def gateway_factor(econ: Economics, gateway: dict) -> np.ndarray:
     return quality_factor(econ.quality_scores, code, target, floor)
 
 
+def loss_rate(econ: Economics, rules: dict) -> np.ndarray:
+    """(S, Y, P) quality-scaled loss rate of the stated rules, via the settlement code."""
+    pidx = {pid: j for j, pid in enumerate(econ.party_ids)}
+    return stated_loss_rate(rules, econ.quality_scores, pidx)
+
+
 def choose_scale(base_net: np.ndarray, pool: np.ndarray) -> float:
     """A power of ten so that typical money in the model is between 1 and 1000."""
     typical = max(float(np.abs(pool).max(initial=0.0)), float(np.abs(base_net).max(initial=0.0)))
@@ -217,7 +225,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = F
     econs = [cache[repr(st.levers)] for st in structures]
     e0 = econs[0]
     spend = e0.total_exp_spend  # (S, Y) total expected spend
-    gp, lp, qf, base, pool, sav = [], [], [], [], [], []
+    gp, lp, qf, lr, base, pool, sav = [], [], [], [], [], [], []
     for st, e in zip(structures, econs, strict=True):
         g = e.pool
         c = st.corridor
@@ -231,6 +239,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = F
         gp.append(tier_portions(np.maximum(x, 0.0), edge_array(st.gain_edges, spend)))
         lp.append(tier_portions(np.maximum(-x, 0.0), edge_array(st.loss_edges, spend)))
         qf.append(gateway_factor(e, st.gateway))
+        lr.append(loss_rate(e, req.loss_quality))
         base.append(e.net_before_sharing)
         pool.append(g)
         sav.append(-party_sum(e.total_cost_change))
@@ -253,6 +262,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = F
         gain_portion=np.stack(gp) / scale,
         loss_portion=np.stack(lp) / scale,
         quality=np.stack(qf),
+        loss_rate=np.stack(lr),
         base_net=base_a / scale,
         pool=pool_a / scale,
         savings=np.stack(sav) / scale,

@@ -74,14 +74,15 @@ def _share_var(m, d: DesignData, kind: str, t: int, k: int, p: int, yt: int):
 
 
 def _raw_share(m, d: DesignData, kind: str, p: int, y: int) -> Cols:
-    """Provider p's share of the gains (after the gateway factor) or of the losses (negative)
-    in year y, before its cap or collar, one row per scenario."""
+    """Provider p's share of the gains (after the gateway factor) or of the losses (negative,
+    after its quality-scaled loss rate) in year y, before its cap or collar, one row per
+    scenario."""
     T, S, _, _ = d.dims
     yt = d.term_year(y)
     portion = d.gain_portion if kind == "gain" else d.loss_portion
     vs, cols = [], []
     for t in range(T):
-        factor = d.quality[t, :, y, p] if kind == "gain" else -1.0
+        factor = d.quality[t, :, y, p] if kind == "gain" else -d.loss_rate[t, :, y, p]
         for k in range(portion.shape[3]):
             vs.append(_share_var(m, d, kind, t, k, p, yt))
             cols.append(portion[t, :, y, k] * factor)
@@ -374,7 +375,7 @@ def limit_top(d: DesignData, name: str, p: int) -> float:
     if name == "cap":
         most = (d.gain_portion.sum(axis=3) * d.quality[:, :, :, p]).max(axis=0)
     else:
-        most = d.loss_portion.sum(axis=3).max(axis=0)
+        most = (d.loss_portion.sum(axis=3) * d.loss_rate[:, :, :, p]).max(axis=0)
     if rule.basis == "share_of_expected":
         basis = d.exp_pay[:, :, p]
         most = np.where(basis > 0, most / np.where(basis > 0, basis, 1.0), 0.0)

@@ -92,6 +92,7 @@ def _terms(m, d: DesignData, yt: int, sel: int) -> Terms:
         gain_tiers=_tiers(m, d, "gain", yt, sel),
         loss_tiers=_tiers(m, d, "loss", yt, sel),
         gateway=dict(d.structures[sel].gateway),
+        loss_quality=dict(d.req.loss_quality) or None,
         caps=_limits(m, d, "cap", yt),
         collars=_limits(m, d, "collar", yt),
         commissioner_split=d.req.commissioner_split,

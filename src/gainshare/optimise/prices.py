@@ -203,8 +203,9 @@ def _loss_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp, qual) -> dict[int
     if not mask.any():
         return {}
     w = np.broadcast_to(space.scenarios.weights[:, None], x.shape)[mask]
-    L = lp[:, ys][mask]
-    K = L.shape[1]
+    L_all = lp[:, ys][mask]
+    rate = space.loss_rate(plan.structure)[:, ys][mask]  # (rows, P) quality-scaled loss rate
+    K = L_all.shape[1]
     m = _LP()
     kw_rows: dict[int, np.ndarray] = {}
     share_cols: list[list[int]] = [[] for _ in range(K)]
@@ -217,6 +218,7 @@ def _loss_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp, qual) -> dict[int
         basis = (arr.econ.exp_pay[:, ys, p][mask] if rule is not None and rule.basis != "amount"
                  else np.ones(len(w)))  # fmt: skip
         slack = needs.slack[p][:, ys][mask]
+        L = L_all * rate[:, p][:, None]
         b = L @ np.asarray(side.shares)
         col = side.limit
         collared = np.zeros(len(w), bool) if col is None else b >= col * basis - 1e-7

@@ -1,6 +1,7 @@
 """`repair`: the nearest agreement to the room's proposal (weighted L1 over its terms) that meets
-every requirement. The proposal's structure (corridor, tier edges, quality gateway, glide path
-or not) is kept when it can be; shares, caps and collars move. When no agreement with the
+every requirement. The proposal's structure (corridor, tier edges, quality gateway,
+quality-scaled loss shares, glide path or not) is kept when it can be; shares, caps and collars
+move. When no agreement with the
 proposal's caps and collars meets every requirement, a cap and a collar may be added for any
 provider the case's drafting space allows, each counted from 'none' (a limit that never binds);
 when no agreement with the proposal's tier edges does, the tier edges of the drafting space's
@@ -81,7 +82,7 @@ def _structure(case: Case, proposal: Agreement, add_limits: bool = False,
     base = proposal.terms
     overrides = proposal.year_overrides
     for y, ov in overrides.items():
-        for part in ("corridor", "gateway"):
+        for part in ("corridor", "gateway", "loss_quality"):
             if getattr(ov, part) is not None and getattr(ov, part) != getattr(base, part):
                 raise InputError(
                     [

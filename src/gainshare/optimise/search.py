@@ -803,7 +803,7 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
     spend = econ.total_exp_spend
     gp = tier_portions(np.maximum(x, 0.0), edge_array(st.gain_edges, spend))
     lp = tier_portions(np.maximum(-x, 0.0), edge_array(st.loss_edges, spend))
-    qual = space.quality(st)
+    qual, rate = space.quality(st), space.loss_rate(st)
     short = _inside_corridor(space, arr, needs)
     if short:
         n = len(short)
@@ -826,7 +826,7 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
             if top is not None and top[0] - sum(floor.values()) <= beat + EPS:
                 return Plan(st, groups, {}, {}, top[0], 0.0, False, "pruned")
             gain[gi, p], loss[gi, p] = _provider_sides(
-                space, st, arr, needs, p, gi, ys, (gmask, lmask, ww, gp, lp, qual), cache
+                space, st, arr, needs, p, gi, ys, (gmask, lmask, ww, gp, lp, qual, rate), cache
             )
             if top is not None:
                 g, lo_ = gain[gi, p], loss[gi, p]
@@ -850,18 +850,19 @@ def _provider_sides(space, st, arr, needs, p, gi, ys, parts, cache) -> tuple[Sid
     """Provider p's gain and loss sides in years `ys`, from `cache` when solved before (by
     structure and need). A chance side is solved for the provider's budget and the space's
     other chance budgets at once."""
-    gmask, lmask, ww, gp, lp, qual = parts
+    gmask, lmask, ww, gp, lp, qual, rate = parts
     econ = arr.econ
     fp = (_fingerprint(needs.need[p][:, ys]), needs.chance.get(p))
     gkey = ("gain", st.lever, st.corridor, st.gateway, st.gain_edges, gi, p, fp)
-    lkey = ("loss", st.lever, st.corridor, st.loss_edges, gi, p, fp)
+    lkey = ("loss", st.lever, st.corridor, st.loss_edges, gi, p, fp,
+            _fingerprint(rate[:, ys, p]))  # fmt: skip
     if gkey not in cache and p in needs.chance:
         for b, side in _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs).items():
             cache[gkey[:-1] + ((fp[0], b),)] = side
     if gkey not in cache:
         cache[gkey] = _gain_side(space, p, econ, ys, gmask, ww, gp, qual, needs)
     if lkey not in cache:
-        cache[lkey] = _loss_side(space, p, econ, ys, lmask, ww, lp, needs)
+        cache[lkey] = _loss_side(space, p, econ, ys, lmask, ww, lp * rate[:, :, p, None], needs)
     return cache[gkey], cache[lkey]
 
 
@@ -1486,6 +1487,7 @@ def plan_terms(space: Space, plan: Plan, gi: int) -> Terms:
         gain_tiers=_tiers(space, st.gain_edges, gain_sh, cw, kg),
         loss_tiers=_tiers(space, st.loss_edges, loss_sh, cw, kl),
         gateway=dict(st.gateway),
+        loss_quality=dict(space.req.loss_quality) or None,
         caps=caps,
         collars=collars,
         commissioner_split=space.req.commissioner_split,

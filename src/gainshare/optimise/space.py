@@ -18,7 +18,7 @@ import numpy as np
 
 from gainshare.economics.model import Economics, LeverChoice, compute
 from gainshare.economics.scenarios import ScenarioSet, sample
-from gainshare.optimise.data import commissioner_split, gateway_factor
+from gainshare.optimise.data import commissioner_split, gateway_factor, loss_rate
 from gainshare.schema.agreement import Agreement, Corridor
 from gainshare.schema.case import Case
 from gainshare.schema.common import Limit
@@ -210,6 +210,10 @@ class Space:
         """(S, Y, P) gateway factor of the structure's gateway, via the settlement code."""
         return gateway_factor(self.econ(st.lever), dict(st.gateway))
 
+    def loss_rate(self, st: Structure) -> np.ndarray:
+        """(S, Y, P) quality-scaled loss rate on loss shares (1 where a provider has none)."""
+        return loss_rate(self.econ(st.lever), self.req.loss_quality)
+
     def split(self, econ: Economics) -> np.ndarray:
         """(S, Y, P) commissioners' split of the retained amount."""
         return commissioner_split(self.case, econ)
@@ -222,14 +226,16 @@ def edges_of(terms) -> tuple[tuple[Limit, ...], tuple[Limit, ...]]:
 
 
 def stated_structure(terms, edges: tuple | None = None) -> dict:
-    """Requirements that state one structure: the corridor and gateway of `terms` and its tier
-    edges (or `edges`, (gain edges, loss edges)), with no options to choose among."""
+    """Requirements that state one structure: the corridor, gateway and quality-scaled loss
+    shares of `terms` and its tier edges (or `edges`, (gain edges, loss edges)), with no
+    options to choose among."""
     gain, loss = edges if edges is not None else edges_of(terms)
     return {
         "corridor": terms.corridor.model_dump(), "corridor_options": [],
         "gain_edges": [e.model_dump() for e in gain], "gain_edge_options": [],
         "loss_edges": [e.model_dump() for e in loss], "loss_edge_options": [],
         "gateway": {k: v.model_dump() for k, v in terms.gateway.items()}, "gateway_options": [],
+        "loss_quality": {k: v.model_dump() for k, v in (terms.loss_quality or {}).items()},
     }  # fmt: skip
 
 

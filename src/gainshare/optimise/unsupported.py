@@ -10,7 +10,6 @@ from gainshare.schema.io import InputError
 
 RULES = {
     "group_limits": "caps and collars on a group of providers",
-    "loss_quality": "quality-scaled loss shares",
 }
 
 

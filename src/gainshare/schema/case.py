@@ -666,11 +666,24 @@ def _check_requirements(case: Case) -> None:
                 raise ValueError(
                     f"{where}.{pid}: the case has no quality_scores for '{pid}': add them"
                 )
+    _check_loss_quality(case, ids, prov)
     total_fixed = sum(r.fixed_gain_shares.values())
     if total_fixed > 1 + 1e-9:
         raise ValueError(
             f"requirements.fixed_gain_shares sum to {100 * total_fixed:.4g}%: over 100%"
         )
+
+
+def _check_loss_quality(case: Case, ids: set, prov: set) -> None:
+    for pid in case.requirements.loss_quality:
+        _need(pid, ids, f"requirements.loss_quality.{pid}")
+        if pid not in prov:
+            raise ValueError(f"requirements.loss_quality.{pid}: '{pid}' is not a provider")
+        if pid not in case.quality_scores:
+            raise ValueError(
+                f"requirements.loss_quality.{pid}: the case has no quality_scores for '{pid}': "
+                "add them or remove the rule"
+            )
 
 
 def structure_options(r: Requirements) -> int:

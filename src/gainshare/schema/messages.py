@@ -165,6 +165,9 @@ def message(err: dict) -> str:
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
         key = str(err["loc"][-1])
+        if key in VOCABULARY:  # a key of another section or file: no spelling to fix
+            return (f"unknown key {excerpt(key)} here: remove it, or check that this is the "
+                    "right file and the key sits in the right section")  # fmt: skip
         near = difflib.get_close_matches(key[:64], sorted(VOCABULARY), n=1, cutoff=0.7)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         return f"unknown key {excerpt(key)}: remove it or fix the spelling{hint}"

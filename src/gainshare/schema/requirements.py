@@ -17,6 +17,7 @@ from gainshare.schema.common import (
     SignedMoney,
     Strict,
 )
+from gainshare.schema.rules import QualityLossRate
 
 Objective = Literal["commissioners", "system_savings", "worst_margin", "fair_reference"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
@@ -250,6 +251,12 @@ class Requirements(Strict):
         default_factory=list,
         description="Candidate gateways (each provider id -> gateway): design picks the best "
         "exactly, by enumeration",
+    )
+    loss_quality: dict[Identifier, QualityLossRate] = Field(
+        default_factory=dict,
+        description="Provider id -> quality-scaled loss share (fixed terms, as MSSP ENHANCED's "
+        "shared loss rate 1 - 0.75 x quality score, 40% to 75%): design searches the loss shares "
+        "the rate multiplies",
     )
     fixed_gain_shares: dict[Identifier, Share] = Field(
         default_factory=dict, description="Party id -> gain share the room has agreed (all tiers)"
