@@ -20,6 +20,7 @@ from gainshare.optimise import Designer
 from gainshare.optimise.repair import RepairResult
 from gainshare.optimise.whatif import WhatIf, apply_requirements
 from gainshare.report.numbers import money
+from gainshare.schema.case import Case
 from gainshare.settle.requirements import failures
 from tests.helpers_design import fund_dict
 
@@ -289,6 +290,41 @@ def test_a_case_with_a_risk_fund_is_designed_and_an_open_one_refused():
     assert len(said) == 1 and said[0].startswith("open.yaml: keep_whole.fund: 'fund' is a risk "
                                                  "partner with no requirement")  # fmt: skip
     assert _metrics(at)["Commissioners keep"] == "£1.39m"  # the case did not change
+
+
+def _group_keeps(acute: float, community: float) -> float:
+    from tests.test_design_groups import _loss_dict
+
+    d = _loss_dict({"amount": 90_000}, {"amount": 40_000})
+    d["keep_whole"]["acute"]["tolerance"] = acute
+    d["keep_whole"]["community"]["tolerance"] = community
+    return Designer(Case.model_validate(d)).solve().objective_value
+
+
+def test_a_case_with_group_limits_is_designed_and_its_pages_work():
+    """A cap and collar on two trusts together (tests/test_design_groups.py: the CCG keeps
+    13,000): the workshop designs under them, a member's tolerance slider re-solves, and the
+    candidates, requirements and term sheet pages show the group without error."""
+    from tests.test_design_groups import _loss_dict
+
+    at = _home()
+    case = yaml.safe_dump(_loss_dict({"amount": 90_000}, {"amount": 40_000})).encode()
+    at.sidebar.file_uploader[0].set_value(("group.yaml", case, "application/x-yaml")).run()
+    assert _metrics(_ok(at))["Commissioners keep"] == "£13k"
+    assert at.success[0].value == "This agreement meets every requirement."
+    _slider(at, "May be worse off by up to").set_value(30_000).run()  # the acute trust's
+    assert _metrics(_ok(at))["Commissioners keep"] == "£28k"
+    next(sb for sb in at.selectbox if sb.label.startswith("Keep whole")).set_value(
+        "community"
+    ).run()  # a member: the model is built again
+    _slider(at, "May be worse off by up to").set_value(40_000).run()
+    assert _metrics(_ok(at))["Commissioners keep"] == money(_group_keeps(30_000, 40_000))
+    assert "Best position for the worst-off provider" not in [
+        o for sb in at.selectbox for o in sb.options
+    ]  # not weighed under group limits yet
+    for page in ("3_Candidates.py", "2_Requirements.py", "5_Term_sheet.py"):
+        _go(at, page)
+    assert "pair" in _screen_text(at) or any("pair" in m.value for m in at.markdown)
 
 
 def test_an_infeasible_case_still_has_a_proposal_and_a_term_sheet():

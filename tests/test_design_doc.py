@@ -48,6 +48,18 @@ def code_names() -> set[str]:
         ),
         dict(requirements={"incentives": {"min_share": 0.05}}),
         dict(
+            requirements={
+                "group_limits": [
+                    {
+                        "name": "pair",
+                        "members": ["acute", "community"],
+                        "cap": {"amount": 96_000},
+                        "collar": {"amount": 10_000},
+                    }
+                ]
+            }
+        ),  # fmt: skip
+        dict(
             requirements={"corridor_options": [{}, {"mode": "excess_only"}]},
             keep_whole={
                 "acute": {"mode": "chance", "beta": 0.8},

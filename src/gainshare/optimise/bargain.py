@@ -147,6 +147,10 @@ class ShareSpace:
 def share_space(case: Case, scenarios: ScenarioSet | None = None,
                 econ: Economics | None = None) -> ShareSpace:  # fmt: skip
     """The linear space of the case's scenarios (the case's own figures, not its levers)."""
+    if case.requirements.group_limits:
+        raise Refused("the case's group limits scale their members' transfers pro rata, so "
+                      "positions are not linear in the shares: fair agreements are not drawn "
+                      "under group limits yet (the fair payoffs above still hold)")  # fmt: skip
     sc = scenarios if scenarios is not None else sample(case)
     e = econ if econ is not None else compute(case, sc)
     space = Space(case, sc, _econs={0: e})

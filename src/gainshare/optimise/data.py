@@ -22,7 +22,7 @@ from gainshare.schema.common import Limit
 from gainshare.schema.io import InputError
 from gainshare.schema.requirements import LimitRule, Requirements
 from gainshare.settle.engine import GATE_CODES, quality_factor, shareable_amount, tier_portions
-from gainshare.settle.limits import stated_loss_rate
+from gainshare.settle.limits import stated_loss_rate, yearly_groups
 
 STEPS = {"none": None, "1%": 0.01, "5%": 0.05}
 
@@ -37,6 +37,16 @@ class Structure:
     gateway: dict = field(default_factory=dict)  # provider id -> Gateway
     gain_edges: tuple[Limit, ...] = ()
     loss_edges: tuple[Limit, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupData:
+    """A group cap and collar the case states, in scaled pounds (inf where none)."""
+
+    name: str
+    members: list[int]  # party indices
+    cap: np.ndarray  # (S, Y)
+    collar: np.ndarray  # (S, Y)
 
 
 @dataclass
@@ -65,6 +75,7 @@ class DesignData:
     exp_pay: np.ndarray  # (S, Y, P) expected payments (basis of % caps and collars)
     split: np.ndarray  # (S, Y, P) commissioners' split of the retained amount
     growth: list = field(default_factory=list)  # (GrowthStep, DesignData) for incentives
+    groups: list[GroupData] = field(default_factory=list)  # group caps and collars stated
     elastic: frozenset[str] = frozenset()  # requirement kinds explain may relax
     relax_weights: dict[str, float] = field(default_factory=dict)  # per model unit of slack
 
@@ -202,6 +213,24 @@ def loss_rate(econ: Economics, rules: dict) -> np.ndarray:
     return stated_loss_rate(rules, econ.quality_scores, pidx)
 
 
+@dataclass(frozen=True)
+class _GroupRules:
+    group_limits: list
+
+
+def group_data(case: Case, econ: Economics, scale: float) -> list[GroupData]:
+    """The case's group caps and collars in scaled pounds, via the settlement code (a share of
+    expected payments is of the members' together)."""
+    groups = case.requirements.group_limits
+    if not groups:
+        return []
+    pidx = {pid: j for j, pid in enumerate(econ.party_ids)}
+    Y = econ.shape[1]
+    out = yearly_groups([(_GroupRules(groups), list(range(Y)))], econ.exp_pay, pidx)
+    return [GroupData(g.name, [int(j) for j in np.flatnonzero(g.members)], g.cap / scale,
+                      g.collar / scale) for g in out]  # fmt: skip
+
+
 def choose_scale(base_net: np.ndarray, pool: np.ndarray) -> float:
     """A power of ten so that typical money in the model is between 1 and 1000."""
     typical = max(float(np.abs(pool).max(initial=0.0)), float(np.abs(base_net).max(initial=0.0)))
@@ -269,6 +298,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = F
         exp_pay=e0.exp_pay / scale,
         split=commissioner_split(case, e0),
     )
+    data.groups = group_data(case, e0, scale)
     if req.incentives is not None and not grown:
         data.growth = _growth_data(case, sc, len(structures))
     return data

@@ -17,6 +17,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression, NPV_NegationExpressio
 
 from gainshare.optimise.data import DesignData
 from gainshare.optimise.rows import prune_implied
+from gainshare.schema.io import InputError
 
 BIG_M_PAD = 1.01  # big-M values are the data's own bounds plus 1%
 
@@ -126,10 +127,15 @@ def structure_value(m, d: DesignData, values: np.ndarray) -> Cols:
 
 
 def retained(m, d: DesignData, y: int) -> Cols:
-    """R = G - sum of transfers, one row per scenario of year y."""
+    """R = G - sum of transfers, one row per scenario of year y; a group's members' transfers
+    as the group's limits leave them together."""
     out = structure_value(m, d, d.pool[:, :, y])
+    grouped = getattr(m, "_grouped", {})
     for p in d.providers:
-        out = out + transfer(m, d, p, y).scaled(-1.0)
+        if p not in grouped:
+            out = out + transfer(m, d, p, y).scaled(-1.0)
+    for gi in range(len(d.groups)):
+        out = out + group_transfer(m, d, gi, y).scaled(-1.0)
     return out
 
 
@@ -519,6 +525,136 @@ def add_collars(m, d: DesignData) -> None:
             add_binding_order(m, d, f"collar_order_{y}_{p}", m.collar_binds, -a.A, basis, y, p)
 
 
+# ------------------------------------------------------------------ group limits
+
+
+def _sum(forms: list[Cols]) -> Cols:
+    out = forms[0]
+    for f in forms[1:]:
+        out = out + f
+    return out
+
+
+def group_gain(m, d: DesignData, gi: int, y: int) -> Cols:
+    """T: the members' gain shares before the group's cap, one row per scenario of year y."""
+    return _sum([raw_gain(m, d, p, y) for p in d.groups[gi].members])
+
+
+def group_loss(m, d: DesignData, gi: int, y: int) -> Cols:
+    """L >= 0: the members' loss shares before the group's collar."""
+    return _sum([raw_loss(m, d, p, y) for p in d.groups[gi].members]).scaled(-1.0)
+
+
+def group_transfer(m, d: DesignData, gi: int, y: int) -> Cols:
+    """The members' transfers together after the group's limits: min(T, cap) - min(L, collar)."""
+    S = d.dims[1]
+    g = d.groups[gi]
+    gain = (per_scenario(m.group_gain, S, y, gi) if np.isfinite(g.cap[:, y]).any()
+            else group_gain(m, d, gi, y))  # fmt: skip
+    loss = (per_scenario(m.group_loss, S, y, gi) if np.isfinite(g.collar[:, y]).any()
+            else group_loss(m, d, gi, y))  # fmt: skip
+    return gain + loss.scaled(-1.0)
+
+
+def add_groups(m, d: DesignData) -> None:
+    """Group caps and collars the case states (models/design.md, "Group limits").
+
+    Together the members gain w = min(T, cap), exactly, with a binary `group_cap_binds` (the
+    commissioners want w small), and lose v = min(L, collar), exactly, as an LP (the
+    commissioners want v large). Each member's own keep-whole row is in `add_keep_whole`."""
+    m._grouped = {p: gi for gi, g in enumerate(d.groups) for p in g.members}
+    if not d.groups:
+        return
+    if d.elastic:
+        raise InputError(["requirements.group_limits: explain cannot yet weigh group limits: "
+                          "drop them to see what else conflicts"])  # fmt: skip
+    _, S, Y, _ = d.dims
+    G = range(len(d.groups))
+    m.group_gain = pyo.Var(range(S), range(Y), G, bounds=(0, None))
+    m.group_cap_binds = pyo.Var(range(S), range(Y), G, domain=pyo.Binary)
+    m.group_loss = pyo.Var(range(S), range(Y), G, bounds=(0, None))
+    # which row of a member's keep-whole disjunction holds (free only where a collar may bind)
+    m.group_member_side = pyo.Var(range(S), range(Y), sorted(m._grouped), domain=pyo.Binary)
+    for v in (m.group_cap_binds, m.group_member_side):  # free where a row needs them
+        for i in v:
+            v[i].fix(0)
+    m.groups = pyo.Block()
+    for gi, g in enumerate(d.groups):
+        for y in range(Y):
+            lab = by_scenario(y, gi)
+            cap, collar = g.cap[:, y], g.collar[:, y]
+            if np.isfinite(cap).any():
+                t = group_gain(m, d, gi, y)
+                tmax = t.A.sum(axis=1)  # every member's shares at most 1
+                c = np.where(np.isfinite(cap), cap, tmax + 1.0)
+                w = per_scenario(m.group_gain, S, y, gi)
+                b = per_scenario(m.group_cap_binds, S, y, gi)
+                for s in np.nonzero(c < tmax)[0]:  # the cap may bind
+                    m.group_cap_binds[int(s), y, gi].unfix()
+                m1 = np.maximum(tmax - c, 0.0) * BIG_M_PAD
+                m2 = c * BIG_M_PAD
+                add_rows(m.groups, f"cap_share_upper_{y}_{gi}", t + w.scaled(-1.0), np.zeros(S),
+                         lab)  # fmt: skip
+                add_rows(m.groups, f"cap_upper_{y}_{gi}", w.scaled(-1.0), -c, lab)
+                add_rows(m.groups, f"cap_lower_share_{y}_{gi}",
+                         w + t.scaled(-1.0) + b.scaled(m1), np.zeros(S), lab)  # fmt: skip
+                add_rows(m.groups, f"cap_lower_cap_{y}_{gi}", w + b.scaled(-m2), c - m2, lab)
+                add_binding_order(m, d, f"group_cap_order_{y}_{gi}", m.group_cap_binds, t.A,
+                                  c, y, gi)  # fmt: skip
+            if np.isfinite(collar).any():
+                ell = group_loss(m, d, gi, y)
+                c = np.where(np.isfinite(collar), collar, ell.A.sum(axis=1) + 1.0)
+                v = per_scenario(m.group_loss, S, y, gi)
+                add_rows(m.groups, f"collar_share_{y}_{gi}", ell + v.scaled(-1.0), np.zeros(S),
+                         lab)  # fmt: skip
+                add_rows(m.groups, f"collar_{y}_{gi}", v.scaled(-1.0), -c, lab)
+
+
+def _keep_whole_member(m, d: DesignData, p: int) -> None:
+    """A group member kept whole in every scenario: B + tol + t >= 0 with its transfer t scaled
+    by the group's limits. Under a cap, t = a min(1, cap / T) and the row is exactly the pair
+    B + tol + a >= 0 and (B + tol) T + cap a >= 0 (T > 0). Under a collar, t = a min(1,
+    collar / L) for a loss share a <= 0, and the row is the disjunction B + tol + a >= 0, or
+    L >= collar and (B + tol) L + collar a >= 0, chosen by a binary `group_member_side`."""
+    _, S, Y, _ = d.dims
+    g = d.groups[m._grouped[p]]
+    gi = m._grouped[p]
+    tol = d.case.keep_whole_for(d.party_ids[p]).tolerance / d.scale
+    for y in applicable_years(d, p):
+        base = d.base_net[0, :, y, p] + tol
+        lab = by_scenario(y, p)
+        a_gain, a_loss = raw_gain(m, d, p, y), raw_loss(m, d, p, y)
+        z = per_scenario(m.group_member_side, S, y, p)
+        collar = g.collar[:, y]
+        amin = a_loss.A.sum(axis=1)  # its most negative loss share
+        lossy = np.isfinite(collar) & (amin < 0)
+        for s in np.nonzero(lossy)[0]:
+            m.group_member_side[int(s), y, p].unfix()
+        ma = np.where(lossy, np.maximum(-(base + amin), 0.0) * BIG_M_PAD, 0.0)
+        add_rows(m.keep_whole, f"member_{p}_{y}", net(m, d, p, y) + z.scaled(ma),
+                 (np.zeros(S), -m.tolerance[p]), lab)  # fmt: skip
+        cap = g.cap[:, y]
+        if np.isfinite(cap).any():
+            t = group_gain(m, d, gi, y)
+            c = np.where(np.isfinite(cap), cap, 0.0)  # no cap: the pair's first row suffices
+            rows = np.isfinite(cap) & (t.A.sum(axis=1) > 0)
+            form = t.scaled(np.where(rows, base, 0.0)) + a_gain.scaled(np.where(rows, c, 0.0))
+            add_rows(m.keep_whole, f"member_cap_{p}_{y}", form, np.zeros(S), lab)
+        if lossy.any():
+            ell = group_loss(m, d, gi, y)
+            lmax = ell.A.sum(axis=1)
+            c = np.where(lossy, collar, 0.0)
+            low = np.minimum(base, 0.0) * lmax + c * amin
+            mc = np.where(lossy, np.maximum(-low, 0.0) * BIG_M_PAD, 0.0)
+            form = (ell.scaled(np.where(lossy, base, 0.0)) + a_loss.scaled(c)
+                    + z.scaled(-mc))  # fmt: skip
+            add_rows(m.keep_whole, f"member_collar_{p}_{y}", form, -mc, lab)
+            # the second row stands for the member's only when the collar binds (L >= collar
+            # > 0, so L may be divided out); below it the member's own share is what it takes
+            add_rows(m.keep_whole, f"member_collar_binds_{p}_{y}", ell + z.scaled(-c),
+                     np.zeros(S), lab)  # fmt: skip
+
+
 # ------------------------------------------------------------------ keep whole
 
 
@@ -543,7 +679,9 @@ def add_keep_whole(m, d: DesignData) -> None:
     for p, pid in enumerate(d.party_ids):
         kw = d.case.keep_whole_for(pid)
         m.tolerance[p] = kw.tolerance / d.scale
-        if kw.mode == "robust":
+        if kw.mode == "robust" and p in m._grouped:
+            _keep_whole_member(m, d, p)
+        elif kw.mode == "robust":
             _keep_whole_robust(m, d, p)
         elif kw.mode == "chance":
             _keep_whole_chance(m, d, p, kw.beta)
@@ -688,6 +826,8 @@ def add_margin(m, d: DesignData) -> None:
     m.margin_floor = pyo.Block()
     mv = Cols([m.margin], -np.ones((S, 1)), np.zeros(S))
     for p in d.providers:
+        if p in m._grouped:  # its net is not linear under the group's limits (refused)
+            continue
         for y in range(Y):
             add_rows(
                 m.margin_floor,
@@ -807,6 +947,7 @@ def build_design_model(d: DesignData) -> pyo.ConcreteModel:
     add_share_bounds(m, d)
     add_caps(m, d)
     add_collars(m, d)
+    add_groups(m, d)
     add_keep_whole(m, d)
     add_commissioner_bounds(m, d)
     add_margin(m, d)

@@ -19,7 +19,13 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from gainshare.economics.model import compute
 from gainshare.economics.scenarios import sample
 from gainshare.optimise.data import DesignData, build_data
-from gainshare.optimise.design_model import build_design_model, net, raw_gain, trivial_shortfalls
+from gainshare.optimise.design_model import (
+    build_design_model,
+    group_transfer,
+    net,
+    raw_gain,
+    trivial_shortfalls,
+)
 from gainshare.optimise.direct import DirectHighs
 from gainshare.optimise.extract import agreement_from_solution, evaluate
 from gainshare.optimise.highs import OPTIONS as SOLVER_OPTIONS
@@ -180,10 +186,19 @@ class Designer:
         """Change a party's keep-whole tolerance (pounds a year it accepts to be worse off)."""
         kw = self.case.keep_whole_for(party).model_copy(update={"tolerance": float(pounds)})
         self.case = self.case.model_copy(update={"keep_whole": self.case.keep_whole | {party: kw}})
-        if self._model is not None:
+        if self._model is not None and party in self._group_members():
+            # a member's rows under its group's limits carry the tolerance in their
+            # coefficients: the model is built again with the new case
+            self._data = replace(self._data, case=self.case, req=self.case.requirements)
+            self._model, self._opt, self._direct, self._nets = None, None, None, {}
+            self.__dict__.pop("_net_stack", None)
+        elif self._model is not None:
             p = self._data.party_ids.index(party)
             self._model.tolerance[p] = pounds / self._data.scale
             self._changed(self._model.tolerance[p])
+
+    def _group_members(self) -> set[str]:
+        return {pid for g in self.case.requirements.group_limits for pid in g.members}
 
     def _changed(self, param) -> None:
         """A mutable Param changed: HiGHS hears of it before the next solve."""
@@ -236,6 +251,8 @@ class Designer:
             raise ValueError(f"unknown objective '{name}': use one of {', '.join(OBJECTIVES)}")
         if name == "fair_reference" and self.case.requirements.reference_split is None:
             raise ValueError("objective fair_reference needs requirements.reference_split")
+        if name == "worst_margin" and self.case.requirements.group_limits:
+            raise ValueError("objective worst_margin is not weighed under group limits yet")
         if name == self._objective:
             return
         self._requirement(objective=name)
@@ -479,9 +496,12 @@ class Designer:
                 "infeasible",
                 name,
                 timings,
-                "No agreement meets every requirement: run `gainshare explain` "
-                "to see which requirements conflict.",
-            )
+                "No agreement meets every requirement: " + (
+                    "explain cannot weigh group limits yet: widen a member's tolerance or the "
+                    "group's cap or collar, or run `gainshare explain` on the case without them."
+                    if self.case.requirements.group_limits else
+                    "run `gainshare explain` to see which requirements conflict."),
+            )  # fmt: skip
         if res.status == "time_limit" and res.has_solution:
             status = "time_limit"
         elif res.status == "optimal" and res.has_solution:
@@ -741,9 +761,17 @@ class Designer:
             return float(np.abs(model_net - st.net).max())
         worst = 0.0
         _, _, Y, _ = d.dims
+        grouped = getattr(self.model, "_grouped", {})
         for (p, y), form in self._net_forms().items():
+            if p in grouped:  # a member's own transfer is not linear: its group's total is
+                continue
             model_net = evaluate(form) * d.scale
             worst = max(worst, float(np.abs(model_net - st.net[:, y, p]).max()))
+        for gi, g in enumerate(d.groups):
+            for y in range(Y):
+                model_t = evaluate(group_transfer(self.model, d, gi, y)) * d.scale
+                settled = st.transfer[:, y, g.members].sum(axis=1)
+                worst = max(worst, float(np.abs(model_t - settled).max()))
         return worst
 
     def _net_forms(self) -> dict:

@@ -93,6 +93,7 @@ def _terms(m, d: DesignData, yt: int, sel: int) -> Terms:
         loss_tiers=_tiers(m, d, "loss", yt, sel),
         gateway=dict(d.structures[sel].gateway),
         loss_quality=dict(d.req.loss_quality) or None,
+        group_limits=list(d.req.group_limits) or None,
         caps=_limits(m, d, "cap", yt),
         collars=_limits(m, d, "collar", yt),
         commissioner_split=d.req.commissioner_split,

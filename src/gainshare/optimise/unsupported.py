@@ -17,13 +17,13 @@ def refuse_case(case: Case, where: str | None = None) -> None:
     """A risk partner has no contracts, so nothing keeps its share down but what the case
     says of it: with no keep-whole requirement and no bounds on its shares, design would give
     it every loss and no gain. Refuse that case, naming what to add (and the case file,
-    `where`, when known)."""
+    `where`, when known); and refuse what design cannot yet do under group limits."""
     req = case.requirements
     bounded = (req.share_bounds, req.loss_share_bounds, req.fixed_gain_shares,
                req.fixed_loss_shares)  # fmt: skip
     file = f"{where}: " if where else ""
     lines = [
-        f"{file}keep_whole.{p.id}: '{p.id}' is a risk partner with no requirement, so design would "
+        f"keep_whole.{p.id}: '{p.id}' is a risk partner with no requirement, so design would "
         "leave it every loss and no gain: give it one in keep_whole (e.g. mode cvar with the "
         "tolerance in money a year it can bear) or fix its shares in "
         "requirements.fixed_gain_shares and fixed_loss_shares"
@@ -32,8 +32,50 @@ def refuse_case(case: Case, where: str | None = None) -> None:
         and case.keep_whole_for(p.id).mode == "none"
         and not any(p.id in b for b in bounded)
     ]
+    lines += group_problems(case)
     if lines:
-        raise InputError(lines)
+        raise InputError([f"{file}{line}" for line in lines])
+
+
+def group_problems(case: Case) -> list[str]:
+    """What design cannot yet do with the group caps and collars the case states, one line
+    each: members with caps or collars of their own, members kept whole by chance or CVaR,
+    members that are commissioners too, the worst-margin objective or floor, incentive
+    requirements, and several structures to choose among (models/design.md, "Group limits")."""
+    req = case.requirements
+    if not req.group_limits:
+        return []
+    out = []
+    where = "requirements.group_limits"
+    for i, g in enumerate(req.group_limits):
+        for pid in g.members:
+            for kind in ("caps", "collars"):
+                if pid in getattr(req, kind):
+                    out.append(f"{where}[{i}].members.{pid}: '{pid}' also has requirements."
+                               f"{kind}.{pid}: design applies a group's limits to members "
+                               "without their own yet: drop one of the two")  # fmt: skip
+            mode = case.keep_whole_for(pid).mode
+            if mode in ("chance", "cvar"):
+                out.append(f"keep_whole.{pid}: design keeps a member of group '{g.name}' whole "
+                           f"in every scenario (robust) or not at all, not by {mode} yet: use "
+                           "mode robust (a tolerance allows a loss) or none")  # fmt: skip
+            if case.party(pid).is_commissioner:
+                out.append(f"{where}[{i}].members.{pid}: '{pid}' is a commissioner too: "
+                           "design cannot yet limit a group with a commissioner in it: "
+                           "settle such terms with `gainshare check`")  # fmt: skip
+    if req.objective == "worst_margin" or req.worst_margin_min is not None:
+        out.append("requirements.objective: design cannot yet weigh the worst provider's "
+                   "margin under group limits: use objective commissioners, system_savings "
+                   "or fair_reference and drop worst_margin_min")  # fmt: skip
+    if req.incentives is not None:
+        out.append("requirements.incentives: design cannot yet require incentives under group "
+                   "limits: drop one of the two")  # fmt: skip
+    options = (req.corridor_options, req.gateway_options, req.gain_edge_options,
+               req.loss_edge_options)  # fmt: skip
+    if any(len(o) > 1 for o in options) or case.levers is not None:
+        out.append(f"{where}: design under group limits uses one set of terms: state the "
+                   "corridor and tier edges, and drop the options and levers")  # fmt: skip
+    return out
 
 
 def refuse_terms(agreement: Agreement, where: str = "proposal") -> None:

@@ -667,11 +667,22 @@ def _check_requirements(case: Case) -> None:
                     f"{where}.{pid}: the case has no quality_scores for '{pid}': add them"
                 )
     _check_loss_quality(case, ids, prov)
+    _check_groups(case, ids, prov)
     total_fixed = sum(r.fixed_gain_shares.values())
     if total_fixed > 1 + 1e-9:
         raise ValueError(
             f"requirements.fixed_gain_shares sum to {100 * total_fixed:.4g}%: over 100%"
         )
+
+
+def _check_groups(case: Case, ids: set, prov: set) -> None:
+    for i, g in enumerate(case.requirements.group_limits):
+        for pid in g.members:
+            where = f"requirements.group_limits[{i}].members.{pid}"
+            _need(pid, ids, where)
+            if pid not in prov:
+                raise ValueError(f"{where}: '{pid}' is not a provider: group limits bind "
+                                 "providers only")  # fmt: skip
 
 
 def _check_loss_quality(case: Case, ids: set, prov: set) -> None:

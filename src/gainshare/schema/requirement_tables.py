@@ -89,9 +89,12 @@ def settings_of(case: Case) -> Settings:
 
 
 def objectives_for(case: Case) -> list[str]:
-    """Objectives the case can use (the fair reference needs a reference split)."""
+    """Objectives the case can use (the fair reference needs a reference split; the worst
+    margin is not weighed under group limits yet)."""
+    req = case.requirements
     return [o for o in OBJECTIVES
-            if o != "fair_reference" or case.requirements.reference_split is not None]  # fmt: skip
+            if (o != "fair_reference" or req.reference_split is not None)
+            and (o != "worst_margin" or not req.group_limits)]  # fmt: skip
 
 
 def _cell(problems: list, pos: int, col: str, name: str, v, whole=False):

@@ -17,7 +17,7 @@ from gainshare.schema.common import (
     SignedMoney,
     Strict,
 )
-from gainshare.schema.rules import QualityLossRate
+from gainshare.schema.rules import GroupLimit, QualityLossRate, check_groups
 
 Objective = Literal["commissioners", "system_savings", "worst_margin", "fair_reference"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
@@ -258,6 +258,11 @@ class Requirements(Strict):
         "shared loss rate 1 - 0.75 x quality score, 40% to 75%): design searches the loss shares "
         "the rate multiplies",
     )
+    group_limits: list[GroupLimit] = Field(
+        default_factory=list,
+        description="Caps and collars on a group of providers together (fixed terms, as MSSP "
+        "caps the ACO on its benchmark): design searches the shares under them",
+    )
     fixed_gain_shares: dict[Identifier, Share] = Field(
         default_factory=dict, description="Party id -> gain share the room has agreed (all tiers)"
     )
@@ -289,6 +294,7 @@ class Requirements(Strict):
                     "so they add up to exactly 100%"
                 )
         check_split(self.commissioner_split)
+        check_groups(self.group_limits, "group_limits")
         if self.objective == "fair_reference" and self.reference_split is None:
             raise ValueError("objective: fair_reference needs reference_split: add it")
         if self.fair_distance_max is not None and self.reference_split is None:

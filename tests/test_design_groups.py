@@ -1,0 +1,234 @@
+"""Design under a cap or collar on a group of providers together (MSSP caps the ACO on its
+benchmark, not each member): the limits are terms the case states (`requirements.group_limits`),
+design searches the shares under them with the MIP (models/design.md, "Group limits"), and
+every answer is settled by the settlement code, which scales the members' transfers pro rata.
+
+Hand-worked (the tiny case of tests/helpers_design.py, shares of any value): the acute trust
+needs 60,000 / 48,000 of the gain in scenarios a / b, the community trust 30,000 in both, out of
+pools of 100,000 / 80,000. Without a group cap the CCG keeps 2.5% (2,250 expected). With the two
+trusts capped at 96,000 together, in scenario a any total share above 96% is cut to 96,000 and
+split pro rata, so the acute trust needs at least 60 / 96 = 62.5% of the members' shares; with
+the community trust at its 37.5% (scenario b) the members take 100%: the CCG keeps
+0.5 x (100,000 - 96,000) = 2,000. Capped at 98,000 the cap does not bind at 97.5%."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+import yaml
+from helpers_design import tiny_case, tiny_dict
+from typer.testing import CliRunner
+
+from gainshare.cli import app
+from gainshare.economics.model import compute
+from gainshare.economics.scenarios import sample
+from gainshare.optimise import Designer, design
+from gainshare.schema.agreement import Agreement
+from gainshare.schema.case import Case
+from gainshare.schema.io import InputError
+from gainshare.settle.check import check
+from gainshare.settle.requirements import failures
+
+runner = CliRunner()
+STEPS = [round(0.05 * i, 2) for i in range(21)]
+PAIR = {"name": "pair", "members": ["acute", "community"]}
+
+
+def capped(cap) -> Case:
+    return tiny_case(requirements={"group_limits": [PAIR | {"cap": cap}]})
+
+
+@pytest.mark.parametrize("cap, shares, kept", [
+    ({"amount": 96_000}, {"acute": 0.625, "community": 0.375, "ccg": 0.0}, 2_000),
+    ({"amount": 98_000}, {"acute": 0.6, "community": 0.375, "ccg": 0.025}, 2_250),
+])  # fmt: skip
+def test_hand_worked_group_cap(cap, shares, kept):
+    r = design(capped(cap))
+    assert r.status == "optimal" and r.route == "mip"
+    t = r.agreement.terms
+    assert t.gain_tiers[0].shares == pytest.approx(shares)
+    assert [g.model_dump() for g in t.group_limits] == [PAIR | {"cap": cap | {
+        "share_of_expected": None}, "collar": None}]  # fmt: skip
+    assert r.objective_value == pytest.approx(kept, abs=0.01)
+    assert r.check.all_kept_whole
+
+
+def test_the_cap_binds_pro_rata_when_resettled():
+    st = design(capped({"amount": 96_000})).check.settlement
+    # scenario a: 62,500 + 37,500 = 100,000 cut to 96,000, each x 0.96; b: under the cap
+    assert st.transfer[:, 0, 1:].ravel().tolist() == pytest.approx([60_000, 36_000, 50_000, 30_000])
+
+
+def _loss_dict(cap=None, collar=None) -> dict:
+    """The tiny economy with a gain year (pool 100,000) and two loss years (pools -50,000 and
+    -60,000; the acute trust 30,000 and 36,000 ahead, the community trust 30,000 behind in
+    every year and allowed 45,000 short): both trusts may take a share of a loss."""
+    d = tiny_dict()
+    d["schemes"][0]["escalation"] = {"dist": "uniform", "low": 0.0, "high": 0.9}
+    d["uncertainty"]["named"] = [
+        {"name": n, "weight": w,
+         "values": {"schemes.rr.targeting": t, "schemes.rr.escalation": e}}
+        for n, w, t, e in (("gain", 0.5, 1.0, 0.0), ("loss", 0.3, 0.4, 0.9),
+                           ("worse", 0.2, 0.3, 0.9))
+    ]  # fmt: skip
+    d["keep_whole"] = {"acute": {"mode": "robust"},
+                       "community": {"mode": "robust", "tolerance": 45_000}}  # fmt: skip
+    group = PAIR | ({"cap": cap} if cap else {}) | ({"collar": collar} if collar else {})
+    d["requirements"] = {"rounding": "5%", "search": None, "group_limits": [group]}
+    return d
+
+
+def _grid_best(case: Case) -> float | None:
+    """The best agreement of the 5% grid, each settled by the settlement code. A gain year's
+    rows involve only the gain shares and a loss year's only the loss shares, and the objective
+    adds the two: the best gains (losses kept by the CCG), then the best losses with them."""
+    econ = compute(case, sample(case))
+    groups = [g.model_dump() for g in case.requirements.group_limits]
+
+    def terms(gain, loss):
+        def tier(sh):
+            return [{"shares": sh | {"ccg": round(1 - sum(sh.values()), 10)}}]
+
+        return {"gain_tiers": tier(gain), "loss_tiers": tier(loss), "group_limits": groups}
+
+    def best(candidates):
+        top, arg = -float("inf"), None
+        for t in candidates:
+            a = Agreement.model_validate({"terms": t})
+            res = check(case, a, econ)
+            if not failures(case, a, res) and res.expected_retained > top + 1e-9:
+                top, arg = res.expected_retained, t
+        return top, arg
+
+    pairs = [(a, c) for a, c in itertools.product(STEPS, STEPS) if a + c <= 1 + 1e-9]
+    _, gain = best([terms({"acute": a, "community": c}, {}) for a, c in pairs])
+    if gain is None:
+        return None
+    g = {k: v for k, v in gain["gain_tiers"][0]["shares"].items() if k != "ccg"}
+    top, arg = best([terms(g, {"acute": a, "community": c}) for a, c in pairs])
+    return top if arg is not None else None
+
+
+@pytest.mark.parametrize("cap, collar, kept", [
+    ({"amount": 90_000}, {"amount": 40_000}, 13_000),
+    ({"amount": 85_000}, {"amount": 30_000}, 8_000),
+    (None, {"amount": 35_000}, 10_500),
+    ({"amount": 95_000}, None, 15_950),
+    # 6% and 2.7% of the members' expected payments (1,500,000 a year): 90,000 and 40,500
+    ({"share_of_expected": 0.06}, {"share_of_expected": 0.027}, None),
+])  # fmt: skip
+def test_an_exhaustive_grid_finds_nothing_better(cap, collar, kept):
+    """A collar on the group makes each member's keep-whole row a disjunction (the collar
+    binds or not): the grid, settled pro rata, agrees with design to the penny."""
+    case = Case.model_validate(_loss_dict(cap, collar))
+    top = _grid_best(case)
+    r = design(case)
+    assert r.status == "optimal" and r.check.all_kept_whole
+    assert r.objective_value == pytest.approx(top, abs=0.01)
+    if kept is not None:
+        assert top == pytest.approx(kept, abs=0.01)
+
+
+@pytest.mark.parametrize("tolerance", [40_000, 32_000, 30_000, 25_000, 10_000])
+@pytest.mark.parametrize("cap, collar", [
+    ({"amount": 90_000}, {"amount": 20_000}),
+    ({"amount": 80_000}, {"amount": 5_000}),
+    (None, {"amount": 1_000}),
+])  # fmt: skip
+def test_the_grid_and_design_agree_on_feasibility(tolerance, cap, collar):
+    """The community trust 30,000 behind in every year, allowed `tolerance` short: below
+    30,000 it is short in a loss year whatever the terms (a share of a loss only adds to it),
+    and a collar that takes nothing from it cannot make up the difference. Design says
+    infeasible exactly when no point of the grid works, and otherwise matches the grid."""
+    d = _loss_dict(cap, collar)
+    d["keep_whole"]["community"]["tolerance"] = tolerance
+    case = Case.model_validate(d)
+    top = _grid_best(case)
+    r = design(case)
+    if top is None:
+        assert r.status == "infeasible", r.message
+        assert "explain cannot weigh group limits yet" in r.message
+    else:
+        assert r.status == "optimal" and r.check.all_kept_whole
+        assert r.objective_value == pytest.approx(top, abs=0.01)
+
+
+def test_a_tolerance_what_if_on_a_member_rebuilds_and_stays_exact():
+    """A member's rows carry its tolerance in their coefficients, so a what-if on it builds the
+    model again: the answer equals a fresh design of the changed case."""
+    case = Case.model_validate(_loss_dict({"amount": 90_000}, {"amount": 40_000}))
+    designer = Designer(case)
+    first = designer.solve()
+    designer.set_tolerance("community", 35_000)  # it may now take 5,000 of a loss, not 15,000
+    again = designer.solve()
+    d = _loss_dict({"amount": 90_000}, {"amount": 40_000})
+    d["keep_whole"]["community"]["tolerance"] = 35_000
+    fresh = design(Case.model_validate(d))
+    assert again.status == fresh.status == "optimal"
+    assert again.objective_value == pytest.approx(fresh.objective_value, abs=0.01)
+    assert again.objective_value < first.objective_value - 100
+    assert again.check.all_kept_whole
+
+
+def test_design_and_check_from_the_command_line(tmp_path):
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump(_loss_dict({"amount": 90_000}, {"amount": 40_000})))
+    out = tmp_path / "designed.yaml"
+    got = runner.invoke(app, ["design", str(path), "--out", str(out), "--json"])
+    assert got.exit_code == 0, got.stdout
+    assert json.loads(got.stdout)["objective"]["value"] == pytest.approx(13_000, abs=0.01)
+    written = yaml.safe_load(out.read_text())
+    assert written["terms"]["group_limits"][0]["collar"] == {"amount": 40_000}
+    got = runner.invoke(app, ["check", str(path), "--agreement", str(out), "--json"])
+    assert got.exit_code == 0, got.stdout
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"keep_whole": {"acute": {"mode": "chance", "beta": 0.9}}},
+     "keep_whole.acute: design keeps a member of group 'pair' whole in every scenario"),
+    ({"requirements": {"objective": "worst_margin"}},
+     "requirements.objective: design cannot yet weigh the worst provider's margin"),
+    ({"requirements": {"caps": {"acute": {"decide": True}}}},
+     "requirements.group_limits[0].members.acute: 'acute' also has requirements.caps.acute"),
+    ({"requirements": {"gain_edge_options": [[{"amount": 50_000}], [{"amount": 70_000}]]}},
+     "requirements.group_limits: design under group limits uses one set of terms"),
+])  # fmt: skip
+def test_what_design_cannot_yet_do_under_group_limits_is_refused(tmp_path, change, words):
+    d = _loss_dict({"amount": 90_000})
+    for k, v in change.items():
+        d[k] = d[k] | v
+    with pytest.raises(InputError) as e:
+        design(Case.model_validate(d))
+    assert any(words in p for p in e.value.problems), e.value.problems
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump(d))
+    got = runner.invoke(app, ["design", str(path), "--json"])
+    assert got.exit_code == 2
+    doc = json.loads(got.stdout)
+    assert doc["status"] == "bad_input"
+    assert any(p["text"].startswith(f"{path}: ") and words in p["text"] for p in doc["problems"])
+
+
+def test_a_group_member_must_be_a_provider():
+    d = _loss_dict({"amount": 90_000})
+    d["requirements"]["group_limits"][0]["members"] = ["acute", "ccg"]
+    with pytest.raises(ValueError, match="members.ccg: 'ccg' is not a provider"):
+        Case.model_validate(d)
+
+
+def test_candidates_under_group_limits_say_what_they_leave_out():
+    """The optimum is designed under the group's limits; the frontiers and the fair agreements,
+    which need positions linear in the shares or chance keep-whole, are left out with a note
+    rather than drawn without the limits."""
+    from gainshare.analysis.candidates import candidates
+
+    case = Case.model_validate(_loss_dict({"amount": 90_000}, {"amount": 40_000}))
+    res = candidates(case)
+    assert res.items[0].label == "Optimum"
+    assert res.items[0].check.expected_retained == pytest.approx(13_000, abs=0.01)
+    assert all(c.agreement.terms.group_limits for c in res.items)
+    assert res.frontier.empty
+    assert any("not drawn under group limits yet" in n for n in res.notes)
+    assert not any("beta 1, 0.95" in n for n in res.notes)
