@@ -232,3 +232,26 @@ def test_candidates_under_group_limits_say_what_they_leave_out():
     assert res.frontier.empty
     assert any("not drawn under group limits yet" in n for n in res.notes)
     assert not any("beta 1, 0.95" in n for n in res.notes)
+
+
+def test_repair_keeps_the_groups_limits_and_moves_the_shares():
+    """The room proposes 50% of a gain for the acute trust, which leaves it 10,000 short in the
+    gain year (it needs 60%). Repair keeps the group's cap and collar and moves ten points of
+    the gain from the CCG to the acute trust: distance 20 (counted on both)."""
+    from gainshare.optimise.repair import repair
+
+    case = Case.model_validate(_loss_dict({"amount": 90_000}, {"amount": 40_000}))
+    groups = [g.model_dump() for g in case.requirements.group_limits]
+    proposal = Agreement.model_validate({"terms": {
+        "gain_tiers": [{"shares": {"acute": 0.5, "community": 0.0, "ccg": 0.5}}],
+        "loss_tiers": [{"shares": {"acute": 0.6, "community": 0.25, "ccg": 0.15}}],
+        "group_limits": groups}})  # fmt: skip
+    r = repair(case, proposal)
+    assert r.status == "repaired", r.message
+    t = r.agreement.terms
+    assert [g.model_dump() for g in t.group_limits] == groups
+    assert t.gain_tiers[0].shares == pytest.approx({"acute": 0.6, "community": 0.0, "ccg": 0.4})
+    assert t.loss_tiers[0].shares == pytest.approx(proposal.terms.loss_tiers[0].shares)
+    assert r.distance == pytest.approx(20.0)
+    assert r.check.all_kept_whole
+    assert r.check.expected_retained == pytest.approx(13_000, abs=0.01)

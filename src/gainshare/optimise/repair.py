@@ -82,7 +82,7 @@ def _structure(case: Case, proposal: Agreement, add_limits: bool = False,
     base = proposal.terms
     overrides = proposal.year_overrides
     for y, ov in overrides.items():
-        for part in ("corridor", "gateway", "loss_quality"):
+        for part in ("corridor", "gateway", "loss_quality", "group_limits"):
             if getattr(ov, part) is not None and getattr(ov, part) != getattr(base, part):
                 raise InputError(
                     [
@@ -110,7 +110,7 @@ def _structure(case: Case, proposal: Agreement, add_limits: bool = False,
                 basis = "amount" if lim.amount is not None else "share_of_expected"
                 out[pid] = {"decide": True, "basis": basis}
         if add_limits:
-            for pid, rule in _addable(case, kind).items():
+            for pid, rule in _addable(case, kind, _members(proposal)).items():
                 out.setdefault(pid, rule.model_dump())
         return out
 
@@ -125,9 +125,10 @@ def _structure(case: Case, proposal: Agreement, add_limits: bool = False,
     return Case.model_validate(case.model_dump() | {"requirements": req, "levers": None})
 
 
-def _addable(case: Case, kind: str) -> dict:
+def _addable(case: Case, kind: str, members: frozenset = frozenset()) -> dict:
     """{provider: rule} of the caps or collars design may search for providers: those the case
-    states as decided, and, with the drafting space's `caps`/`collars` on, every provider."""
+    states as decided, and, with the drafting space's `caps`/`collars` on, every provider; none
+    for `members` of a group with limits (design limits them together)."""
     req = case.requirements
     stated = getattr(req, kind)
     out = {pid: r for pid, r in stated.items() if r.decide}
@@ -135,7 +136,12 @@ def _addable(case: Case, kind: str) -> dict:
         for pid in case.provider_ids:
             if pid not in stated:
                 out[pid] = LimitRule(decide=True)
-    return out
+    return {pid: r for pid, r in out.items() if pid not in members}
+
+
+def _members(proposal: Agreement) -> frozenset:
+    """Providers in a group the proposal limits together."""
+    return frozenset(pid for g in proposal.terms.group_limits or [] for pid in g.members)
 
 
 def _distance_terms(d, proposal: Agreement, weights: dict[str, float]):
@@ -448,7 +454,12 @@ def repair(
             "infeasible": "No agreement with the proposal's structure meets every requirement"
             + (", even with a cap and a collar for every provider" if can_add else "")
             + (", nor with other tier edges of the drafting space" if menu else "")
-            + ": run `gainshare explain` to see which requirements conflict.",
+            + (
+                ": explain cannot weigh group limits yet: widen a member's tolerance or the "
+                "group's cap or collar."
+                if proposal.terms.group_limits
+                else ": run `gainshare explain` to see which requirements conflict."
+            ),
             "time_limit": "The time limit passed before a repaired agreement was found: allow "
             "more time (requirements.time_limit) or remove caps and collars the room has not "
             "asked for, which make the search much harder.",
@@ -591,6 +602,6 @@ def _adds_any(case: Case, proposal: Agreement) -> bool:
     for kind in ("caps", "collars"):
         have = {pid for y in range(1, case.horizon.years + 1)
                 for pid in getattr(proposal.terms_for_year(y), kind)}  # fmt: skip
-        if set(_addable(case, kind)) - have:
+        if set(_addable(case, kind, _members(proposal))) - have:
             return True
     return False

@@ -226,8 +226,8 @@ def edges_of(terms) -> tuple[tuple[Limit, ...], tuple[Limit, ...]]:
 
 
 def stated_structure(terms, edges: tuple | None = None) -> dict:
-    """Requirements that state one structure: the corridor, gateway and quality-scaled loss
-    shares of `terms` and its tier edges (or `edges`, (gain edges, loss edges)), with no
+    """Requirements that state one structure: the corridor, gateway, quality-scaled loss shares
+    and group limits of `terms` and its tier edges (or `edges`, (gain edges, loss edges)), with no
     options to choose among."""
     gain, loss = edges if edges is not None else edges_of(terms)
     return {
@@ -236,6 +236,7 @@ def stated_structure(terms, edges: tuple | None = None) -> dict:
         "loss_edges": [e.model_dump() for e in loss], "loss_edge_options": [],
         "gateway": {k: v.model_dump() for k, v in terms.gateway.items()}, "gateway_options": [],
         "loss_quality": {k: v.model_dump() for k, v in (terms.loss_quality or {}).items()},
+        "group_limits": [g.model_dump() for g in terms.group_limits or []],
     }  # fmt: skip
 
 

@@ -8,10 +8,6 @@ from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.io import InputError
 
-RULES = {
-    "group_limits": "caps and collars on a group of providers",
-}
-
 
 def refuse_case(case: Case, where: str | None = None) -> None:
     """A risk partner has no contracts, so nothing keeps its share down but what the case
@@ -80,16 +76,17 @@ def group_problems(case: Case) -> list[str]:
 
 def refuse_terms(agreement: Agreement, where: str = "proposal") -> None:
     """Repair keeps a proposal's structure; refuse the rules it cannot keep."""
+    lines = []
+    members = {pid: g.name for g in agreement.terms.group_limits or [] for pid in g.members}
     blocks = [("terms", agreement.terms)] + [
         (f"year_overrides.{y}", ov) for y, ov in agreement.year_overrides.items()
     ]
-    lines = [
-        f"{where}: {name}.{part}: repair cannot keep {words} yet: remove them to repair the "
-        "rest, or settle the proposal as it is with `gainshare check`"
-        for name, t in blocks
-        for part, words in RULES.items()
-        if getattr(t, part)
-    ]
+    for name, t in blocks:
+        for kind in ("caps", "collars"):
+            for pid in sorted(set(getattr(t, kind) or {}) & set(members)):
+                lines.append(f"{where}: {name}.{kind}.{pid}: repair cannot yet keep a limit of "
+                             f"its own for a member of group '{members[pid]}': remove one of "
+                             "the two to repair the rest")  # fmt: skip
     if agreement.aggregate_limits is not None:
         lines.append(
             f"{where}: aggregate_limits: repair cannot keep caps and collars over the "
