@@ -48,6 +48,15 @@ def code_names() -> set[str]:
         ),
         dict(requirements={"incentives": {"min_share": 0.05}}),
         dict(
+            horizon={"years": 2, "first_year": 2026},
+            requirements={
+                "aggregate_limits": {
+                    "caps": {"community": {"amount": 70_000}},
+                    "collars": {"acute": {"amount": 10_000}},
+                }
+            },
+        ),  # fmt: skip
+        dict(
             requirements={
                 "group_limits": [
                     {

@@ -312,15 +312,20 @@ def test_design_refuses_a_risk_partner_nothing_bounds_in_one_line():
 
 def test_repair_refuses_rules_it_cannot_keep(tmp_path):
     """Repair keeps group limits and quality-scaled loss shares (tests/test_design_groups.py,
-    tests/test_design_loss_quality.py); a member's own cap beside its group's, and limits over
-    the whole agreement, it refuses in one line each."""
+    tests/test_design_loss_quality.py) and limits over the whole agreement; a member's own cap
+    beside its group's, and a group's limits over the whole agreement, it refuses in one line
+    each."""
     import json
 
     import yaml
 
     d = yaml.safe_load((RULES / "mssp_enhanced.agreement.yaml").read_text())
     d["terms"]["caps"] = {"hospital": {"amount": 1_000_000}}
-    d["aggregate_limits"] = {"caps": {"physicians": {"amount": 2_000_000}}}
+    d["aggregate_limits"] = {
+        "groups": [
+            {"name": "aco", "members": ["hospital", "physicians"], "cap": {"amount": 2_000_000}}
+        ]
+    }
     path = tmp_path / "proposal.yaml"
     path.write_text(yaml.safe_dump(d))
     got = runner.invoke(app, ["repair", str(ROOT / "cases" / "mssp.yaml"), "--proposal",
@@ -329,7 +334,7 @@ def test_repair_refuses_rules_it_cannot_keep(tmp_path):
     doc = json.loads(got.stdout)
     assert doc["status"] == "bad_input"
     assert [p["text"].split(":")[1].strip() for p in doc["problems"]] == [
-        "terms.caps.hospital", "aggregate_limits"]  # fmt: skip
+        "terms.caps.hospital", "aggregate_limits.groups"]  # fmt: skip
 
 
 def test_design_still_works_on_a_case_with_a_baseline_rule():

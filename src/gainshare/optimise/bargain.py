@@ -147,6 +147,11 @@ class ShareSpace:
 def share_space(case: Case, scenarios: ScenarioSet | None = None,
                 econ: Economics | None = None) -> ShareSpace:  # fmt: skip
     """The linear space of the case's scenarios (the case's own figures, not its levers)."""
+    if case.requirements.aggregate_limits is not None:
+        raise Refused("the case's limits over the whole agreement cut each year's transfer to "
+                      "what the years before leave, so positions are not linear in the "
+                      "shares: fair agreements are not drawn under them yet (the fair payoffs "
+                      "above still hold)")  # fmt: skip
     if case.requirements.group_limits:
         raise Refused("the case's group limits scale their members' transfers pro rata, so "
                       "positions are not linear in the shares: fair agreements are not drawn "

@@ -22,7 +22,7 @@ from gainshare.schema.common import Limit
 from gainshare.schema.io import InputError
 from gainshare.schema.requirements import LimitRule, Requirements
 from gainshare.settle.engine import GATE_CODES, quality_factor, shareable_amount, tier_portions
-from gainshare.settle.limits import stated_loss_rate, yearly_groups
+from gainshare.settle.limits import horizon_limits, stated_loss_rate, yearly_groups
 
 STEPS = {"none": None, "1%": 0.01, "5%": 0.05}
 
@@ -76,6 +76,8 @@ class DesignData:
     split: np.ndarray  # (S, Y, P) commissioners' split of the retained amount
     growth: list = field(default_factory=list)  # (GrowthStep, DesignData) for incentives
     groups: list[GroupData] = field(default_factory=list)  # group caps and collars stated
+    horizon_cap: np.ndarray | None = None  # (S, P) cap over the whole agreement, inf: none
+    horizon_collar: np.ndarray | None = None  # (S, P) collar over the whole agreement
     elastic: frozenset[str] = frozenset()  # requirement kinds explain may relax
     relax_weights: dict[str, float] = field(default_factory=dict)  # per model unit of slack
 
@@ -299,6 +301,10 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = F
         split=commissioner_split(case, e0),
     )
     data.groups = group_data(case, e0, scale)
+    if req.aggregate_limits is not None:
+        pidx = {pid: j for j, pid in enumerate(e0.party_ids)}
+        cap, collar, _ = horizon_limits(req, e0.exp_pay, pidx)  # reads `aggregate_limits`
+        data.horizon_cap, data.horizon_collar = cap / scale, collar / scale
     if req.incentives is not None and not grown:
         data.growth = _growth_data(case, sc, len(structures))
     return data

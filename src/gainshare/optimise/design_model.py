@@ -105,17 +105,38 @@ def per_scenario(var, S: int, *rest) -> Cols:
     return Cols([], np.zeros((S, 0)), np.zeros(S), [[(var[(s, *rest)], 1.0)] for s in range(S)])
 
 
-def transfer(m, d: DesignData, p: int, y: int) -> Cols:
-    """t_p for every scenario of year y: capped gain part plus collared loss part."""
-    S = d.dims[1]
+def yearly_gain(m, d: DesignData, p: int, y: int) -> Cols:
+    """p's gain transfer in year y after its own cap (before any limit over the agreement)."""
     if p in m._capped:
-        gain = per_scenario(m.gain_transfer, S, y, p)
-    else:
-        gain = raw_gain(m, d, p, y)
+        return per_scenario(m.gain_transfer, d.dims[1], y, p)
+    return raw_gain(m, d, p, y)
+
+
+def yearly_loss(m, d: DesignData, p: int, y: int) -> Cols:
+    """p's loss transfer (<= 0) in year y after its own collar."""
     if p in m._collared:
-        loss = per_scenario(m.loss_transfer, S, y, p)
+        return per_scenario(m.loss_transfer, d.dims[1], y, p)
+    return raw_loss(m, d, p, y)
+
+
+def _increment(m, var, S: int, y: int, p: int) -> Cols:
+    """var[., y, p] - var[., y - 1, p]: what a running total over the agreement adds in y."""
+    out = per_scenario(var, S, y, p)
+    return out if y == 0 else out + per_scenario(var, S, y - 1, p).scaled(-1.0)
+
+
+def transfer(m, d: DesignData, p: int, y: int) -> Cols:
+    """t_p for every scenario of year y: capped gain part plus collared loss part, each within
+    what its limit over the whole agreement leaves (`horizon_gain`, `horizon_loss`)."""
+    S = d.dims[1]
+    if p in getattr(m, "_horizon_capped", ()):
+        gain = _increment(m, m.horizon_gain, S, y, p)
     else:
-        loss = raw_loss(m, d, p, y)
+        gain = yearly_gain(m, d, p, y)
+    if p in getattr(m, "_horizon_collared", ()):
+        loss = _increment(m, m.horizon_loss, S, y, p).scaled(-1.0)
+    else:
+        loss = yearly_loss(m, d, p, y)
     return gain + loss
 
 
@@ -523,6 +544,54 @@ def add_collars(m, d: DesignData) -> None:
             )
             basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
             add_binding_order(m, d, f"collar_order_{y}_{p}", m.collar_binds, -a.A, basis, y, p)
+
+
+# ------------------------------------------------------------------ limits over the agreement
+
+
+def add_horizon(m, d: DesignData) -> None:
+    """Caps and collars over the whole agreement the case states (models/design.md, "Limits
+    over the agreement"): what p has gained by the end of year y is M_y = min(S_y, cap), S_y
+    its yearly gain transfers so far, exactly, with a binary `horizon_cap_binds`; its gain
+    transfer in year y is M_y - M_{y-1}. Losses likewise with the collar."""
+    m._horizon_capped, m._horizon_collared = set(), set()
+    if d.horizon_cap is None:
+        return
+    _, S, Y, _ = d.dims
+    sides = {"cap": (d.horizon_cap, yearly_gain, raw_gain, 1.0),
+             "collar": (d.horizon_collar, yearly_loss, raw_loss, -1.0)}  # fmt: skip
+    m.horizon = pyo.Block()
+    for name, (limit, part, raw, sign) in sides.items():
+        limited = [p for p in d.providers if np.isfinite(limit[:, p]).all()]
+        total = pyo.Var(range(S), range(Y), limited, bounds=(0, None))
+        binds = pyo.Var(range(S), range(Y), limited, domain=pyo.Binary)
+        kind = "gain" if name == "cap" else "loss"
+        m.add_component(f"horizon_{kind}", total)
+        m.add_component(f"horizon_{name}_binds", binds)
+        for p in limited:
+            c = limit[:, p]
+            cum, most = None, np.zeros(S)
+            for y in range(Y):
+                f = part(m, d, p, y).scaled(sign)  # this year's gain, or loss taken (>= 0)
+                cum = f if cum is None else cum + f
+                most = most + raw(m, d, p, y).A.sum(axis=1) * sign
+                t, b = per_scenario(total, S, y, p), per_scenario(binds, S, y, p)
+                lab = by_scenario(y, p)
+                m1, m2 = np.maximum(most - c, 0.0) * BIG_M_PAD, c * BIG_M_PAD
+                add_rows(m.horizon, f"{name}_share_{y}_{p}", cum + t.scaled(-1.0), np.zeros(S),
+                         lab)  # fmt: skip
+                add_rows(m.horizon, f"{name}_{y}_{p}", t.scaled(-1.0), -c, lab)
+                add_rows(m.horizon, f"{name}_lower_share_{y}_{p}",
+                         t + cum.scaled(-1.0) + b.scaled(m1), np.zeros(S), lab)  # fmt: skip
+                add_rows(m.horizon, f"{name}_lower_{y}_{p}", t + b.scaled(-m2), c - m2, lab)
+                for s in np.nonzero(c >= most)[0]:  # the limit cannot bind yet
+                    binds[int(s), y, p].fix(0)
+        # the running total only grows: once the limit binds it binds in every later year
+        m.add_component(f"horizon_{name}_order", pyo.Constraint(
+            [(s, y, p) for s in range(S) for y in range(1, Y) for p in limited],
+            rule=lambda _, s, y, p, b=binds: b[s, y - 1, p] <= b[s, y, p]))  # fmt: skip
+    m._horizon_capped = {p for p in d.providers if np.isfinite(d.horizon_cap[:, p]).all()}
+    m._horizon_collared = {p for p in d.providers if np.isfinite(d.horizon_collar[:, p]).all()}
 
 
 # ------------------------------------------------------------------ group limits
@@ -948,6 +1017,7 @@ def build_design_model(d: DesignData) -> pyo.ConcreteModel:
     add_caps(m, d)
     add_collars(m, d)
     add_groups(m, d)
+    add_horizon(m, d)
     add_keep_whole(m, d)
     add_commissioner_bounds(m, d)
     add_margin(m, d)

@@ -119,6 +119,7 @@ def agreement_from_solution(m, d: DesignData) -> tuple[Agreement, int]:
         case=d.case.name,
         terms=base,
         year_overrides=overrides,
+        aggregate_limits=d.req.aggregate_limits,
         notes=f"Designed by gainshare (objective: {d.req.objective}).",
     )
     return agreement, sel

@@ -119,6 +119,11 @@ def _structure(case: Case, proposal: Agreement, add_limits: bool = False,
         caps=rules("caps"),
         collars=rules("collars"),
         glide_path=bool(overrides),
+        aggregate_limits=(
+            proposal.aggregate_limits.model_dump()
+            if proposal.aggregate_limits is not None
+            else None
+        ),
         commissioner_split=base.commissioner_split,
         symmetric=False,
     )

@@ -1534,8 +1534,8 @@ def applicable(case: Case) -> bool:
         return False
     if req.symmetric or req.fair_distance_max is not None or req.incentives is not None:
         return False
-    if req.group_limits:  # a group's limit ties its members' transfers together
-        return False
+    if req.group_limits or req.aggregate_limits is not None:
+        return False  # a group's limit ties its members together, an aggregate one the years
     for pid in case.party_ids:
         kw = case.keep_whole_for(pid)
         if case.party(pid).is_provider and kw.mode not in ("robust", "chance", "none"):

@@ -35,30 +35,24 @@ def refuse_case(case: Case, where: str | None = None) -> None:
 
 def group_problems(case: Case) -> list[str]:
     """What design cannot yet do with the group caps and collars the case states, one line
-    each: members with caps or collars of their own, members kept whole by chance or CVaR,
-    members that are commissioners too, the worst-margin objective or floor, incentive
-    requirements, and several structures to choose among (models/design.md, "Group limits")."""
+    each: a group's limits over the whole agreement, members with limits of their own, members
+    kept whole by chance or CVaR, members that are commissioners too, the worst-margin
+    objective or floor, incentive requirements, and several structures to choose among
+    (models/design.md, "Group limits")."""
     req = case.requirements
-    if not req.group_limits:
-        return []
     out = []
-    where = "requirements.group_limits"
+    agg = req.aggregate_limits
+    if agg is not None and agg.groups:
+        out.append("requirements.aggregate_limits.groups: design cannot yet search under a "
+                   "group's limits over the whole agreement: state them per provider or per "
+                   "year (requirements.group_limits), or settle such terms with "
+                   "`gainshare check`")  # fmt: skip
+    if not req.group_limits:
+        return out
     for i, g in enumerate(req.group_limits):
         for pid in g.members:
-            for kind in ("caps", "collars"):
-                if pid in getattr(req, kind):
-                    out.append(f"{where}[{i}].members.{pid}: '{pid}' also has requirements."
-                               f"{kind}.{pid}: design applies a group's limits to members "
-                               "without their own yet: drop one of the two")  # fmt: skip
-            mode = case.keep_whole_for(pid).mode
-            if mode in ("chance", "cvar"):
-                out.append(f"keep_whole.{pid}: design keeps a member of group '{g.name}' whole "
-                           f"in every scenario (robust) or not at all, not by {mode} yet: use "
-                           "mode robust (a tolerance allows a loss) or none")  # fmt: skip
-            if case.party(pid).is_commissioner:
-                out.append(f"{where}[{i}].members.{pid}: '{pid}' is a commissioner too: "
-                           "design cannot yet limit a group with a commissioner in it: "
-                           "settle such terms with `gainshare check`")  # fmt: skip
+            out += _member_problems(case, f"requirements.group_limits[{i}].members.{pid}", pid,
+                                    g.name)  # fmt: skip
     if req.objective == "worst_margin" or req.worst_margin_min is not None:
         out.append("requirements.objective: design cannot yet weigh the worst provider's "
                    "margin under group limits: use objective commissioners, system_savings "
@@ -69,8 +63,32 @@ def group_problems(case: Case) -> list[str]:
     options = (req.corridor_options, req.gateway_options, req.gain_edge_options,
                req.loss_edge_options)  # fmt: skip
     if any(len(o) > 1 for o in options) or case.levers is not None:
-        out.append(f"{where}: design under group limits uses one set of terms: state the "
-                   "corridor and tier edges, and drop the options and levers")  # fmt: skip
+        out.append("requirements.group_limits: design under group limits uses one set of "
+                   "terms: state the corridor and tier edges, and drop the options and "
+                   "levers")  # fmt: skip
+    return out
+
+
+def _member_problems(case: Case, where: str, pid: str, group: str) -> list[str]:
+    req = case.requirements
+    agg = req.aggregate_limits
+    out = [f"{where}: '{pid}' also has requirements.{kind}.{pid}: design applies a group's "
+           "limits to members without their own yet: drop one of the two"
+           for kind in ("caps", "collars") if pid in getattr(req, kind)]  # fmt: skip
+    if agg is not None and (pid in agg.caps or pid in agg.collars):
+        out.append(f"{where}: '{pid}' also has a limit over the whole agreement "
+                   "(requirements.aggregate_limits): design cannot yet combine the two: drop "
+                   "one")  # fmt: skip
+    mode = case.keep_whole_for(pid).mode
+    if mode in ("chance", "cvar"):
+        out.append(f"keep_whole.{pid}: design keeps a member of group '{group}' whole in every "
+                   f"scenario (robust) or not at all, not by {mode} yet: use mode robust (a "
+                   "tolerance allows a loss) or none")  # fmt: skip
+    if case.party(pid).is_commissioner:
+        out.append(
+            f"{where}: '{pid}' is a commissioner too: design cannot yet limit a group "
+            "with a commissioner in it: settle such terms with `gainshare check`"
+        )
     return out
 
 
@@ -87,10 +105,10 @@ def refuse_terms(agreement: Agreement, where: str = "proposal") -> None:
                 lines.append(f"{where}: {name}.{kind}.{pid}: repair cannot yet keep a limit of "
                              f"its own for a member of group '{members[pid]}': remove one of "
                              "the two to repair the rest")  # fmt: skip
-    if agreement.aggregate_limits is not None:
+    if agreement.aggregate_limits is not None and agreement.aggregate_limits.groups:
         lines.append(
-            f"{where}: aggregate_limits: repair cannot keep caps and collars over the "
-            "whole agreement yet: remove them to repair the rest, or settle the "
+            f"{where}: aggregate_limits.groups: repair cannot keep a group's caps and collars "
+            "over the whole agreement yet: remove them to repair the rest, or settle the "
             "proposal as it is with `gainshare check`"
         )
     if lines:

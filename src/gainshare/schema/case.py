@@ -676,6 +676,14 @@ def _check_requirements(case: Case) -> None:
 
 
 def _check_groups(case: Case, ids: set, prov: set) -> None:
+    agg = case.requirements.aggregate_limits
+    for kind in ("caps", "collars"):
+        for pid in getattr(agg, kind) if agg is not None else {}:
+            where = f"requirements.aggregate_limits.{kind}.{pid}"
+            _need(pid, ids, where)
+            if pid not in prov:
+                raise ValueError(f"{where}: '{pid}' is not a provider: these limits apply to "
+                                 "providers only")  # fmt: skip
     for i, g in enumerate(case.requirements.group_limits):
         for pid in g.members:
             where = f"requirements.group_limits[{i}].members.{pid}"

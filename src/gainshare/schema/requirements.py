@@ -17,7 +17,7 @@ from gainshare.schema.common import (
     SignedMoney,
     Strict,
 )
-from gainshare.schema.rules import GroupLimit, QualityLossRate, check_groups
+from gainshare.schema.rules import AggregateLimits, GroupLimit, QualityLossRate, check_groups
 
 Objective = Literal["commissioners", "system_savings", "worst_margin", "fair_reference"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
@@ -262,6 +262,11 @@ class Requirements(Strict):
         default_factory=list,
         description="Caps and collars on a group of providers together (fixed terms, as MSSP "
         "caps the ACO on its benchmark): design searches the shares under them",
+    )
+    aggregate_limits: AggregateLimits | None = Field(
+        default=None,
+        description="Caps and collars over the whole agreement, all years together (fixed terms, "
+        "as BPCI's aggregate cap): design searches the shares under them",
     )
     fixed_gain_shares: dict[Identifier, Share] = Field(
         default_factory=dict, description="Party id -> gain share the room has agreed (all tiers)"
