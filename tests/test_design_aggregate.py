@@ -181,3 +181,11 @@ def test_repair_keeps_the_cap_over_the_agreement_and_moves_the_shares():
     )
     assert r.distance == pytest.approx(5.0)
     assert r.check.expected_retained == pytest.approx(7_000, abs=0.01)
+
+
+def test_the_requirements_page_states_the_limit_in_words():
+    from gainshare.schema.requirement_tables import stated_terms
+
+    case = capped(70_000)
+    assert stated_terms(case) == [
+        "Over the whole agreement Community trust gains at most £70,000."]  # fmt: skip

@@ -192,3 +192,11 @@ def test_a_rule_the_case_cannot_apply_is_refused_in_one_line(tmp_path, change, f
     doc = json.loads(got.stdout)
     assert doc["status"] == "bad_input"
     assert any(field in p["text"] and words in p["text"] for p in doc["problems"]), doc
+
+
+def test_the_requirements_page_states_the_rule_in_words():
+    from gainshare.schema.requirement_tables import stated_terms
+
+    assert stated_terms(loss_case()) == [
+        "Acute trust's share of a loss is multiplied by 1 - 0.75 x its quality score / 100, at "
+        "least 40% and at most 75%."]  # fmt: skip

@@ -19,6 +19,7 @@ from gainshare.schema.requirement_tables import (
     objectives_for,
     requirements_of,
     settings_of,
+    stated_terms,
     with_requirements,
 )
 
@@ -73,6 +74,13 @@ fixed = st.data_editor(
 )  # fmt: skip
 fixed_box = st.container()
 views.keep_draft(r, "req", token, (keep, fixed))
+
+rules = stated_terms(case)
+if rules:
+    st.subheader("Terms the case sets")
+    st.caption("A programme's own rules: every agreement keeps them and the search chooses the "
+               "shares under them. Change them in the case file.")  # fmt: skip
+    st.markdown("\n".join(f"- {line}" for line in rules))
 
 st.subheader("The aim and the numbers")
 now = settings_of(case)

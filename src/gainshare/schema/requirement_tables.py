@@ -233,3 +233,50 @@ def _locate(line: str, rows: list, names: dict[str, str]) -> CellProblem:
 __all__ = ["FIXED_COLS", "KEEP_COLS", "MODE_LABELS", "OBJECTIVE_LABELS", "ROUNDING_LABELS",
            "Settings", "fixed_terms_frame", "keep_whole_frame", "objectives_for",
            "requirements_of", "settings_of", "with_requirements"]  # fmt: skip
+
+
+# ---------------------------------------------------------------- terms the case sets
+
+
+def _limit_words(lim, currency: str, whose: str) -> str:
+    from gainshare.units import SYMBOLS
+
+    if lim.amount is not None:  # a term is written in full: £90,000, not £90k
+        return f"{SYMBOLS.get(currency, currency + ' ')}{lim.amount:,.2f}".removesuffix(".00")
+    return f"{100 * lim.share_of_expected:g}% of {whose} expected payments"
+
+
+def _names(case: Case, ids: list[str]) -> str:
+    names = [case.party(pid).name for pid in ids]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def stated_terms(case: Case) -> list[str]:
+    """The terms the case sets for every agreement (a programme's rules: quality-scaled loss
+    shares, group limits, limits over the whole agreement), one sentence each. Design keeps
+    them and searches the shares under them; the room changes them in the case file."""
+    req, cur = case.requirements, case.currency
+    out = [f"{case.party(pid).name}'s share of a loss is multiplied by {r.intercept:g} - "
+           f"{r.slope:g} x its quality score / 100, at least {100 * r.min_rate:g}% and at most "
+           f"{100 * r.max_rate:g}%." for pid, r in req.loss_quality.items()]  # fmt: skip
+
+    def group(g, when: str) -> str:
+        parts = [
+            f"{verb} at most {_limit_words(lim, cur, 'their')}"
+            for verb, lim in (("gain", g.cap), ("lose", g.collar))
+            if lim is not None
+        ]
+        return (f"{_names(case, g.members)} together (group {g.name}) {' and '.join(parts)} "
+                f"{when}; each member's transfer is reduced in proportion.")  # fmt: skip
+
+    out += [group(g, "in any year") for g in req.group_limits]
+    agg = req.aggregate_limits
+    if agg is not None:
+        for kind, verb in (("caps", "gains"), ("collars", "loses")):
+            out += [
+                f"Over the whole agreement {case.party(pid).name} {verb} at most "
+                f"{_limit_words(lim, cur, 'its')}."
+                for pid, lim in getattr(agg, kind).items()
+            ]
+        out += [group(g, "over the whole agreement") for g in agg.groups]
+    return out
