@@ -155,6 +155,84 @@ def test_the_grid_and_design_agree_on_feasibility(tolerance, cap, collar):
         assert r.objective_value == pytest.approx(top, abs=0.01)
 
 
+def _joint_best(case: Case) -> float | None:
+    """The best agreement of the whole 5% grid (every gain pair with every loss pair) when
+    members may be let off in a share of the scenarios, which ties the gain and loss shares
+    together through that share. A scenario gains in every year or loses in every year, so an
+    agreement's retained amount and its short scenarios are those of its gain shares on the
+    gain scenarios and of its loss shares on the loss scenarios: each pair is settled once by
+    the settlement code with the other side at zero, and the 231 x 231 combinations are put
+    together from those."""
+    import numpy as np
+
+    sc = sample(case)
+    econ = compute(case, sc)
+    groups = [g.model_dump() for g in case.requirements.group_limits]
+    w = sc.weights
+    gain_sc = econ.pool[:, 0] > 0
+    ids = case.party_ids
+
+    def settle(gain, loss):
+        def tier(sh):
+            return [{"shares": sh | {"ccg": round(1 - sum(sh.values()), 10)}}]
+
+        a = Agreement.model_validate({"terms": {"gain_tiers": tier(gain), "loss_tiers": tier(loss),
+                                                "group_limits": groups}})  # fmt: skip
+        res = check(case, a, econ)
+        net = res.settlement.net.min(axis=1)  # (S, P) worst year
+        tol = np.array([case.keep_whole_for(pid).tolerance for pid in ids])
+        short = net < -tol - 0.005
+        retained = res.settlement.retained.sum(axis=1)
+        return retained, short
+
+    pairs = [(a, c) for a, c in itertools.product(STEPS, STEPS) if a + c <= 1 + 1e-9]
+    zero = {"acute": 0.0, "community": 0.0}
+    G = [settle({"acute": a, "community": c}, zero) for a, c in pairs]
+    L = [settle(zero, {"acute": a, "community": c}) for a, c in pairs]
+    gval = np.array([w[gain_sc] @ r[gain_sc] for r, _ in G])
+    lval = np.array([w[~gain_sc] @ r[~gain_sc] for r, _ in L])
+    total = gval[:, None] + lval[None, :]
+    ok = np.ones_like(total, dtype=bool)
+    for j, pid in enumerate(ids):
+        kw = case.keep_whole_for(pid)
+        if kw.mode == "none":
+            continue
+        gs = np.array([w[gain_sc] @ sh[gain_sc, j] for _, sh in G])
+        ls = np.array([w[~gain_sc] @ sh[~gain_sc, j] for _, sh in L])
+        allowed = 0.0 if kw.mode == "robust" else 1.0 - kw.beta
+        ok &= gs[:, None] + ls[None, :] <= allowed + 1e-9
+    return float(total[ok].max()) if ok.any() else None
+
+
+@pytest.mark.parametrize("keep", [
+    {"community": {"mode": "chance", "beta": 0.5, "tolerance": 25_000}},
+    {"community": {"mode": "chance", "beta": 0.8, "tolerance": 25_000}},
+    {"acute": {"mode": "chance", "beta": 0.7}},
+    {"acute": {"mode": "chance", "beta": 0.5},
+     "community": {"mode": "chance", "beta": 0.6, "tolerance": 40_000}},
+])  # fmt: skip
+@pytest.mark.parametrize("cap, collar", [
+    ({"amount": 90_000}, {"amount": 40_000}),
+    ({"amount": 62_000}, {"amount": 20_000}),
+])  # fmt: skip
+def test_members_kept_whole_by_chance_match_the_grid(keep, cap, collar):
+    """A member kept whole in a share of the scenarios: every row of a scenario may give way
+    where it is let off. The community trust allowed 25,000 is 5,000 short in both loss
+    scenarios (half the probability) whatever the terms: feasible at 50%, not at 80%."""
+    d = _loss_dict(cap, collar)
+    for pid, kw in keep.items():
+        d["keep_whole"][pid] = kw
+    case = Case.model_validate(d)
+    top = _joint_best(case)
+    r = design(case)
+    if top is None:
+        assert r.status == "infeasible", r.message
+    else:
+        assert r.status == "optimal"
+        assert r.objective_value == pytest.approx(top, abs=0.01)
+        assert not failures(case, r.agreement, r.check)
+
+
 def test_a_tolerance_what_if_on_a_member_rebuilds_and_stays_exact():
     """A member's rows carry its tolerance in their coefficients, so a what-if on it builds the
     model again: the answer equals a fresh design of the changed case."""
@@ -186,7 +264,7 @@ def test_design_and_check_from_the_command_line(tmp_path):
 
 
 @pytest.mark.parametrize("change, words", [
-    ({"keep_whole": {"acute": {"mode": "chance", "beta": 0.9}}},
+    ({"keep_whole": {"acute": {"mode": "cvar", "beta": 0.9}}},
      "keep_whole.acute: design keeps a member of group 'pair' whole in every scenario"),
     ({"requirements": {"objective": "worst_margin"}},
      "requirements.objective: design cannot yet weigh the worst provider's margin"),
@@ -219,9 +297,9 @@ def test_a_group_member_must_be_a_provider():
 
 
 def test_candidates_under_group_limits_say_what_they_leave_out():
-    """The optimum is designed under the group's limits; the frontiers and the fair agreements,
-    which need positions linear in the shares or chance keep-whole, are left out with a note
-    rather than drawn without the limits."""
+    """The optimum and the probability frontier are designed under the group's limits; the
+    worst-margin frontier and the fair agreements, which need positions linear in the shares,
+    are left out with a note rather than drawn without the limits."""
     from gainshare.analysis.candidates import candidates
 
     case = Case.model_validate(_loss_dict({"amount": 90_000}, {"amount": 40_000}))
@@ -229,9 +307,11 @@ def test_candidates_under_group_limits_say_what_they_leave_out():
     assert res.items[0].label == "Optimum"
     assert res.items[0].check.expected_retained == pytest.approx(13_000, abs=0.01)
     assert all(c.agreement.terms.group_limits for c in res.items)
-    assert res.frontier.empty
-    assert any("not drawn under group limits yet" in n for n in res.notes)
-    assert not any("beta 1, 0.95" in n for n in res.notes)
+    assert set(res.frontier["against"]) == {"prob_all_whole"}
+    assert any("worst provider margin is not drawn under group limits" in n for n in res.notes)
+    assert any("fair agreements are not drawn under group limits" in n for n in res.notes)
+    for c in res.items:  # every candidate re-settled meets what it claims
+        assert c.check.expected_retained <= 13_000 + 0.01 or not c.feasible
 
 
 def test_repair_keeps_the_groups_limits_and_moves_the_shares():

@@ -393,10 +393,8 @@ def candidates(
 
     grouped = bool(case.requirements.group_limits)
     if grouped:
-        notes.append("frontiers against the worst provider margin and the probability every "
-                     "party is kept whole are not drawn under group limits yet: design keeps "
-                     "a group's members whole in every scenario and does not weigh their "
-                     "margin")  # fmt: skip
+        notes.append("the frontier against the worst provider margin is not drawn under group "
+                     "limits yet: design does not weigh a group member's margin")  # fmt: skip
     t = time.perf_counter()
     start = opt if opt.objective_name == "commissioners" else None
     margin = [] if grouped else non_dominated(margin_points(d, n_points, tl, start),
@@ -408,7 +406,7 @@ def candidates(
     if designer is None and margin and _all_robust(case) and margin[0].bound <= margin[-1].bound:
         if margin[0].label == "commissioners' optimum":
             reuse[1.0] = margin[0].result  # the robust design is the loop's first solve
-    all_whole = [] if grouped else keep_whole_points(case, betas, scenarios, tl, reuse, notes)
+    all_whole = keep_whole_points(case, betas, scenarios, tl, reuse, notes)
     whole = non_dominated(all_whole, "prob_all_whole")
     beaten = [p.label for p in all_whole if not any(p is q for q in whole)]
     if beaten:
@@ -431,7 +429,7 @@ def candidates(
                      "infeasible (see dropped)")  # fmt: skip
     if not any(c.feasible for c in items):
         notes.append("no candidate meets every requirement of the case: run `gainshare explain`")
-    _note_methods(notes, margin + whole, () if grouped else betas)
+    _note_methods(notes, margin + whole, betas)
     timings["total_s"] = time.perf_counter() - t0
     timings = {k: round(v, 4) for k, v in timings.items()}
     frame = to_frame(margin + whole)

@@ -679,16 +679,27 @@ def add_groups(m, d: DesignData) -> None:
                 add_rows(m.groups, f"collar_{y}_{gi}", v.scaled(-1.0), -c, lab)
 
 
-def _keep_whole_member(m, d: DesignData, p: int) -> None:
-    """A group member kept whole in every scenario: B + tol + t >= 0 with its transfer t scaled
-    by the group's limits. Under a cap, t = a min(1, cap / T) and the row is exactly the pair
-    B + tol + a >= 0 and (B + tol) T + cap a >= 0 (T > 0). Under a collar, t = a min(1,
-    collar / L) for a loss share a <= 0, and the row is the disjunction B + tol + a >= 0, or
-    L >= collar and (B + tol) L + collar a >= 0, chosen by a binary `group_member_side`."""
+def _keep_whole_member(m, d: DesignData, p: int, beta: float | None = None) -> None:
+    """A group member kept whole: B + tol + t >= 0 with its transfer t scaled by the group's
+    limits. Under a cap, t = a min(1, cap / T) and the row is exactly the pair B + tol + a >= 0
+    and (B + tol) T + cap a >= 0 (T > 0). Under a collar, t = a min(1, collar / L) for a loss
+    share a <= 0, and the row is the disjunction B + tol + a >= 0, or L >= collar and
+    (B + tol) L + collar a >= 0, chosen by a binary `group_member_side`. Kept whole by chance
+    (`beta`): every row of a scenario may give way where violated[s, p] (big-M from the data),
+    on at most 1 - beta of the probability."""
     _, S, Y, _ = d.dims
     g = d.groups[m._grouped[p]]
     gi = m._grouped[p]
     tol = d.case.keep_whole_for(d.party_ids[p]).tolerance / d.scale
+    chance = beta is not None
+    v = per_scenario(m.violated, S, p) if chance else None
+
+    def give(form: Cols, low: np.ndarray, bound: np.ndarray | float) -> Cols:
+        """The row `form >= bound` giving way where violated (`low`: the form's least value)."""
+        if v is None:
+            return form
+        return form + v.scaled(np.maximum(bound - low, 0.0) * BIG_M_PAD + 1e-6)
+
     for y in applicable_years(d, p):
         base = d.base_net[0, :, y, p] + tol
         lab = by_scenario(y, p)
@@ -700,15 +711,18 @@ def _keep_whole_member(m, d: DesignData, p: int) -> None:
         for s in np.nonzero(lossy)[0]:
             m.group_member_side[int(s), y, p].unfix()
         ma = np.where(lossy, np.maximum(-(base + amin), 0.0) * BIG_M_PAD, 0.0)
-        add_rows(m.keep_whole, f"member_{p}_{y}", net(m, d, p, y) + z.scaled(ma),
-                 (np.zeros(S), -m.tolerance[p]), lab)  # fmt: skip
+        form = give(net(m, d, p, y) + z.scaled(ma), _net_floor(m, d, p, y), -tol)
+        add_rows(m.keep_whole, f"member_{p}_{y}", form, (np.zeros(S), -m.tolerance[p]), lab)
         cap = g.cap[:, y]
         if np.isfinite(cap).any():
             t = group_gain(m, d, gi, y)
             c = np.where(np.isfinite(cap), cap, 0.0)  # no cap: the pair's first row suffices
-            rows = np.isfinite(cap) & (t.A.sum(axis=1) > 0)
+            tmax = t.A.sum(axis=1)
+            rows = np.isfinite(cap) & (tmax > 0)
             form = t.scaled(np.where(rows, base, 0.0)) + a_gain.scaled(np.where(rows, c, 0.0))
-            add_rows(m.keep_whole, f"member_cap_{p}_{y}", form, np.zeros(S), lab)
+            low = np.where(rows, np.minimum(base, 0.0) * tmax, 0.0)
+            add_rows(m.keep_whole, f"member_cap_{p}_{y}", give(form, low, 0.0), np.zeros(S),
+                     lab)  # fmt: skip
         if lossy.any():
             ell = group_loss(m, d, gi, y)
             lmax = ell.A.sum(axis=1)
@@ -717,11 +731,17 @@ def _keep_whole_member(m, d: DesignData, p: int) -> None:
             mc = np.where(lossy, np.maximum(-low, 0.0) * BIG_M_PAD, 0.0)
             form = (ell.scaled(np.where(lossy, base, 0.0)) + a_loss.scaled(c)
                     + z.scaled(-mc))  # fmt: skip
-            add_rows(m.keep_whole, f"member_collar_{p}_{y}", form, -mc, lab)
+            add_rows(m.keep_whole, f"member_collar_{p}_{y}", give(form, low - mc, -mc), -mc,
+                     lab)  # fmt: skip
             # the second row stands for the member's only when the collar binds (L >= collar
             # > 0, so L may be divided out); below it the member's own share is what it takes
             add_rows(m.keep_whole, f"member_collar_binds_{p}_{y}", ell + z.scaled(-c),
                      np.zeros(S), lab)  # fmt: skip
+    if chance:
+        m.chance_limit[p] = 1.0 - beta
+        m.chance_level[p] = sum(
+            float(d.weights[s]) * m.violated[s, p] for s in range(S)
+        ) <= m.chance_limit[p] + relax(m, d, "chance", p)
 
 
 # ------------------------------------------------------------------ keep whole
@@ -748,8 +768,8 @@ def add_keep_whole(m, d: DesignData) -> None:
     for p, pid in enumerate(d.party_ids):
         kw = d.case.keep_whole_for(pid)
         m.tolerance[p] = kw.tolerance / d.scale
-        if kw.mode == "robust" and p in m._grouped:
-            _keep_whole_member(m, d, p)
+        if kw.mode in ("robust", "chance") and p in m._grouped:
+            _keep_whole_member(m, d, p, kw.beta if kw.mode == "chance" else None)
         elif kw.mode == "robust":
             _keep_whole_robust(m, d, p)
         elif kw.mode == "chance":

@@ -36,7 +36,7 @@ def refuse_case(case: Case, where: str | None = None) -> None:
 def group_problems(case: Case) -> list[str]:
     """What design cannot yet do with the group caps and collars the case states, one line
     each: a group's limits over the whole agreement, members with limits of their own, members
-    kept whole by chance or CVaR, members that are commissioners too, the worst-margin
+    kept whole by CVaR, members that are commissioners too, the worst-margin
     objective or floor, incentive requirements, and several structures to choose among
     (models/design.md, "Group limits")."""
     req = case.requirements
@@ -80,10 +80,10 @@ def _member_problems(case: Case, where: str, pid: str, group: str) -> list[str]:
                    "(requirements.aggregate_limits): design cannot yet combine the two: drop "
                    "one")  # fmt: skip
     mode = case.keep_whole_for(pid).mode
-    if mode in ("chance", "cvar"):
+    if mode == "cvar":
         out.append(f"keep_whole.{pid}: design keeps a member of group '{group}' whole in every "
-                   f"scenario (robust) or not at all, not by {mode} yet: use mode robust (a "
-                   "tolerance allows a loss) or none")  # fmt: skip
+                   "scenario (robust), in a share of them (chance) or not at all, not by cvar "
+                   "yet: use mode robust (a tolerance allows a loss), chance or none")  # fmt: skip
     if case.party(pid).is_commissioner:
         out.append(
             f"{where}: '{pid}' is a commissioner too: design cannot yet limit a group "
