@@ -14,6 +14,7 @@ from gainshare.schema.case import Case, KeepWhole
 from gainshare.schema.io import case_from_mapping, format_validation
 from gainshare.schema.requirements import OBJECTIVES
 from gainshare.schema.tables import CellProblem, Edit, blank, number, percent_value, split_line
+from gainshare.units import SYMBOLS
 
 OBJECTIVE_LABELS = {
     "commissioners": "Most money kept by the commissioners",
@@ -239,8 +240,6 @@ __all__ = ["FIXED_COLS", "KEEP_COLS", "MODE_LABELS", "OBJECTIVE_LABELS", "ROUNDI
 
 
 def _limit_words(lim, currency: str, whose: str) -> str:
-    from gainshare.units import SYMBOLS
-
     if lim.amount is not None:  # a term is written in full: £90,000, not £90k
         return f"{SYMBOLS.get(currency, currency + ' ')}{lim.amount:,.2f}".removesuffix(".00")
     return f"{100 * lim.share_of_expected:g}% of {whose} expected payments"
