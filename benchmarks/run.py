@@ -27,7 +27,10 @@ benchmark workshop case, 6 parties x 500 scenarios x 3 years; the large case, 10
    both of its gain tiers (shares move) and the same split in one tier, which no one-tier
    agreement can mend (the tier edges move to the drafting space's), each with the app's
    allowance of 5 s for the tries after the first.
-8. value of information (not with --quick; no target in SPEC section 6): `gainshare
+8. design under a programme's rules (not with --quick; no target in SPEC section 6): the MSSP
+   example with the ENHANCED loss rate stated (and without it), and with every ENHANCED term
+   stated, group cap and collar included (models/design.md, "Group limits").
+9. value of information (not with --quick; no target in SPEC section 6): `gainshare
    value-of-information` on the workshop example with a stated number of draws (--voi-draws,
    default 10): the whole run, its design solves, and beside it one fresh design of the same
    case (no shadow prices), the unit each draw repeats."""
@@ -58,7 +61,9 @@ import cases  # noqa: E402
 import gainshare  # noqa: E402
 from gainshare.memory import keep_freed_memory  # noqa: E402
 from gainshare.optimise import Designer  # noqa: E402
+from gainshare.schema.case import Case  # noqa: E402
 from gainshare.schema.io import write_agreement  # noqa: E402
+from gainshare.settle.requirements import failures  # noqa: E402
 
 TARGETS = {  # SPEC section 6
     "design_core_s": ("<=", 1.0),
@@ -416,6 +421,48 @@ def repair_runs(path: Path) -> list[dict]:
     return out
 
 
+MSSP_MEMBERS = ("hospital", "physicians", "homehealth")
+ENHANCED_RATE = {"intercept": 1.0, "slope": 0.75, "min_rate": 0.4, "max_rate": 0.75}
+
+
+def rules_runs() -> list[dict]:
+    """design on the MSSP example with its programme's rules stated as terms (no target in
+    SPEC section 6): the ENHANCED loss rate, every member allowed $2.5m a year short, against
+    the same case without the rule; and every ENHANCED term (2% corridor, proportional
+    gateway, loss rate, 20% group cap and 15% group collar), every member allowed $4m."""
+    base = yaml.safe_load((ROOT / "cases" / "mssp.yaml").read_text())
+
+    def with_terms(tolerance: float, **req) -> dict:
+        d = json.loads(json.dumps(base))
+        d["keep_whole"] = {p: {"mode": "robust", "tolerance": tolerance} for p in MSSP_MEMBERS}
+        d.setdefault("requirements", {}).update(req)
+        return d
+
+    rate = {p: ENHANCED_RATE for p in MSSP_MEMBERS}
+    first = {"share_of_expected": 0.02}
+    enhanced = {
+        "loss_quality": rate, "gateway": {p: {"mode": "proportional"} for p in MSSP_MEMBERS},
+        "corridor": {"gain_threshold": first, "loss_threshold": first, "mode": "first_pound"},
+        "gain_edges": [], "loss_edges": [],
+        "group_limits": [{"name": "aco", "members": list(MSSP_MEMBERS),
+                          "cap": {"share_of_expected": 0.20},
+                          "collar": {"share_of_expected": 0.15}}],
+    }  # fmt: skip
+    runs = [("loss rate, $2.5m tolerance, without the rule", with_terms(2.5e6)),
+            ("loss rate, $2.5m tolerance, with the rule", with_terms(2.5e6, loss_quality=rate)),
+            ("every ENHANCED term, $4m tolerance", with_terms(4e6, **enhanced))]  # fmt: skip
+    out = []
+    for label, d in runs:
+        case = Case.model_validate(d)
+        t0 = time.perf_counter()
+        r = Designer(case).solve()
+        out.append({"case": label, "seconds": time.perf_counter() - t0, "status": r.status,
+                    "route": r.route, "cms_keeps": r.objective_value,
+                    "verified": r.check is not None and not failures(case, r.agreement,
+                                                                     r.check)})  # fmt: skip
+    return out
+
+
 # ------------------------------------------------------------------ 5. peak memory
 
 MEMORY_SCRIPT = """
@@ -515,6 +562,10 @@ def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
         f = frontier(cases.workshop_case())
         progress("repair (workshop example)")
         rep = repair_runs(workshop6)
+        rules = None
+        if not quick:
+            progress("design under a programme's rules (MSSP example)")
+            rules = rules_runs()
         large = chk = mem = full = None
         if quick:
             progress("first design without caps (benchmark workshop case)")
@@ -562,7 +613,7 @@ def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
     doc["value_of_information_s"] = _round(voi["seconds"]) if voi else None
     doc["details"] = {"design_core": core, "design_workshop": shop, "design_large": large,
                       "first_design": dsg, "whatif": w, "candidates": cand, "frontier": f,
-                      "repair": rep, "check": chk, "memory": mem,
+                      "repair": rep, "rules": rules, "check": chk, "memory": mem,
                       "value_of_information": voi}  # fmt: skip
     return doc
 
@@ -640,6 +691,10 @@ def print_table(doc: dict) -> None:
               f"{r['distance']}, {r['gain_tiers']} gain tiers"
               + (", tier edges moved" if r["edges_moved"] else "")
               + ("" if r["proven_nearest"] else ", not proven the nearest"))  # fmt: skip
+    for r in det.get("rules") or []:
+        print(f"design, MSSP example, {r['case']}: {r['status']} ({r['route']}) in "
+              f"{r['seconds']:.2f} s, CMS keeps ${r['cms_keeps']:,.2f}"
+              + ("" if r["verified"] else ", NOT verified"))  # fmt: skip
     if det["check"]:
         st = det["check"]["stages_s"]
         print(
