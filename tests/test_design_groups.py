@@ -149,7 +149,7 @@ def test_the_grid_and_design_agree_on_feasibility(tolerance, cap, collar):
     r = design(case)
     if top is None:
         assert r.status == "infeasible", r.message
-        assert "explain cannot weigh group limits yet" in r.message
+        assert "see whether the group limits are what conflicts" in r.message
     else:
         assert r.status == "optimal" and r.check.all_kept_whole
         assert r.objective_value == pytest.approx(top, abs=0.01)
@@ -335,3 +335,36 @@ def test_repair_keeps_the_groups_limits_and_moves_the_shares():
     assert r.distance == pytest.approx(20.0)
     assert r.check.all_kept_whole
     assert r.check.expected_retained == pytest.approx(13_000, abs=0.01)
+
+
+def test_explain_says_when_the_group_limits_are_what_conflicts():
+    """A cap of 50,000 on the two trusts together cannot pay the acute trust the 60,000 it
+    needs in the gain year: without the group's limits an agreement exists, and explain says
+    so with what the members would take beyond the limits."""
+    from gainshare.optimise.explain import explain
+
+    case = Case.model_validate(_loss_dict({"amount": 50_000}, {"amount": 40_000}))
+    assert design(case).status == "infeasible"
+    doc = explain(case).document
+    assert doc["status"] == "infeasible" and doc["relaxations"] == []
+    first = doc["explanation"][0]
+    assert first.startswith("No agreement meets every requirement under the group limits, and "
+                            "without them one does")  # fmt: skip
+    assert "the members of group pair would gain up to £60k in a year, £10k beyond its cap" in first
+
+
+def test_explain_without_the_group_limits_and_checks_the_relaxation_with_them():
+    """The community trust allowed 10,000 is 20,000 short in every year whatever the terms:
+    explained on the case without the group's limits, and the relaxation (20,000 more) then
+    designed with them applied."""
+    from gainshare.optimise.explain import explain
+
+    d = _loss_dict({"amount": 90_000}, {"amount": 40_000})
+    d["keep_whole"]["community"]["tolerance"] = 10_000
+    doc = explain(Case.model_validate(d)).document
+    assert doc["status"] == "infeasible"
+    assert doc["explanation"][0].startswith("Even without the groups' caps and collars")
+    [r] = doc["relaxations"]
+    assert r["requirement"] == "keep_whole.community"
+    assert r["amount"] == pytest.approx(20_000, abs=0.01)
+    assert doc["relaxation_verified"] is True

@@ -634,9 +634,9 @@ def add_groups(m, d: DesignData) -> None:
     m._grouped = {p: gi for gi, g in enumerate(d.groups) for p in g.members}
     if not d.groups:
         return
-    if d.elastic:
-        raise InputError(["requirements.group_limits: explain cannot yet weigh group limits: "
-                          "drop them to see what else conflicts"])  # fmt: skip
+    if d.elastic:  # explain works on the case without them (explain._under_groups)
+        raise InputError(["requirements.group_limits: the elastic model cannot weigh group "
+                          "limits yet: explain the case without them"])  # fmt: skip
     _, S, Y, _ = d.dims
     G = range(len(d.groups))
     m.group_gain = pyo.Var(range(S), range(Y), G, bounds=(0, None))

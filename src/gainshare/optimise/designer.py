@@ -497,8 +497,8 @@ class Designer:
                 name,
                 timings,
                 "No agreement meets every requirement: " + (
-                    "explain cannot weigh group limits yet: widen a member's tolerance or the "
-                    "group's cap or collar, or run `gainshare explain` on the case without them."
+                    "run `gainshare explain` to see whether the group limits are what "
+                    "conflicts (it explains the case without them)."
                     if self.case.requirements.group_limits else
                     "run `gainshare explain` to see which requirements conflict."),
             )  # fmt: skip

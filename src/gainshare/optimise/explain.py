@@ -400,6 +400,8 @@ def explain(case: Case, weights: dict[str, float] | None = None) -> ExplainResul
             tightest=tight,
             timings={"total_s": round(time.perf_counter() - t0, 4)},
         )
+    if case.requirements.group_limits:
+        return _under_groups(case, weights, t0)
     kinds = _present_kinds(case)
     solved = _solve_elastic(case, kinds, weights)
     if solved is None:
@@ -444,3 +446,74 @@ def explain(case: Case, weights: dict[str, float] | None = None) -> ExplainResul
         verified,
         timings={"total_s": round(time.perf_counter() - t0, 4)},
     )
+
+
+# ------------------------------------------------------------------ under group limits
+
+
+def _without_groups(case: Case) -> Case:
+    req = case.requirements.model_dump() | {"group_limits": []}
+    return Case.model_validate(case.model_dump() | {"requirements": req})
+
+
+def _group_use(case: Case, result) -> list[str]:
+    """What the members of each group would take together in the worst year of `result`
+    (settled without the group's limits), against the limits."""
+    st = result.settlement
+    out = []
+    for g in case.requirements.group_limits:
+        idx = [case.party_ids.index(pid) for pid in g.members]
+        t = st.transfer[:, :, idx]
+        gain, loss = np.maximum(t, 0.0).sum(axis=2), np.maximum(-t, 0.0).sum(axis=2)
+        basis = st.econ.exp_pay[:, :, idx].sum(axis=2)
+        parts = []
+        for words, lim, used in (("gain", g.cap, gain), ("lose", g.collar, loss)):
+            if lim is None:
+                continue
+            room = lim.resolve(basis)
+            over = used - room
+            j = np.unravel_index(int(np.argmax(over)), over.shape)
+            if over[j] > PENNY:
+                parts.append(f"{words} up to {money(used[j], case.currency)} in a year, "
+                             f"{money(over[j], case.currency)} beyond its "
+                             f"{'cap' if words == 'gain' else 'collar'}")  # fmt: skip
+        if parts:
+            out.append(f"without them, the members of group {g.name} would {' and '.join(parts)}")
+    return out
+
+
+def _under_groups(case: Case, weights, t0: float) -> ExplainResult:
+    """The elastic model cannot yet weigh group limits (a member's relaxed row would multiply
+    its tolerance by the group's total): explain the case without them, say so, and design the
+    case with its group limits and that relaxation applied to see whether it is enough."""
+    free = _without_groups(case)
+    alone = design(free)
+    timings = lambda: {"total_s": round(time.perf_counter() - t0, 4)}  # noqa: E731
+    if alone.agreement is not None:
+        use = _group_use(case, alone.check)
+        keep = money(alone.check.expected_retained, case.currency)
+        sentences = [
+            "No agreement meets every requirement under the group limits, and without them one "
+            f"does (the commissioners would keep {keep} expected): the groups' caps and collars "
+            "are what conflict with the other requirements"
+            + (f"; {'; '.join(use)}" if use else "") + ".",
+            "Widen a group's cap or collar, or what its members may bear; explain cannot yet say "
+            "by how much under group limits.",
+        ]  # fmt: skip
+        return ExplainResult("infeasible", sentences, timings=timings())
+    inner = explain(free, weights)
+    if inner.status != "infeasible":
+        return replace(inner, timings=timings())
+    relaxed = apply_relaxations(case, inner.relaxations)
+    verified = design(relaxed).agreement is not None
+    sentences = ["Even without the groups' caps and collars no agreement meets every "
+                 "requirement; what follows is the explanation of the case without them "
+                 "(explain cannot yet weigh group limits)."]  # fmt: skip
+    sentences += inner.sentences[:-1]
+    sentences.append(
+        "Designing with this relaxation and the group limits applied "
+        + ("finds an agreement." if verified else
+           "still fails: the group limits ask for more, so widen them or relax further.")
+    )  # fmt: skip
+    return replace(inner, sentences=sentences, relaxed_case=relaxed, verified=verified,
+                   timings=timings())  # fmt: skip

@@ -460,8 +460,7 @@ def repair(
             + (", even with a cap and a collar for every provider" if can_add else "")
             + (", nor with other tier edges of the drafting space" if menu else "")
             + (
-                ": explain cannot weigh group limits yet: widen a member's tolerance or the "
-                "group's cap or collar."
+                ": run `gainshare explain` to see whether the group limits are what conflicts."
                 if proposal.terms.group_limits
                 else ": run `gainshare explain` to see which requirements conflict."
             ),
