@@ -61,8 +61,10 @@ def page(title: str) -> state.Room:
 def title(text: str, r: state.Room) -> None:
     st.title(text)
     c = r.case
-    st.caption(f"**{c.name}** · {len(c.parties)} organisations · {c.horizon.years} years from "
-               f"{c.horizon.labels()[0]} · {c.scenario_count():,} scenarios")  # fmt: skip
+    years = "1 year" if c.horizon.years == 1 else f"{c.horizon.years} years"
+    n = c.scenario_count()
+    st.caption(f"**{c.name}** · {len(c.parties)} organisations · {years} from "
+               f"{c.horizon.labels()[0]} · {n:,} scenario{'' if n == 1 else 's'}")  # fmt: skip
 
 
 def conventions(r: state.Room) -> None:
@@ -133,7 +135,8 @@ def metrics(solved: Solved, previous: Solved | None = None, columns: int = 4) ->
     h = headline(case, solved.check)
     same = previous is not None and previous.check is not None and previous.load == solved.load
     p = headline(previous.case, previous.check) if same else None
-    over = f"Expected over the {h.years} years of the agreement"
+    over = ("Expected over the year of the agreement" if h.years == 1
+            else f"Expected over the {h.years} years of the agreement")  # fmt: skip
     since = "since the last change"
     items = [
         ("System savings", money(h.system_savings, cur), _delta(h.system_savings,

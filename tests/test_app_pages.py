@@ -312,6 +312,8 @@ def test_a_case_with_group_limits_is_designed_and_its_pages_work():
     at.sidebar.file_uploader[0].set_value(("group.yaml", case, "application/x-yaml")).run()
     assert _metrics(_ok(at))["Commissioners keep"] == "£13k"
     assert at.success[0].value == "This agreement meets every requirement."
+    assert any("3 organisations · 1 year from 2026/27 · 3 scenarios" in c
+               for c in _captions(at))  # fmt: skip
     _slider(at, "May be worse off by up to").set_value(30_000).run()  # the acute trust's
     assert _metrics(_ok(at))["Commissioners keep"] == "£28k"
     next(sb for sb in at.selectbox if sb.label.startswith("Keep whole")).set_value(

@@ -97,7 +97,7 @@ def test_validate_prints_one_line_summary(tmp_path):
     assert out.stderr == ""
     assert out.stdout.splitlines() == [
         "ok: Small hand case: 3 parties (1 commissioning, 2 providing), 2 contracts, "
-        "1 schemes, 1 scenarios, 1 years"
+        "1 scheme, 1 scenario, 1 year"
     ]
 
 

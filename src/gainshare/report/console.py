@@ -27,10 +27,14 @@ def console(stderr: bool = False) -> Console:
 
 def print_validation(doc: dict, show_parameters: bool) -> None:
     out = console()
+
+    def n(k: str, word: str, words: str | None = None) -> str:
+        return f"{doc[k]} {word if doc[k] == 1 else (words or word + 's')}"
+
     out.print(
-        f"ok: {doc['case']}: {doc['parties']} parties ({doc['commissioners']} commissioning, "
-        f"{doc['providers']} providing), {doc['contracts']} contracts, {doc['schemes']} schemes, "
-        f"{doc['scenarios']} scenarios, {doc['years']} years",
+        f"ok: {doc['case']}: {n('parties', 'party', 'parties')} ({doc['commissioners']} "
+        f"commissioning, {doc['providers']} providing), {n('contracts', 'contract')}, "
+        f"{n('schemes', 'scheme')}, {n('scenarios', 'scenario')}, {n('years', 'year')}",
         highlight=False,
     )
     if show_parameters:

@@ -24,7 +24,11 @@ def convention(currency: str = "GBP", years: int | None = None) -> str:
     """The sign convention, with the currency and the period the figures cover."""
     span = ""
     if years:
-        span = f" Totals are over the {years} years of the agreement unless marked a year."
+        span = (
+            " Totals are over the one year of the agreement."
+            if years == 1
+            else f" Totals are over the {years} years of the agreement unless marked a year."
+        )
     return f"Money in {symbol(currency).strip()} ({currency}). {SIGN_CONVENTION}{span}"
 
 
