@@ -368,3 +368,30 @@ def test_explain_without_the_group_limits_and_checks_the_relaxation_with_them():
     assert r["requirement"] == "keep_whole.community"
     assert r["amount"] == pytest.approx(20_000, abs=0.01)
     assert doc["relaxation_verified"] is True
+
+
+def test_a_start_without_the_groups_limits_is_not_an_answer():
+    """Design never returns less than an agreement the room brings, but one that drops the
+    terms the case sets is not an agreement the programme allows: with a 50,000 cap no
+    agreement works, and a start without the cap (which would keep everyone whole) is listed
+    as not carrying it rather than returned."""
+    case = Case.model_validate(_loss_dict({"amount": 50_000}, {"amount": 40_000}))
+    start = Agreement.model_validate({"name": "no cap", "terms": {
+        "gain_tiers": [{"shares": {"acute": 0.6, "community": 0.0, "ccg": 0.4}}],
+        "loss_tiers": [{"shares": {"acute": 0.6, "community": 0.25, "ccg": 0.15}}]}})  # fmt: skip
+    r = design(case, starts=(start,))
+    assert r.status == "infeasible" and r.agreement is None
+    [seen] = r.starts
+    assert not seen["meets_requirements"]
+    assert seen["failures"] == ["it does not carry the group caps and collars the case sets "
+                                "(requirements.group_limits)"]  # fmt: skip
+    # with the cap it carries, the same start is no agreement either: it fails keep-whole
+    with_cap = Agreement.model_validate(
+        start.model_dump()
+        | {
+            "terms": start.terms.model_dump()
+            | {"group_limits": [g.model_dump() for g in case.requirements.group_limits]}
+        }
+    )
+    [seen] = design(case, starts=(with_cap,)).starts
+    assert seen["failures"][0].startswith("Acute trust is not kept whole")

@@ -99,6 +99,23 @@ class DesignResult:
         }
 
 
+def _rules_missing(case: Case, agreement: Agreement) -> list[str]:
+    """The terms the case sets (a programme's rules) that an agreement does not carry: such an
+    agreement is not one the programme allows, however well it does."""
+    req, t = case.requirements, agreement.terms
+    out = []
+    if req.loss_quality and (t.loss_quality or {}) != req.loss_quality:
+        out.append("it does not carry the quality-scaled loss shares the case sets "
+                   "(requirements.loss_quality)")  # fmt: skip
+    if req.group_limits and (t.group_limits or []) != req.group_limits:
+        out.append("it does not carry the group caps and collars the case sets "
+                   "(requirements.group_limits)")  # fmt: skip
+    if req.aggregate_limits is not None and agreement.aggregate_limits != req.aggregate_limits:
+        out.append("it does not carry the limits over the whole agreement the case sets "
+                   "(requirements.aggregate_limits)")  # fmt: skip
+    return out
+
+
 def _r(v: float | None) -> float | None:
     return None if v is None else round(float(v), 2)
 
@@ -389,12 +406,17 @@ class Designer:
         seen, best = [], None
         for a in self.starts:
             r = check(self.case, a, econ)
-            fails = failures(self.case, a, r)
+            fails = [f["text"] for f in failures(self.case, a, r)] + _rules_missing(self.case, a)
             value = (r.expected_system_savings if out.objective_name == "system_savings"
                      else r.expected_retained)  # fmt: skip
-            seen.append({"name": a.name, "meets_requirements": not fails,
-                         "objective_value": round(value, 2),
-                         "failures": [f["text"] for f in fails[:5]]})  # fmt: skip
+            seen.append(
+                {
+                    "name": a.name,
+                    "meets_requirements": not fails,
+                    "objective_value": round(value, 2),
+                    "failures": fails[:5],
+                }
+            )
             if not fails and (best is None or value > best[0]):
                 best = (value, a, r)
         better = (best is not None and out.agreement is not None
@@ -492,7 +514,7 @@ class Designer:
         timings = self._timing(t0, t1, res.highs_s)
         timings["start_s"] = round(start_s, 4)
         if res.status == "infeasible":
-            return self._failed(
+            return self._never_worse(self._failed(
                 "infeasible",
                 name,
                 timings,
@@ -501,19 +523,19 @@ class Designer:
                     "conflicts (it explains the case without them)."
                     if self.case.requirements.group_limits else
                     "run `gainshare explain` to see which requirements conflict."),
-            )  # fmt: skip
+            ))  # fmt: skip
         if res.status == "time_limit" and res.has_solution:
             status = "time_limit"
         elif res.status == "optimal" and res.has_solution:
             status = "optimal"
         elif res.status == "time_limit":
-            return self._failed(
+            return self._never_worse(self._failed(
                 "time_limit",
                 name,
                 timings,
                 "The time limit passed before any agreement was found: allow "
                 "more time or relax the requirements.",
-            )
+            ))  # fmt: skip
         else:
             return self._failed("error", name, timings, f"The solver stopped: {res.detail}.")
         return self._never_worse(
