@@ -233,6 +233,44 @@ def test_members_kept_whole_by_chance_match_the_grid(keep, cap, collar):
         assert not failures(case, r.agreement, r.check)
 
 
+@pytest.mark.parametrize("floor", [-20_000, -30_000, -36_000, -45_000])
+@pytest.mark.parametrize("cap, collar", [
+    ({"amount": 90_000}, {"amount": 40_000}),
+    ({"amount": 95_000}, {"amount": 25_000}),
+])  # fmt: skip
+def test_a_worst_margin_floor_under_group_limits_matches_the_grid(floor, cap, collar):
+    """Every provider's net in every scenario and year at least `floor`: a member's floor rows
+    are its keep-whole rows with the floor for a tolerance, the group's limits applied. The
+    community trust is 30,000 behind in every year whatever the terms, so a floor above
+    -30,000 is infeasible."""
+    d = _loss_dict(cap, collar)
+    d["requirements"]["worst_margin_min"] = floor
+    case = Case.model_validate(d)
+    top = _grid_best(case)
+    r = design(case)
+    if top is None:
+        assert r.status == "infeasible", r.message
+    else:
+        assert r.status == "optimal" and r.check.worst_provider_net >= floor - 0.01
+        assert r.objective_value == pytest.approx(top, abs=0.01)
+
+
+def test_a_margin_floor_what_if_under_group_limits_rebuilds_and_stays_exact():
+    case = Case.model_validate(_loss_dict({"amount": 90_000}, {"amount": 40_000}))
+    designer = Designer(case)
+    first = designer.solve()
+    designer.set_margin_min(-36_000)
+    again = designer.solve()
+    d = _loss_dict({"amount": 90_000}, {"amount": 40_000})
+    d["requirements"]["worst_margin_min"] = -36_000
+    fresh = design(Case.model_validate(d))
+    assert again.status == fresh.status == "optimal"
+    assert again.objective_value == pytest.approx(fresh.objective_value, abs=0.01)
+    assert again.objective_value < first.objective_value - 100
+    designer.set_margin_min(None)
+    assert designer.solve().objective_value == pytest.approx(first.objective_value, abs=0.01)
+
+
 def test_a_tolerance_what_if_on_a_member_rebuilds_and_stays_exact():
     """A member's rows carry its tolerance in their coefficients, so a what-if on it builds the
     model again: the answer equals a fresh design of the changed case."""
@@ -267,7 +305,7 @@ def test_design_and_check_from_the_command_line(tmp_path):
     ({"keep_whole": {"acute": {"mode": "cvar", "beta": 0.9}}},
      "keep_whole.acute: design keeps a member of group 'pair' whole in every scenario"),
     ({"requirements": {"objective": "worst_margin"}},
-     "requirements.objective: design cannot yet weigh the worst provider's margin"),
+     "requirements.objective: design cannot yet aim for the worst provider's margin"),
     ({"requirements": {"caps": {"acute": {"decide": True}}}},
      "requirements.group_limits[0].members.acute: 'acute' also has requirements.caps.acute"),
     ({"requirements": {"gain_edge_options": [[{"amount": 50_000}], [{"amount": 70_000}]]}},

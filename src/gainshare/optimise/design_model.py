@@ -681,26 +681,41 @@ def add_groups(m, d: DesignData) -> None:
 
 def _keep_whole_member(m, d: DesignData, p: int, beta: float | None = None) -> None:
     """A group member kept whole: B + tol + t >= 0 with its transfer t scaled by the group's
-    limits. Under a cap, t = a min(1, cap / T) and the row is exactly the pair B + tol + a >= 0
-    and (B + tol) T + cap a >= 0 (T > 0). Under a collar, t = a min(1, collar / L) for a loss
-    share a <= 0, and the row is the disjunction B + tol + a >= 0, or L >= collar and
-    (B + tol) L + collar a >= 0, chosen by a binary `group_member_side`. Kept whole by chance
-    (`beta`): every row of a scenario may give way where violated[s, p] (big-M from the data),
-    on at most 1 - beta of the probability."""
-    _, S, Y, _ = d.dims
+    limits (`_member_rows`), in every scenario or, kept whole by chance (`beta`), in all but
+    those violated[s, p] lets off, on at most 1 - beta of the probability."""
+    S = d.dims[1]
+    tol = d.case.keep_whole_for(d.party_ids[p]).tolerance / d.scale
+    v = per_scenario(m.violated, S, p) if beta is not None else None
+    _member_rows(m, m.keep_whole, d, p, tol, applicable_years(d, p), "member", v,
+                 m.tolerance[p])  # fmt: skip
+    if beta is not None:
+        m.chance_limit[p] = 1.0 - beta
+        m.chance_level[p] = sum(
+            float(d.weights[s]) * m.violated[s, p] for s in range(S)
+        ) <= m.chance_limit[p] + relax(m, d, "chance", p)
+
+
+def _member_rows(m, block, d: DesignData, p: int, tol: float, years, family: str,
+                 v: Cols | None = None, param=None) -> None:  # fmt: skip
+    """Rows B + tol + t >= 0 for group member p in `years` (scaled pounds; `param`: the Param
+    the first row's bound reads, so a what-if may change it), its transfer t scaled by the
+    group's limits. Under a cap, t = a min(1, cap / T) and the row is exactly the pair
+    B + tol + a >= 0 and (B + tol) T + cap a >= 0 (T > 0). Under a collar, t = a min(1,
+    collar / L) for a loss share a <= 0, and the row is the disjunction B + tol + a >= 0, or
+    L >= collar and (B + tol) L + collar a >= 0, chosen by a binary `group_member_side` (one
+    per scenario, year and member: the side that holds is the same for every family of rows).
+    `v`: a form that lets every row of a scenario give way (big-M from the data)."""
+    S = d.dims[1]
     g = d.groups[m._grouped[p]]
     gi = m._grouped[p]
-    tol = d.case.keep_whole_for(d.party_ids[p]).tolerance / d.scale
-    chance = beta is not None
-    v = per_scenario(m.violated, S, p) if chance else None
 
     def give(form: Cols, low: np.ndarray, bound: np.ndarray | float) -> Cols:
-        """The row `form >= bound` giving way where violated (`low`: the form's least value)."""
+        """The row `form >= bound` giving way where `v` lets it (`low`: the form's least)."""
         if v is None:
             return form
         return form + v.scaled(np.maximum(bound - low, 0.0) * BIG_M_PAD + 1e-6)
 
-    for y in applicable_years(d, p):
+    for y in years:
         base = d.base_net[0, :, y, p] + tol
         lab = by_scenario(y, p)
         a_gain, a_loss = raw_gain(m, d, p, y), raw_loss(m, d, p, y)
@@ -712,7 +727,8 @@ def _keep_whole_member(m, d: DesignData, p: int, beta: float | None = None) -> N
             m.group_member_side[int(s), y, p].unfix()
         ma = np.where(lossy, np.maximum(-(base + amin), 0.0) * BIG_M_PAD, 0.0)
         form = give(net(m, d, p, y) + z.scaled(ma), _net_floor(m, d, p, y), -tol)
-        add_rows(m.keep_whole, f"member_{p}_{y}", form, (np.zeros(S), -m.tolerance[p]), lab)
+        bound = (np.zeros(S), -param) if param is not None else np.full(S, -tol)
+        add_rows(block, f"{family}_{p}_{y}", form, bound, lab)
         cap = g.cap[:, y]
         if np.isfinite(cap).any():
             t = group_gain(m, d, gi, y)
@@ -721,8 +737,7 @@ def _keep_whole_member(m, d: DesignData, p: int, beta: float | None = None) -> N
             rows = np.isfinite(cap) & (tmax > 0)
             form = t.scaled(np.where(rows, base, 0.0)) + a_gain.scaled(np.where(rows, c, 0.0))
             low = np.where(rows, np.minimum(base, 0.0) * tmax, 0.0)
-            add_rows(m.keep_whole, f"member_cap_{p}_{y}", give(form, low, 0.0), np.zeros(S),
-                     lab)  # fmt: skip
+            add_rows(block, f"{family}_cap_{p}_{y}", give(form, low, 0.0), np.zeros(S), lab)
         if lossy.any():
             ell = group_loss(m, d, gi, y)
             lmax = ell.A.sum(axis=1)
@@ -731,17 +746,11 @@ def _keep_whole_member(m, d: DesignData, p: int, beta: float | None = None) -> N
             mc = np.where(lossy, np.maximum(-low, 0.0) * BIG_M_PAD, 0.0)
             form = (ell.scaled(np.where(lossy, base, 0.0)) + a_loss.scaled(c)
                     + z.scaled(-mc))  # fmt: skip
-            add_rows(m.keep_whole, f"member_collar_{p}_{y}", give(form, low - mc, -mc), -mc,
-                     lab)  # fmt: skip
+            add_rows(block, f"{family}_collar_{p}_{y}", give(form, low - mc, -mc), -mc, lab)
             # the second row stands for the member's only when the collar binds (L >= collar
             # > 0, so L may be divided out); below it the member's own share is what it takes
-            add_rows(m.keep_whole, f"member_collar_binds_{p}_{y}", ell + z.scaled(-c),
-                     np.zeros(S), lab)  # fmt: skip
-    if chance:
-        m.chance_limit[p] = 1.0 - beta
-        m.chance_level[p] = sum(
-            float(d.weights[s]) * m.violated[s, p] for s in range(S)
-        ) <= m.chance_limit[p] + relax(m, d, "chance", p)
+            add_rows(block, f"{family}_collar_binds_{p}_{y}", ell + z.scaled(-c), np.zeros(S),
+                     lab)  # fmt: skip
 
 
 # ------------------------------------------------------------------ keep whole
@@ -915,7 +924,10 @@ def add_margin(m, d: DesignData) -> None:
     m.margin_floor = pyo.Block()
     mv = Cols([m.margin], -np.ones((S, 1)), np.zeros(S))
     for p in d.providers:
-        if p in m._grouped:  # its net is not linear under the group's limits (refused)
+        if p in m._grouped:  # its net is not linear under the group's limits: its own rows
+            if req.worst_margin_min is not None:
+                _member_rows(m, m.margin_floor, d, p, -req.worst_margin_min / d.scale,
+                             range(Y), "member")  # fmt: skip
             continue
         for y in range(Y):
             add_rows(

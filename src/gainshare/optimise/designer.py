@@ -204,15 +204,17 @@ class Designer:
         kw = self.case.keep_whole_for(party).model_copy(update={"tolerance": float(pounds)})
         self.case = self.case.model_copy(update={"keep_whole": self.case.keep_whole | {party: kw}})
         if self._model is not None and party in self._group_members():
-            # a member's rows under its group's limits carry the tolerance in their
-            # coefficients: the model is built again with the new case
-            self._data = replace(self._data, case=self.case, req=self.case.requirements)
-            self._model, self._opt, self._direct, self._nets = None, None, None, {}
-            self.__dict__.pop("_net_stack", None)
+            self._rebuild()  # a member's rows carry its tolerance in their coefficients
         elif self._model is not None:
             p = self._data.party_ids.index(party)
             self._model.tolerance[p] = pounds / self._data.scale
             self._changed(self._model.tolerance[p])
+
+    def _rebuild(self) -> None:
+        """Build the model again from the case as it now is (on the next solve)."""
+        self._data = replace(self._data, case=self.case, req=self.case.requirements)
+        self._model, self._opt, self._direct, self._nets = None, None, None, {}
+        self.__dict__.pop("_net_stack", None)
 
     def _group_members(self) -> set[str]:
         return {pid for g in self.case.requirements.group_limits for pid in g.members}
@@ -246,6 +248,11 @@ class Designer:
         """Require every provider's net in every scenario and year to be at least `pounds`."""
         if self._model is None:
             self._requirement(worst_margin_min=pounds)
+            return
+        if self.case.requirements.group_limits:  # members' rows carry the floor as data
+            if pounds != self.case.requirements.worst_margin_min:
+                self._requirement(worst_margin_min=pounds)
+                self._rebuild()
             return
         m = self.model
         self._set_floor("margin_floor_min", lambda: m.margin, m.margin_min, "worst_margin_min",

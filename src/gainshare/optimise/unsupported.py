@@ -37,7 +37,7 @@ def group_problems(case: Case) -> list[str]:
     """What design cannot yet do with the group caps and collars the case states, one line
     each: a group's limits over the whole agreement, members with limits of their own, members
     kept whole by CVaR, members that are commissioners too, the worst-margin
-    objective or floor, incentive requirements, and several structures to choose among
+    objective, incentive requirements, and several structures to choose among
     (models/design.md, "Group limits")."""
     req = case.requirements
     out = []
@@ -53,10 +53,10 @@ def group_problems(case: Case) -> list[str]:
         for pid in g.members:
             out += _member_problems(case, f"requirements.group_limits[{i}].members.{pid}", pid,
                                     g.name)  # fmt: skip
-    if req.objective == "worst_margin" or req.worst_margin_min is not None:
-        out.append("requirements.objective: design cannot yet weigh the worst provider's "
+    if req.objective == "worst_margin":
+        out.append("requirements.objective: design cannot yet aim for the worst provider's "
                    "margin under group limits: use objective commissioners, system_savings "
-                   "or fair_reference and drop worst_margin_min")  # fmt: skip
+                   "or fair_reference, with worst_margin_min as a floor")  # fmt: skip
     if req.incentives is not None:
         out.append("requirements.incentives: design cannot yet require incentives under group "
                    "limits: drop one of the two")  # fmt: skip
