@@ -209,26 +209,21 @@ def gateway_factor(econ: Economics, gateway: dict) -> np.ndarray:
     return quality_factor(econ.quality_scores, code, target, floor)
 
 
-def loss_rate(econ: Economics, rules: dict) -> np.ndarray:
-    """(S, Y, P) quality-scaled loss rate of the stated rules, via the settlement code."""
+def loss_rate(econ: Economics, req: Requirements) -> np.ndarray:
+    """(S, Y, P) quality-scaled loss rate of the rules `req` states, via the settlement code."""
     pidx = {pid: j for j, pid in enumerate(econ.party_ids)}
-    return stated_loss_rate(rules, econ.quality_scores, pidx)
-
-
-@dataclass(frozen=True)
-class _GroupRules:
-    group_limits: list
+    return stated_loss_rate(req, econ.quality_scores, pidx)
 
 
 def group_data(case: Case, econ: Economics, scale: float) -> list[GroupData]:
     """The case's group caps and collars in scaled pounds, via the settlement code (a share of
-    expected payments is of the members' together)."""
-    groups = case.requirements.group_limits
-    if not groups:
+    expected payments is of the members' together; the requirements are the terms of every
+    year)."""
+    req = case.requirements
+    if not req.group_limits:
         return []
     pidx = {pid: j for j, pid in enumerate(econ.party_ids)}
-    Y = econ.shape[1]
-    out = yearly_groups([(_GroupRules(groups), list(range(Y)))], econ.exp_pay, pidx)
+    out = yearly_groups([(req, list(range(econ.shape[1])))], econ.exp_pay, pidx)
     return [GroupData(g.name, [int(j) for j in np.flatnonzero(g.members)], g.cap / scale,
                       g.collar / scale) for g in out]  # fmt: skip
 
@@ -270,7 +265,7 @@ def build_data(case: Case, scenarios: ScenarioSet | None = None, grown: bool = F
         gp.append(tier_portions(np.maximum(x, 0.0), edge_array(st.gain_edges, spend)))
         lp.append(tier_portions(np.maximum(-x, 0.0), edge_array(st.loss_edges, spend)))
         qf.append(gateway_factor(e, st.gateway))
-        lr.append(loss_rate(e, req.loss_quality))
+        lr.append(loss_rate(e, req))
         base.append(e.net_before_sharing)
         pool.append(g)
         sav.append(-party_sum(e.total_cost_change))

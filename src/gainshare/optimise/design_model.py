@@ -480,6 +480,26 @@ def add_binding_order(
     m.add_component(name, con)
 
 
+def data_cols(values: np.ndarray) -> Cols:
+    """Data (one value per row) as a form without variables."""
+    return Cols([], np.zeros((len(values), 0)), np.asarray(values, dtype=float))
+
+
+def exact_min(block, names: tuple[str, str, str, str], suffix: str, t: Cols, x: Cols, c: Cols,
+              b: Cols, big: tuple[np.ndarray, np.ndarray], labels) -> None:  # fmt: skip
+    """t = min(x, c) exactly, with the binary b (1: c binds): t <= c, t <= x, t >= x - M1 b and
+    t >= c - M2 (1 - b), as the families `names` (each name + `suffix`); big = (M1, M2) from
+    the data's bounds (M1 >= x - c, M2 >= c). The commissioners want t small, so both sides of
+    the minimum are held."""
+    m1, m2 = big
+    S = x.rows
+    upper_c, upper_x, lower_x, lower_c = (name + suffix for name in names)
+    add_rows(block, upper_c, c + t.scaled(-1.0), np.zeros(S), labels)
+    add_rows(block, upper_x, x + t.scaled(-1.0), np.zeros(S), labels)
+    add_rows(block, lower_x, t + x.scaled(-1.0) + b.scaled(m1), np.zeros(S), labels)
+    add_rows(block, lower_c, t + c.scaled(-1.0) + b.scaled(-m2), -m2, labels)
+
+
 def add_caps(m, d: DesignData) -> None:
     """gain_transfer = min(raw gain share, cap), exactly, with cap_binds binary."""
     _, S, Y, _ = d.dims
@@ -498,12 +518,8 @@ def add_caps(m, d: DesignData) -> None:
             lab = by_scenario(y, p)
             m1 = np.maximum(amax - c_lo, 0.0) * BIG_M_PAD
             m2 = np.maximum(c_hi, 0.0) * BIG_M_PAD
-            add_rows(m, f"cap_upper_{y}_{p}", cap + t.scaled(-1.0), np.zeros(S), lab)
-            add_rows(m, f"cap_share_upper_{y}_{p}", a + t.scaled(-1.0), np.zeros(S), lab)
-            add_rows(
-                m, f"cap_lower_share_{y}_{p}", t + a.scaled(-1.0) + b.scaled(m1), np.zeros(S), lab
-            )
-            add_rows(m, f"cap_lower_cap_{y}_{p}", t + cap.scaled(-1.0) + b.scaled(-m2), -m2, lab)
+            exact_min(m, ("cap_upper", "cap_share_upper", "cap_lower_share", "cap_lower_cap"),
+                      f"_{y}_{p}", t, a, cap, b, (m1, m2), lab)  # fmt: skip
             basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
             add_binding_order(m, d, f"cap_order_{y}_{p}", m.cap_binds, a.A, basis, y, p)
 
@@ -578,12 +594,9 @@ def add_horizon(m, d: DesignData) -> None:
                 t, b = per_scenario(total, S, y, p), per_scenario(binds, S, y, p)
                 lab = by_scenario(y, p)
                 m1, m2 = np.maximum(most - c, 0.0) * BIG_M_PAD, c * BIG_M_PAD
-                add_rows(m.horizon, f"{name}_share_{y}_{p}", cum + t.scaled(-1.0), np.zeros(S),
-                         lab)  # fmt: skip
-                add_rows(m.horizon, f"{name}_{y}_{p}", t.scaled(-1.0), -c, lab)
-                add_rows(m.horizon, f"{name}_lower_share_{y}_{p}",
-                         t + cum.scaled(-1.0) + b.scaled(m1), np.zeros(S), lab)  # fmt: skip
-                add_rows(m.horizon, f"{name}_lower_{y}_{p}", t + b.scaled(-m2), c - m2, lab)
+                exact_min(m.horizon, (name, f"{name}_share", f"{name}_lower_share",
+                                      f"{name}_lower"), f"_{y}_{p}", t, cum, data_cols(c), b,
+                          (m1, m2), lab)  # fmt: skip
                 for s in np.nonzero(c >= most)[0]:  # the limit cannot bind yet
                     binds[int(s), y, p].fix(0)
         # the running total only grows: once the limit binds it binds in every later year
@@ -662,12 +675,9 @@ def add_groups(m, d: DesignData) -> None:
                     m.group_cap_binds[int(s), y, gi].unfix()
                 m1 = np.maximum(tmax - c, 0.0) * BIG_M_PAD
                 m2 = c * BIG_M_PAD
-                add_rows(m.groups, f"cap_share_upper_{y}_{gi}", t + w.scaled(-1.0), np.zeros(S),
-                         lab)  # fmt: skip
-                add_rows(m.groups, f"cap_upper_{y}_{gi}", w.scaled(-1.0), -c, lab)
-                add_rows(m.groups, f"cap_lower_share_{y}_{gi}",
-                         w + t.scaled(-1.0) + b.scaled(m1), np.zeros(S), lab)  # fmt: skip
-                add_rows(m.groups, f"cap_lower_cap_{y}_{gi}", w + b.scaled(-m2), c - m2, lab)
+                exact_min(m.groups, ("cap_upper", "cap_share_upper", "cap_lower_share",
+                                     "cap_lower_cap"), f"_{y}_{gi}", w, t, data_cols(c), b,
+                          (m1, m2), lab)  # fmt: skip
                 add_binding_order(m, d, f"group_cap_order_{y}_{gi}", m.group_cap_binds, t.A,
                                   c, y, gi)  # fmt: skip
             if np.isfinite(collar).any():

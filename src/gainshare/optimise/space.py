@@ -212,7 +212,7 @@ class Space:
 
     def loss_rate(self, st: Structure) -> np.ndarray:
         """(S, Y, P) quality-scaled loss rate on loss shares (1 where a provider has none)."""
-        return loss_rate(self.econ(st.lever), self.req.loss_quality)
+        return loss_rate(self.econ(st.lever), self.req)
 
     def split(self, econ: Economics) -> np.ndarray:
         """(S, Y, P) commissioners' split of the retained amount."""

@@ -107,18 +107,13 @@ def loss_rates(year_terms, shape: tuple[int, int, int], pidx: dict[str, int]) ->
     return LossRates(on, **arr)
 
 
-def stated_loss_rate(rules: dict, scores: np.ndarray, pidx: dict[str, int]) -> np.ndarray:
-    """(S, Y, P) loss rate from quality scores (S, Y, P) under rules that hold in every year
-    (provider id -> QualityLossRate); 1 where a provider has none. Design's factor on a loss
-    share, by the same code settlement uses."""
-    Y = scores.shape[1]
-    rates = loss_rates([(_Rules(rules), list(range(Y)))], scores.shape, pidx)
+def stated_loss_rate(terms, scores: np.ndarray, pidx: dict[str, int]) -> np.ndarray:
+    """(S, Y, P) loss rate from quality scores (S, Y, P) under the quality-scaled loss shares
+    of `terms` (anything with `loss_quality`, e.g. the design requirements) in every year; 1
+    where a provider has none. Design's factor on a loss share, by the same code settlement
+    uses."""
+    rates = loss_rates([(terms, list(range(scores.shape[1])))], scores.shape, pidx)
     return np.ones(scores.shape) if rates is None else rates.rate(scores)
-
-
-@dataclass(frozen=True)
-class _Rules:
-    loss_quality: dict
 
 
 def horizon_limits(agreement, exp_pay: np.ndarray, pidx: dict[str, int]):
