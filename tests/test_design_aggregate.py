@@ -12,27 +12,21 @@ the trust takes 37,500 then 32,500 in scenario a (still at least the 30,000 it n
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import pytest
 import yaml
-from helpers_design import tiny_case, tiny_dict
+from helpers_design import gain_loss_dict, gain_then_loss_best, tiny_case, tiny_dict
 from typer.testing import CliRunner
 
 from gainshare.cli import app
-from gainshare.economics.model import compute
-from gainshare.economics.scenarios import sample
 from gainshare.optimise import Designer, design
 from gainshare.optimise.explain import explain
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.io import InputError
-from gainshare.settle.check import check
-from gainshare.settle.requirements import failures
 
 runner = CliRunner()
-STEPS = [round(0.05 * i, 2) for i in range(21)]
 TWO_YEARS = {"years": 2, "first_year": 2026}
 
 
@@ -68,18 +62,10 @@ def test_a_cap_below_what_the_trust_needs_over_the_agreement_is_infeasible_and_e
 
 
 def _loss_dict(agg: dict) -> dict:
-    """The tiny economy over two identical years with a gain scenario (pool 100,000 a year) and
-    two loss scenarios (-50,000 and -60,000 a year; the acute trust 30,000 and 36,000 ahead, the
-    community trust 30,000 behind and allowed 45,000 short each year)."""
-    d = tiny_dict()
+    """The tiny economy with a gain scenario and two loss scenarios (`gain_loss_dict`) over two
+    identical years, the community trust allowed 45,000 short each year."""
+    d = gain_loss_dict()
     d["horizon"] = TWO_YEARS
-    d["schemes"][0]["escalation"] = {"dist": "uniform", "low": 0.0, "high": 0.9}
-    d["uncertainty"]["named"] = [
-        {"name": n, "weight": w,
-         "values": {"schemes.rr.targeting": t, "schemes.rr.escalation": e}}
-        for n, w, t, e in (("gain", 0.5, 1.0, 0.0), ("loss", 0.3, 0.4, 0.9),
-                           ("worse", 0.2, 0.3, 0.9))
-    ]  # fmt: skip
     d["keep_whole"] = {"acute": {"mode": "robust"},
                        "community": {"mode": "robust", "tolerance": 45_000}}  # fmt: skip
     d["requirements"] = {"rounding": "5%", "search": None, "aggregate_limits": agg}
@@ -87,34 +73,17 @@ def _loss_dict(agg: dict) -> dict:
 
 
 def _grid_best(case: Case) -> float | None:
-    """The best agreement of the 5% grid, each settled by the settlement code (gain and loss
-    shares apart: a scenario gains in both years or loses in both)."""
-    econ = compute(case, sample(case))
+    """The best agreement of the 5% grid carrying the case's limits over the agreement, each
+    settled by the settlement code (`gain_then_loss_best`: a scenario gains in both years or
+    loses in both)."""
     agg = case.requirements.aggregate_limits.model_dump()
-
-    def agreement(gain, loss):
-        def tier(sh):
-            return [{"shares": sh | {"ccg": round(1 - sum(sh.values()), 10)}}]
-
-        return Agreement.model_validate({"terms": {"gain_tiers": tier(gain),
-                                                   "loss_tiers": tier(loss)},
-                                         "aggregate_limits": agg})  # fmt: skip
-
-    def best(candidates):
-        top, arg = -float("inf"), None
-        for a in candidates:
-            res = check(case, a, econ)
-            if not failures(case, a, res) and res.expected_retained > top + 1e-9:
-                top, arg = res.expected_retained, a
-        return top, arg
-
-    pairs = [(a, c) for a, c in itertools.product(STEPS, STEPS) if a + c <= 1 + 1e-9]
-    _, gain = best([agreement({"acute": a, "community": c}, {}) for a, c in pairs])
-    if gain is None:
-        return None
-    g = {k: v for k, v in gain.terms.gain_tiers[0].shares.items() if k != "ccg"}
-    top, arg = best([agreement(g, {"acute": a, "community": c}) for a, c in pairs])
-    return top if arg is not None else None
+    return gain_then_loss_best(
+        case,
+        lambda gain, loss: {
+            "terms": {"gain_tiers": gain, "loss_tiers": loss},
+            "aggregate_limits": agg,
+        },
+    )
 
 
 @pytest.mark.parametrize("agg", [

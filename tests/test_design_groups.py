@@ -18,7 +18,14 @@ import json
 
 import pytest
 import yaml
-from helpers_design import tiny_case, tiny_dict
+from helpers_design import (
+    STEPS,
+    design_refusal,
+    gain_loss_dict,
+    gain_then_loss_best,
+    one_tier,
+    tiny_case,
+)
 from typer.testing import CliRunner
 
 from gainshare.cli import app
@@ -32,7 +39,6 @@ from gainshare.settle.check import check
 from gainshare.settle.requirements import failures
 
 runner = CliRunner()
-STEPS = [round(0.05 * i, 2) for i in range(21)]
 PAIR = {"name": "pair", "members": ["acute", "community"]}
 
 
@@ -62,17 +68,9 @@ def test_the_cap_binds_pro_rata_when_resettled():
 
 
 def _loss_dict(cap=None, collar=None) -> dict:
-    """The tiny economy with a gain year (pool 100,000) and two loss years (pools -50,000 and
-    -60,000; the acute trust 30,000 and 36,000 ahead, the community trust 30,000 behind in
-    every year and allowed 45,000 short): both trusts may take a share of a loss."""
-    d = tiny_dict()
-    d["schemes"][0]["escalation"] = {"dist": "uniform", "low": 0.0, "high": 0.9}
-    d["uncertainty"]["named"] = [
-        {"name": n, "weight": w,
-         "values": {"schemes.rr.targeting": t, "schemes.rr.escalation": e}}
-        for n, w, t, e in (("gain", 0.5, 1.0, 0.0), ("loss", 0.3, 0.4, 0.9),
-                           ("worse", 0.2, 0.3, 0.9))
-    ]  # fmt: skip
+    """The tiny economy with a gain year and two loss years (`gain_loss_dict`), the community
+    trust allowed 45,000 short: both trusts may take a share of a loss."""
+    d = gain_loss_dict()
     d["keep_whole"] = {"acute": {"mode": "robust"},
                        "community": {"mode": "robust", "tolerance": 45_000}}  # fmt: skip
     group = PAIR | ({"cap": cap} if cap else {}) | ({"collar": collar} if collar else {})
@@ -81,34 +79,11 @@ def _loss_dict(cap=None, collar=None) -> dict:
 
 
 def _grid_best(case: Case) -> float | None:
-    """The best agreement of the 5% grid, each settled by the settlement code. A gain year's
-    rows involve only the gain shares and a loss year's only the loss shares, and the objective
-    adds the two: the best gains (losses kept by the CCG), then the best losses with them."""
-    econ = compute(case, sample(case))
+    """The best agreement of the 5% grid carrying the case's group limits, each settled by the
+    settlement code (`gain_then_loss_best`)."""
     groups = [g.model_dump() for g in case.requirements.group_limits]
-
-    def terms(gain, loss):
-        def tier(sh):
-            return [{"shares": sh | {"ccg": round(1 - sum(sh.values()), 10)}}]
-
-        return {"gain_tiers": tier(gain), "loss_tiers": tier(loss), "group_limits": groups}
-
-    def best(candidates):
-        top, arg = -float("inf"), None
-        for t in candidates:
-            a = Agreement.model_validate({"terms": t})
-            res = check(case, a, econ)
-            if not failures(case, a, res) and res.expected_retained > top + 1e-9:
-                top, arg = res.expected_retained, t
-        return top, arg
-
-    pairs = [(a, c) for a, c in itertools.product(STEPS, STEPS) if a + c <= 1 + 1e-9]
-    _, gain = best([terms({"acute": a, "community": c}, {}) for a, c in pairs])
-    if gain is None:
-        return None
-    g = {k: v for k, v in gain["gain_tiers"][0]["shares"].items() if k != "ccg"}
-    top, arg = best([terms(g, {"acute": a, "community": c}) for a, c in pairs])
-    return top if arg is not None else None
+    return gain_then_loss_best(case, lambda gain, loss: {"terms": {
+        "gain_tiers": gain, "loss_tiers": loss, "group_limits": groups}})  # fmt: skip
 
 
 @pytest.mark.parametrize("cap, collar, kept", [
@@ -173,10 +148,8 @@ def _joint_best(case: Case) -> float | None:
     ids = case.party_ids
 
     def settle(gain, loss):
-        def tier(sh):
-            return [{"shares": sh | {"ccg": round(1 - sum(sh.values()), 10)}}]
-
-        a = Agreement.model_validate({"terms": {"gain_tiers": tier(gain), "loss_tiers": tier(loss),
+        a = Agreement.model_validate({"terms": {"gain_tiers": one_tier(gain),
+                                                "loss_tiers": one_tier(loss),
                                                 "group_limits": groups}})  # fmt: skip
         res = check(case, a, econ)
         net = res.settlement.net.min(axis=1)  # (S, P) worst year
@@ -318,13 +291,8 @@ def test_what_design_cannot_yet_do_under_group_limits_is_refused(tmp_path, chang
     with pytest.raises(InputError) as e:
         design(Case.model_validate(d))
     assert any(words in p for p in e.value.problems), e.value.problems
-    path = tmp_path / "case.yaml"
-    path.write_text(yaml.safe_dump(d))
-    got = runner.invoke(app, ["design", str(path), "--json"])
-    assert got.exit_code == 2
-    doc = json.loads(got.stdout)
-    assert doc["status"] == "bad_input"
-    assert any(p["text"].startswith(f"{path}: ") and words in p["text"] for p in doc["problems"])
+    texts = design_refusal(tmp_path, d)
+    assert any(t.startswith(f"{tmp_path / 'case.yaml'}: ") and words in t for t in texts)
 
 
 def test_a_group_member_must_be_a_provider():

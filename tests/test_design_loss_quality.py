@@ -22,7 +22,7 @@ import json
 
 import pytest
 import yaml
-from helpers_design import tiny_dict
+from helpers_design import STEPS, best_agreement, design_refusal, gain_loss_dict, one_tier
 from typer.testing import CliRunner
 
 import gainshare
@@ -32,24 +32,14 @@ from gainshare.economics.scenarios import sample
 from gainshare.optimise import Designer, design
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
-from gainshare.settle.check import check
-from gainshare.settle.requirements import failures
 
 runner = CliRunner()
 ENHANCED = {"intercept": 1.0, "slope": 0.75, "min_rate": 0.40, "max_rate": 0.75}
-STEPS = [round(0.05 * i, 2) for i in range(21)]
 
 
 def loss_dict(rule: dict | None = ENHANCED, **req) -> dict:
-    d = tiny_dict()
-    d["schemes"][0]["escalation"] = {"dist": "uniform", "low": 0.0, "high": 0.9}
+    d = gain_loss_dict(**{"quality.acute": (100, 60, 0)})
     d["quality_scores"] = {"acute": 80}
-    d["uncertainty"]["named"] = [
-        {"name": n, "weight": w,
-         "values": {"schemes.rr.targeting": t, "schemes.rr.escalation": e, "quality.acute": q}}
-        for n, w, t, e, q in (("gain", 0.5, 1.0, 0.0, 100), ("loss", 0.3, 0.4, 0.9, 60),
-                              ("worse", 0.2, 0.3, 0.9, 0))
-    ]  # fmt: skip
     d["keep_whole"] = {"acute": {"mode": "robust"}, "community": {"mode": "none"}}
     d["requirements"] = {
         "rounding": "5%",
@@ -104,17 +94,12 @@ def test_an_exhaustive_grid_finds_nothing_better():
     year's rows involve only the gain shares, a loss year's only the loss shares), each
     agreement carrying the rule and settled by the settlement code."""
     case = loss_case()
-    econ = compute(case, sample(case))
-    best, arg = -float("inf"), None
-    for s in STEPS:
-        a = Agreement.model_validate({"terms": {
-            "gain_tiers": [{"shares": {"acute": 0.6, "community": 0.0, "ccg": 0.4}}],
-            "loss_tiers": [{"shares": {"acute": s, "community": 0.0, "ccg": round(1 - s, 10)}}],
-            "loss_quality": {"acute": ENHANCED}}})  # fmt: skip
-        res = check(case, a, econ)
-        if not failures(case, a, res) and res.expected_retained > best + 1e-9:
-            best, arg = res.expected_retained, s
-    assert arg == 0.8 and best == pytest.approx(6_800, abs=0.01)
+    best, arg = best_agreement(case, compute(case, sample(case)), [{"terms": {
+        "gain_tiers": one_tier({"acute": 0.6, "community": 0.0}),
+        "loss_tiers": one_tier({"acute": s, "community": 0.0}),
+        "loss_quality": {"acute": ENHANCED}}} for s in STEPS])  # fmt: skip
+    assert arg["terms"]["loss_tiers"][0]["shares"]["acute"] == 0.8
+    assert best == pytest.approx(6_800, abs=0.01)
     assert design(case).objective_value == pytest.approx(best, abs=0.01)
 
 
@@ -185,13 +170,8 @@ def test_a_rule_the_case_cannot_apply_is_refused_in_one_line(tmp_path, change, f
             n["values"].pop("quality.acute")
     else:
         d["requirements"].update(change)
-    path = tmp_path / "case.yaml"
-    path.write_text(yaml.safe_dump(d))
-    got = runner.invoke(app, ["design", str(path), "--json"])
-    assert got.exit_code == 2
-    doc = json.loads(got.stdout)
-    assert doc["status"] == "bad_input"
-    assert any(field in p["text"] and words in p["text"] for p in doc["problems"]), doc
+    texts = design_refusal(tmp_path, d)
+    assert any(field in t and words in t for t in texts), texts
 
 
 def test_the_requirements_page_states_the_rule_in_words():

@@ -21,7 +21,7 @@ import json
 
 import pytest
 import yaml
-from helpers_design import fund_dict
+from helpers_design import STEPS, best_agreement, fund_dict
 from typer.testing import CliRunner
 
 import gainshare
@@ -32,11 +32,9 @@ from gainshare.optimise import Designer, design
 from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.io import InputError
-from gainshare.settle.check import check
 from gainshare.settle.requirements import failures
 
 runner = CliRunner()
-STEPS = [round(0.05 * i, 2) for i in range(21)]
 
 
 def fund_case(fund=None, **kw) -> Case:
@@ -91,16 +89,11 @@ def test_an_exhaustive_grid_finds_nothing_better():
     econ = compute(case, sample(case))
 
     def best(terms):
-        top, arg = -float("inf"), None
-        for t in terms:
-            a = Agreement.model_validate({"terms": t})
-            res = check(case, a, econ)
-            if not failures(case, a, res) and res.expected_retained > top + 1e-9:
-                top, arg = res.expected_retained, t
-        return top, arg
+        return best_agreement(case, econ, [{"terms": t} for t in terms])
 
     pairs = [(a, f) for a, f in itertools.product(STEPS, STEPS) if a + f <= 1 + 1e-9]
     _, gain = best([_terms({"acute": a, "fund": f}, {}) for a, f in pairs if f >= 0.05])
+    gain = gain["terms"]
     g = {k: v for k, v in gain["gain_tiers"][0]["shares"].items() if k in ("acute", "fund")}
     top, arg = best([_terms(g, {"acute": a, "fund": f}) for a, f in pairs])
     assert g == {"acute": 0.6, "fund": 0.05}
