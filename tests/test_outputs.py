@@ -201,3 +201,38 @@ def test_sigterm_handler_runs_finally_blocks():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stdout.strip()) == (7, "cleaned up")
+
+
+@pytest.mark.parametrize("where", ["probe", "file", "folder"])
+def test_a_signal_the_moment_a_temporary_exists_still_removes_it(where, tmp_path):
+    """The signal is sent from inside the call that makes the temporary (the narrowest window
+    there is): it waits until the temporary is known, and the probe or output is cleaned up."""
+    code = (
+        "import os, signal, sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from gainshare import output\n"
+        "output.stop_on_signals()\n"
+        "make = {'probe': 'mkstemp', 'file': 'mkstemp', 'folder': 'mkdtemp'}[sys.argv[2]]\n"
+        "real = getattr(tempfile, make)\n"
+        "def made(*a, **k):\n"
+        "    r = real(*a, **k)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return r\n"
+        "setattr(tempfile, make, made)\n"
+        "folder = Path(sys.argv[1])\n"
+        "try:\n"
+        "    if sys.argv[2] == 'probe':\n"
+        "        output.check_target(folder / 'a.yaml')\n"
+        "    elif sys.argv[2] == 'file':\n"
+        "        with output.atomic_file(folder / 'a.yaml') as t:\n"
+        "            t.write_text('x')\n"
+        "    else:\n"
+        "        with output.atomic_folder(folder / 'rep') as t:\n"
+        "            (t / 'x').write_text('x')\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(7)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path), where], capture_output=True,
+                       text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 7, r.stderr
+    assert _listing(tmp_path) == []

@@ -52,14 +52,16 @@ def _umask() -> int:
 
 def _probe(folder: Path, path: Path, option: str) -> None:
     """Create and remove a file in `folder`: the one test that knows about read-only mounts,
-    `/proc` and permissions alike."""
-    try:
-        fd, name = tempfile.mkstemp(dir=folder, prefix=".gainshare-probe-")
-    except OSError as e:
-        raise _write_problem(path, option, e) from None
-    os.close(fd)
-    with contextlib.suppress(OSError):
-        os.unlink(name)
+    `/proc` and permissions alike. Signals wait until the probe is gone, so a stop never
+    leaves it behind."""
+    with signals_held():
+        try:
+            fd, name = tempfile.mkstemp(dir=folder, prefix=".gainshare-probe-")
+        except OSError as e:
+            raise _write_problem(path, option, e) from None
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -146,7 +148,7 @@ def _check_existing(p: Path, option: str, force: bool, folder: bool, owned) -> N
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
     """SIGINT and SIGTERM wait while a finished output is moved into place."""
     sigs = {signal.SIGINT, signal.SIGTERM}
     try:
@@ -165,26 +167,26 @@ def atomic_file(path: str | Path, option: str = "--out", force: bool = True) -> 
     """A temporary path beside `path` to write to; moved onto `path` when the block ends well,
     removed whatever happens. An OSError while writing (a full disk) becomes InputError."""
     target = Path(path)
+    tmp: Path | None = None
     try:
-        fd, name = tempfile.mkstemp(dir=target.absolute().parent, prefix=f".{target.name}.",
-                                    suffix=".tmp")  # fmt: skip
-    except OSError as e:
-        raise _write_problem(target, option, e) from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
+        with signals_held():  # a stop lands after `tmp` is known, so `finally` removes it
+            fd, name = tempfile.mkstemp(dir=target.absolute().parent,
+                                        prefix=f".{target.name}.", suffix=".tmp")  # fmt: skip
+            os.close(fd)
+            tmp = Path(name)
         yield tmp
         if not force and target.exists():
             raise _problem(target, option, "appeared while this ran: pass --force to replace "
                            "it, or choose another name")  # fmt: skip
         os.chmod(tmp, 0o666 & ~_umask())
-        with _signals_held():
+        with signals_held():
             os.replace(tmp, target)
     except OSError as e:
         raise _write_problem(target, option, e) from None
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 @contextlib.contextmanager
@@ -195,15 +197,15 @@ def atomic_folder(path: str | Path, option: str = "--out") -> Iterator[Path]:
     so a failure leaves none of them behind."""
     target = Path(path)
     base = _existing_ancestor(target)  # its parent, unless the folders above it are to be made
+    tmp: Path | None = None
+    old: Path | None = None
     try:
-        tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{target.name}.", suffix=".tmp"))
-    except OSError as e:
-        raise _write_problem(target, option, e) from None
-    old = base / f"{tmp.name}.old"
-    try:
+        with signals_held():  # a stop lands after `tmp` is known, so `finally` removes it
+            tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{target.name}.", suffix=".tmp"))
+        old = base / f"{tmp.name}.old"
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
-        with _signals_held():
+        with signals_held():
             target.absolute().parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 os.rename(target, old)
@@ -216,8 +218,9 @@ def atomic_folder(path: str | Path, option: str = "--out") -> Iterator[Path]:
     except OSError as e:
         raise _write_problem(target, option, e) from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+        for left in (tmp, old):
+            if left is not None:
+                shutil.rmtree(left, ignore_errors=True)
 
 
 _STOPPING: list[int] = []

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from gainshare.output import atomic_file
 from gainshare.report.excel_case import save_atomic
 from gainshare.schema.actuals import COLUMNS, KINDS, SHEET
 from gainshare.schema.case import Case
@@ -122,16 +121,8 @@ def write_actuals_template(case: Case, path: str | Path, year: int = 1) -> Path:
     """Write the actuals template for `year` (1-based) as .xlsx or .csv, atomically."""
     p = Path(path)
     if p.suffix.lower() == ".csv":
-        fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".csv")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                f.write(_csv_text(case, year))
-            umask = os.umask(0)
-            os.umask(umask)
-            Path(tmp).chmod(0o666 & ~umask)
-            Path(tmp).replace(p)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with atomic_file(p) as tmp:
+            tmp.write_text(_csv_text(case, year), encoding="utf-8", newline="")
         return p
     return save_atomic(_xlsx(case, year), p)
 

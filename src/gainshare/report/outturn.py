@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 from rich.table import Table
 
+from gainshare.output import signals_held
 from gainshare.report.bridge import bridge_figure, bridge_rows, bridge_table, penny
 from gainshare.report.charts import PLOTLY_JS, write_html, write_plotly_js
 from gainshare.report.console import console
@@ -161,8 +162,10 @@ def keep(out: Path, kind: str, doc: dict, currency: str, head: dict) -> Kept:
             kept.true_up = true_up(prev, head | doc)
             doc = doc | {"true_up": kept.true_up}
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".gainshare-settle-", dir=folder))
+    tmp: Path | None = None
     try:
+        with signals_held():  # a stop lands after `tmp` is known, so `finally` removes it
+            tmp = Path(tempfile.mkdtemp(prefix=".gainshare-settle-", dir=folder))
         for _ in range(1000):  # another run may take a number first: take the next one
             found = _numbered(folder, kind)
             n = (found[-1][0] if found else 0) + 1
@@ -182,7 +185,8 @@ def keep(out: Path, kind: str, doc: dict, currency: str, head: dict) -> Kept:
                 pass
             names.append(PLOTLY_JS)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     kept.number = n
     kept.files = [str(Path(year_folder(label)) / name) for name in names]
     return kept
