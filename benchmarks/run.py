@@ -429,7 +429,8 @@ def rules_runs() -> list[dict]:
     """design on the MSSP example with its programme's rules stated as terms (no target in
     SPEC section 6): the ENHANCED loss rate, every member allowed $2.5m a year short, against
     the same case without the rule; and every ENHANCED term (2% corridor, proportional
-    gateway, loss rate, 20% group cap and 15% group collar), every member allowed $4m."""
+    gateway, loss rate, 20% group cap and 15% group collar), every member allowed $4m; the
+    same with four corridor options to choose among, and with the worst-margin aim."""
     base = yaml.safe_load((ROOT / "cases" / "mssp.yaml").read_text())
 
     def with_terms(tolerance: float, **req) -> dict:
@@ -448,16 +449,30 @@ def rules_runs() -> list[dict]:
                           "cap": {"share_of_expected": 0.20},
                           "collar": {"share_of_expected": 0.15}}],
     }  # fmt: skip
+
+    def corridor(share: float, mode: str) -> dict:
+        edge = {"share_of_expected": share}
+        return {"gain_threshold": edge, "loss_threshold": edge, "mode": mode}
+
+    options = [corridor(0.01, "first_pound"), corridor(0.02, "first_pound"),
+               corridor(0.02, "excess_only"), corridor(0.03, "excess_only")]  # fmt: skip
+    no_corridor = {k: v for k, v in enhanced.items() if k != "corridor"}
     runs = [("loss rate, $2.5m tolerance, without the rule", with_terms(2.5e6)),
             ("loss rate, $2.5m tolerance, with the rule", with_terms(2.5e6, loss_quality=rate)),
-            ("every ENHANCED term, $4m tolerance", with_terms(4e6, **enhanced))]  # fmt: skip
+            ("every ENHANCED term, $4m tolerance", with_terms(4e6, **enhanced)),
+            ("every ENHANCED term, four corridor options",
+             with_terms(4e6, corridor_options=options, **no_corridor)),
+            ("every ENHANCED term, worst-margin aim",
+             with_terms(4e6, objective="worst_margin", **enhanced))]  # fmt: skip
     out = []
     for label, d in runs:
         case = Case.model_validate(d)
         t0 = time.perf_counter()
         r = Designer(case).solve()
         out.append({"case": label, "seconds": time.perf_counter() - t0, "status": r.status,
-                    "route": r.route, "cms_keeps": r.objective_value,
+                    "route": r.route, "cms_keeps": r.check and r.check.expected_retained,
+                    "worst_margin": r.check and r.check.worst_provider_net,
+                    "corridor": r.agreement and r.agreement.terms.corridor.model_dump(),
                     "verified": r.check is not None and not failures(case, r.agreement,
                                                                      r.check)})  # fmt: skip
     return out
@@ -693,7 +708,8 @@ def print_table(doc: dict) -> None:
               + ("" if r["proven_nearest"] else ", not proven the nearest"))  # fmt: skip
     for r in det.get("rules") or []:
         print(f"design, MSSP example, {r['case']}: {r['status']} ({r['route']}) in "
-              f"{r['seconds']:.2f} s, CMS keeps ${r['cms_keeps']:,.2f}"
+              f"{r['seconds']:.2f} s, CMS keeps ${r['cms_keeps']:,.2f}, worst margin "
+              f"${r['worst_margin']:,.2f}"
               + ("" if r["verified"] else ", NOT verified"))  # fmt: skip
     if det["check"]:
         st = det["check"]["stages_s"]

@@ -334,11 +334,20 @@ def test_commissioners_range_reaches_the_most_they_can_keep(workshop):
     mip_best = Designer(workshop, method="mip").solve(duals=False).check.expected_retained
     assert mip_best < best
     assert other.low.value == 0.0 and other.high.value == pytest.approx(mip_best, abs=2.0)
-    assert m.solve(WhatIf(commissioners_min=other.high.value, objective="worst_margin")).check
-    # beyond the MIP's own optimum no agreement of its space works; the room's previous answer
-    # is handed to design as a start and, when it still meets every requirement, returned:
-    # design never gives less than an agreement it was given
+    at_most = m.solve(WhatIf(commissioners_min=other.high.value, objective="worst_margin"))
+    # the answer is weighed by its worst margin: the room's previous answer (the search's
+    # commissioners' optimum) is a start that meets the minimum but leaves the worst-off
+    # provider less, so it is not returned
+    assert at_most.result.status == "optimal" and "as a start" not in at_most.result.message
+    assert at_most.result.starts[0]["meets_requirements"]
+    assert at_most.result.starts[0]["objective_value"] < at_most.result.objective_value
+    # beyond the MIP's own optimum no agreement of its space works. With the worst-margin
+    # answer as the previous one, it fails the new minimum too: nothing meets it
     high = WhatIf(commissioners_min=mip_best + 1_000, objective="worst_margin")
+    assert m.solve(high).result.status == "infeasible"
+    # with the commissioners' optimum as the previous answer, that start meets it and is
+    # returned: design never gives less than an agreement it was given
+    m.solve(WhatIf())
     got = m.solve(high).result
     assert got.status == "start" and got.check.expected_retained >= mip_best + 1_000
     assert "given as a start, meets every requirement" in got.message

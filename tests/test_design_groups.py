@@ -277,17 +277,15 @@ def test_design_and_check_from_the_command_line(tmp_path):
 @pytest.mark.parametrize("change, words", [
     ({"keep_whole": {"acute": {"mode": "cvar", "beta": 0.9}}},
      "keep_whole.acute: design keeps a member of group 'pair' whole in every scenario"),
-    ({"requirements": {"objective": "worst_margin"}},
-     "requirements.objective: design cannot yet aim for the worst provider's margin"),
     ({"requirements": {"caps": {"acute": {"decide": True}}}},
      "requirements.group_limits[0].members.acute: 'acute' also has requirements.caps.acute"),
-    ({"requirements": {"gain_edge_options": [[{"amount": 50_000}], [{"amount": 70_000}]]}},
-     "requirements.group_limits: design under group limits uses one set of terms"),
+    ({"levers": {"teams": {"rr": [1, 2]}}},
+     "levers: design under group limits cannot yet choose levers"),
 ])  # fmt: skip
 def test_what_design_cannot_yet_do_under_group_limits_is_refused(tmp_path, change, words):
     d = _loss_dict({"amount": 90_000})
     for k, v in change.items():
-        d[k] = d[k] | v
+        d[k] = d.get(k, {}) | v
     with pytest.raises(InputError) as e:
         design(Case.model_validate(d))
     assert any(words in p for p in e.value.problems), e.value.problems
@@ -406,3 +404,82 @@ def test_a_start_without_the_groups_limits_is_not_an_answer():
     )
     [seen] = design(case, starts=(with_cap,)).starts
     assert seen["failures"][0].startswith("Acute trust is not kept whole")
+
+
+def _corridor(amount: float, mode: str) -> dict:
+    return {
+        "gain_threshold": {"amount": amount},
+        "loss_threshold": {"amount": amount},
+        "mode": mode,
+    }
+
+
+@pytest.mark.parametrize("cap, collar", [({"amount": 90_000}, None),
+                                         ({"amount": 90_000}, {"amount": 40_000}),
+                                         (None, {"amount": 40_000})])  # fmt: skip
+def test_several_structures_under_group_limits_choose_the_best_of_each_alone(cap, collar):
+    """Corridor options under group limits: one MIP chooses among them, and its answer is the
+    best of designing each option alone (the first option listed is not the best, so the
+    choice is the model's). Hand-worked for the first: with no corridor the CCG keeps 15,950;
+    each pound of an excess-only corridor is a pound the members cannot be given."""
+    options = [_corridor(20_000, "excess_only"), _corridor(5_000, "excess_only"),
+               _corridor(0, "first_pound"), _corridor(10_000, "excess_only")]  # fmt: skip
+    d = _loss_dict(cap, collar)
+    alone = []
+    for option in options:
+        one = json.loads(json.dumps(d))
+        one["requirements"]["corridor_options"] = [option]
+        r = design(Case.model_validate(one))
+        assert r.status == "optimal"
+        alone.append(r.objective_value)
+    d["requirements"]["corridor_options"] = options
+    r = design(Case.model_validate(d))
+    assert r.status == "optimal" and r.route == "mip"
+    assert r.objective_value == pytest.approx(max(alone), abs=0.01)
+    assert alone.index(max(alone)) == 2 and r.agreement.terms.corridor.gain_threshold.amount == 0
+    assert alone[0] < alone[3] < alone[1] < alone[2]
+    assert r.check.all_kept_whole
+    assert alone[2] == pytest.approx(15_950 if collar is None else 13_000, abs=0.01)
+
+
+def test_the_worst_margin_aim_under_a_group_cap_by_hand():
+    """Cap 98,000 on the pair (the module's hand working): shares x and y of the gain. With
+    x + y <= 0.98 the cap never binds and the worst margin is at most 200 (x = 60.25%,
+    y = 37.75%, scenario b). Past 0.98 it binds in scenario a and each member gets 98,000 in
+    proportion; with x + y = 1 and r = x the margins are 98,000 r - 60,000 (acute, a) and
+    80,000 (1 - r) - 30,000 (community, b), equal at r = 55 / 89: both 50,000 / 89 = 561.80.
+    The CCG then keeps only what the cap cuts: 0.5 x 2,000 = 1,000."""
+    case = capped({"amount": 98_000})
+    case = case.model_copy(update={"requirements": case.requirements.model_copy(
+        update={"objective": "worst_margin"})})  # fmt: skip
+    r = design(case)
+    assert r.status == "optimal" and r.route == "mip" and r.objective_name == "worst_margin"
+    top = 50_000 / 89
+    assert top - 1.0 <= r.objective_value <= top + 0.01
+    assert r.bound >= top - 0.01 and r.bound - r.objective_value <= 1.0
+    assert r.objective_value == pytest.approx(r.check.worst_provider_net, abs=0.01)
+    shares = r.agreement.terms.gain_tiers[0].shares
+    assert shares["acute"] == pytest.approx(55 / 89, abs=1e-3)
+    assert shares["community"] == pytest.approx(34 / 89, abs=1e-3)
+    assert r.check.expected_retained == pytest.approx(1_000, abs=5)
+    assert "bisection on the floor" in r.message
+    # no agreement of a 1% grid near the answer, each settled, has a better worst margin
+    econ = compute(case, sample(case))
+    grid = [round(0.55 + 0.01 * i, 2) for i in range(16)]
+    for x, y in itertools.product(grid, [round(0.3 + 0.01 * i, 2) for i in range(16)]):
+        if x + y <= 1 + 1e-9:
+            tier = one_tier({"acute": x, "community": y})
+            a = Agreement.model_validate({"terms": {"gain_tiers": tier, "loss_tiers": tier,
+                "group_limits": [PAIR | {"cap": {"amount": 98_000}}]}})  # fmt: skip
+            assert check(case, a, econ).worst_provider_net <= r.objective_value + 0.01
+
+
+def test_the_designer_switches_to_and_from_the_worst_margin_aim_under_group_limits():
+    designer = Designer(capped({"amount": 98_000}))
+    assert designer.solve().objective_value == pytest.approx(2_250, abs=0.01)
+    designer.set_objective("worst_margin")
+    r = designer.solve()
+    assert r.objective_name == "worst_margin"
+    assert r.objective_value == pytest.approx(50_000 / 89, abs=1.0)
+    designer.set_objective("commissioners")
+    assert designer.solve().objective_value == pytest.approx(2_250, abs=0.01)

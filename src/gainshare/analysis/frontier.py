@@ -156,7 +156,7 @@ def margin_points(
         if n_points < 2:
             return points
         if case.requirements.group_limits:  # no worst-margin aim: the highest floor instead
-            top = highest_floor(designer, first, time_limit)
+            top = designer.highest_floor(first, time_limit).result
         else:
             designer.set_objective("worst_margin")
             top = designer.solve(time_limit=time_limit, duals=False)
@@ -182,35 +182,6 @@ def margin_points(
     finally:
         designer.set_objective(objective)
         designer.set_margin_min(floor)
-
-
-FLOOR_STEPS = 14  # bisection steps for the highest worst-margin floor (group limits)
-
-
-def highest_floor(designer: Designer, first: DesignResult, time_limit: float | None = None
-                  ) -> DesignResult:  # fmt: skip
-    """The commissioners' best agreement at the highest floor on the worst provider margin
-    that some agreement meets, by bisection on the floor (each step a design): for cases whose
-    worst margin design cannot aim for (group limits). Starts from `first` (no floor) and an
-    upper bound from the data: no provider's net in any scenario and year can pass its
-    position before sharing plus every pound of that year's gain. Within a pound, or one part
-    in 10,000."""
-    d = designer.data
-    gain = d.gain_portion[0].sum(axis=2) * d.scale  # (S, Y): the most any provider receives
-    best_nets = d.base_net[0][:, :, d.providers] * d.scale + gain[:, :, None]
-    lo_r, lo = first, outcome_metrics(designer.case, first.check)["worst_margin"]
-    hi = float(best_nets.min())
-    for _ in range(FLOOR_STEPS):
-        if hi - lo <= max(1.0, 1e-4 * abs(lo)):
-            break
-        mid = (lo + hi) / 2
-        designer.set_margin_min(mid)
-        r = designer.solve(time_limit=time_limit, duals=False)
-        if r.ok:
-            lo_r, lo = r, max(mid, outcome_metrics(designer.case, r.check)["worst_margin"])
-        else:
-            hi = mid
-    return lo_r
 
 
 def frontier(

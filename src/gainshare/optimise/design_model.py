@@ -1033,6 +1033,8 @@ def add_objective(m, d: DesignData) -> None:
         add_relaxation_objective(m, d)
         return
     name = d.req.objective
+    if name == "worst_margin" and m._grouped:  # members' margins are not linear: the Designer
+        name = "commissioners"  # aims for it by bisection on the floor (Designer.highest_floor)
     primary = {
         "commissioners": lambda: m.retained_expected,
         "system_savings": lambda: m.savings_expected,

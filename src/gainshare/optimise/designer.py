@@ -39,9 +39,26 @@ from gainshare.schema.agreement import Agreement
 from gainshare.schema.case import Case
 from gainshare.schema.requirements import OBJECTIVE_WORDS, OBJECTIVES
 from gainshare.settle.check import CheckResult, check
-from gainshare.settle.requirements import failures
+from gainshare.settle.requirements import failures, fair_distance
+from gainshare.units import money
 
 VERIFY_TOLERANCE = 0.01  # pounds: a re-settlement differing by more than a penny is an error
+SHARE_TOLERANCE = 1e-6  # a start is closer to the reference split only by more than this
+FLOOR_TOLERANCE = 1.0  # pounds: the highest worst-margin floor under group limits, within this
+FLOOR_STEPS = 60  # bisection steps at most (the time limit usually stops it sooner)
+
+
+@dataclass
+class FloorSearch:
+    """Where a bisection on the worst-margin floor stopped (`Designer.highest_floor`): the
+    answer at the highest floor met, that margin, the least floor known out of reach, the
+    designs it took after the first, and whether the two are within the tolerance."""
+
+    result: DesignResult
+    margin: float
+    bound: float
+    steps: int
+    proven: bool
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,19 @@ def _rules_missing(case: Case, agreement: Agreement) -> list[str]:
         out.append("it does not carry the limits over the whole agreement the case sets "
                    "(requirements.aggregate_limits)")  # fmt: skip
     return out
+
+
+def objective_of(case: Case, agreement: Agreement, result: CheckResult, name: str) -> float:
+    """An agreement's value under objective `name`, from its settlement: the commissioners'
+    expected retained savings, the expected system savings, the worst provider margin, or the
+    distance from the reference split (the smaller the better)."""
+    if name == "system_savings":
+        return result.expected_system_savings
+    if name == "worst_margin":
+        return result.worst_provider_net or 0.0
+    if name == "fair_reference":
+        return fair_distance(case, agreement)
+    return result.expected_retained
 
 
 def _r(v: float | None) -> float | None:
@@ -275,11 +305,14 @@ class Designer:
             raise ValueError(f"unknown objective '{name}': use one of {', '.join(OBJECTIVES)}")
         if name == "fair_reference" and self.case.requirements.reference_split is None:
             raise ValueError("objective fair_reference needs requirements.reference_split")
-        if name == "worst_margin" and self.case.requirements.group_limits:
-            raise ValueError("objective worst_margin is not weighed under group limits yet")
         if name == self._objective:
             return
         self._requirement(objective=name)
+        if self.case.requirements.group_limits:  # the model keeps the commissioners' aim for
+            self._objective = name  # the worst margin (solve bisects on the floor)
+            if self._data is not None:
+                self._rebuild()
+            return
         self.route = self.method or ("search" if applicable(self.case) else "mip")
         if self._model is None:
             self._objective = name
@@ -346,12 +379,92 @@ class Designer:
         `ceilings`: an earlier answer's, when the requirements have only tightened since.
         `start`: an agreement of this model's structure that meets every requirement, handed
         to HiGHS as a starting solution (the MIP then has an answer whatever the time limit)."""
+        if self._objective == "worst_margin" and self.case.requirements.group_limits:
+            return self._aim_for_margin(time_limit)
         if self.route == "search":
             try:
                 return self._search(time_limit, duals, ceilings)
             except NotDecomposable as e:
                 self.route, self.route_note = "mip", str(e)
         return self._solve_mip(time_limit, duals, start)
+
+    def highest_floor(self, first: DesignResult, time_limit: float | None = None) -> FloorSearch:
+        """The highest floor on the worst provider margin that some agreement meets, by
+        bisection on the floor (each step a design of this designer's objective), for cases
+        whose worst margin the model cannot aim for (group limits: a member's rows carry the
+        floor in their coefficients). From `first`, the answer under the case's own floor, and
+        an upper bound from the data: no provider's net in any scenario and year can pass its
+        position before sharing plus every pound of that year's gain. To within
+        FLOOR_TOLERANCE pounds or one part in 10,000, unless the time limit comes first. The
+        designer is left with the last floor tried."""
+        d = self.data
+        t0 = time.perf_counter()
+        limit = float(time_limit if time_limit is not None else self.case.requirements.time_limit)
+        gain = d.gain_portion.sum(axis=3).max(axis=0) * d.scale  # (S, Y): all of any gain
+        reach = d.base_net[:, :, :, d.providers].max(axis=0) * d.scale + gain[:, :, None]
+        out = FloorSearch(first, first.check.worst_provider_net or 0.0, 0.0, 0, True)
+        out.bound = max(float(reach.min()) if reach.size else out.margin, out.margin)
+        while out.bound - out.margin > max(FLOOR_TOLERANCE, 1e-4 * abs(out.margin)):
+            left = limit - (time.perf_counter() - t0)
+            if left <= 0 or out.steps >= FLOOR_STEPS:
+                out.proven = False
+                break
+            mid = (out.margin + out.bound) / 2
+            self.set_margin_min(mid)
+            r = self.solve(time_limit=left, duals=False)
+            out.steps += 1
+            if r.ok:
+                out.result, out.margin = r, max(mid, r.check.worst_provider_net or mid)
+            elif r.status == "infeasible":
+                out.bound = mid
+            else:  # out of time before an answer: the floor is neither met nor ruled out
+                out.proven = False
+                break
+        return out
+
+    def _aim_for_margin(self, time_limit: float | None) -> DesignResult:
+        """The worst-margin aim under group limits: the highest floor on the worst provider
+        margin some agreement meets (`highest_floor`), and of the agreements that meet it the
+        one that leaves the commissioners the most, re-settled against the case as stated."""
+        t0 = time.perf_counter()
+        limit = float(time_limit if time_limit is not None else self.case.requirements.time_limit)
+        req = self.case.requirements.model_copy(update={"objective": "commissioners"})
+        inner = Designer(self.case.model_copy(update={"requirements": req}), self.scenarios,
+                         self.starts)  # fmt: skip
+        first = inner.solve(time_limit=limit, duals=False)
+        if not first.ok:
+            return replace(first, objective_name="worst_margin", objective_value=None,
+                           bound=None, gap=None)  # fmt: skip
+        found = inner.highest_floor(first, limit - (time.perf_counter() - t0))
+        a = found.result.agreement
+        result = check(self.case, a, found.result.check.settlement.econ)
+        fails = failures(self.case, a, result)
+        if fails:  # pragma: no cover - each step was verified against a stricter floor
+            return self._failed(
+                "error",
+                "worst_margin",
+                {},
+                "The answer fails a requirement "
+                f"when re-settled ({fails[0]['text']}): please report this case.",
+            )
+        value = result.worst_provider_net or 0.0
+        cur = self.case.currency
+        gap = round(max(found.bound - value, 0.0) / max(abs(value), 1.0), 8)
+        status = "optimal" if found.proven else "time_limit"
+        within = (money(FLOOR_TOLERANCE, cur) if FLOOR_TOLERANCE >= 1e-4 * abs(value)
+                  else "one part in 10,000")  # fmt: skip
+        msg = (f"The highest worst provider margin any agreement meets, to within {within} "
+               f"(bisection on the floor, {found.steps + 1} designs); of the agreements that "
+               "meet it, this one leaves the commissioners the most." if found.proven else
+               f"Time limit reached after {found.steps + 1} designs: the worst provider margin "
+               f"is {money(value, cur)}, and no agreement is known to reach "
+               f"{money(found.bound, cur)}.")  # fmt: skip
+        timings = {"total_s": round(time.perf_counter() - t0, 4), "designs": found.steps + 1}
+        out = replace(found.result, status=status, objective_name="worst_margin",
+                      objective_value=value, bound=found.bound, gap=gap, check=result,
+                      binding=[], timings=timings, message=msg, route="mip",
+                      ceilings={})  # fmt: skip
+        return self._never_worse(out)
 
     def _search(self, time_limit: float | None, duals: bool, ceilings=None) -> DesignResult:
         t0 = time.perf_counter()
@@ -411,23 +524,24 @@ class Designer:
         econ = (self.space.base_econ if self.case.levers is None
                 else compute(self.case, self.scenarios))  # fmt: skip
         seen, best = [], None
+        sign = -1.0 if out.objective_name == "fair_reference" else 1.0  # a distance
         for a in self.starts:
             r = check(self.case, a, econ)
             fails = [f["text"] for f in failures(self.case, a, r)] + _rules_missing(self.case, a)
-            value = (r.expected_system_savings if out.objective_name == "system_savings"
-                     else r.expected_retained)  # fmt: skip
+            value = objective_of(self.case, a, r, out.objective_name)
             seen.append(
                 {
                     "name": a.name,
                     "meets_requirements": not fails,
-                    "objective_value": round(value, 2),
+                    "objective_value": round(value, 6 if sign < 0 else 2),
                     "failures": fails[:5],
                 }
             )
-            if not fails and (best is None or value > best[0]):
+            if not fails and (best is None or sign * value > sign * best[0]):
                 best = (value, a, r)
+        tol = SHARE_TOLERANCE if out.objective_name == "fair_reference" else VERIFY_TOLERANCE
         better = (best is not None and out.agreement is not None
-                  and best[0] > (out.objective_value or 0.0) + VERIFY_TOLERANCE)  # fmt: skip
+                  and sign * best[0] > sign * (out.objective_value or 0.0) + tol)  # fmt: skip
         if best is not None and out.agreement is None and out.status != "error":
             better = True
         if not better:
@@ -437,7 +551,7 @@ class Designer:
             f"'{a.name}', given as a start, meets every requirement and does better "
             "than any agreement in the drafting space; it is returned unchanged."
         )
-        bound = max(out.bound or value, value)
+        bound = value if out.bound is None else (min if sign < 0 else max)(out.bound, value)
         return replace(out, status="optimal" if out.agreement is not None else "start",
                        objective_value=value, bound=bound, gap=None, agreement=a, check=r,
                        binding=[], message=msg, starts=seen)  # fmt: skip

@@ -36,9 +36,8 @@ def refuse_case(case: Case, where: str | None = None) -> None:
 def group_problems(case: Case) -> list[str]:
     """What design cannot yet do with the group caps and collars the case states, one line
     each: a group's limits over the whole agreement, members with limits of their own, members
-    kept whole by CVaR, members that are commissioners too, the worst-margin
-    objective, incentive requirements, and several structures to choose among
-    (models/design.md, "Group limits")."""
+    kept whole by CVaR, members that are commissioners too, incentive requirements, and
+    levers to choose (models/design.md, "Group limits")."""
     req = case.requirements
     out = []
     agg = req.aggregate_limits
@@ -53,19 +52,13 @@ def group_problems(case: Case) -> list[str]:
         for pid in g.members:
             out += _member_problems(case, f"requirements.group_limits[{i}].members.{pid}", pid,
                                     g.name)  # fmt: skip
-    if req.objective == "worst_margin":
-        out.append("requirements.objective: design cannot yet aim for the worst provider's "
-                   "margin under group limits: use objective commissioners, system_savings "
-                   "or fair_reference, with worst_margin_min as a floor")  # fmt: skip
     if req.incentives is not None:
         out.append("requirements.incentives: design cannot yet require incentives under group "
                    "limits: drop one of the two")  # fmt: skip
-    options = (req.corridor_options, req.gateway_options, req.gain_edge_options,
-               req.loss_edge_options)  # fmt: skip
-    if any(len(o) > 1 for o in options) or case.levers is not None:
-        out.append("requirements.group_limits: design under group limits uses one set of "
-                   "terms: state the corridor and tier edges, and drop the options and "
-                   "levers")  # fmt: skip
+    if case.levers is not None:
+        out.append("levers: design under group limits cannot yet choose levers (they change "
+                   "what each member needs): drop the levers section, so the schemes run as "
+                   "the case states them, or drop the group limits")  # fmt: skip
     return out
 
 

@@ -90,12 +90,9 @@ def settings_of(case: Case) -> Settings:
 
 
 def objectives_for(case: Case) -> list[str]:
-    """Objectives the case can use (the fair reference needs a reference split; the worst
-    margin is not weighed under group limits yet)."""
+    """Objectives the case can use (the fair reference needs a reference split)."""
     req = case.requirements
-    return [o for o in OBJECTIVES
-            if (o != "fair_reference" or req.reference_split is not None)
-            and (o != "worst_margin" or not req.group_limits)]  # fmt: skip
+    return [o for o in OBJECTIVES if o != "fair_reference" or req.reference_split is not None]
 
 
 def _cell(problems: list, pos: int, col: str, name: str, v, whole=False):

@@ -100,7 +100,67 @@ def failures(case: Case, agreement: Agreement, result: CheckResult) -> list[dict
                     f"{money(req.worst_margin_min, cur)}",
                 }
             )
-    return out + _share_failures(case, agreement) + _incentive_failures(case, agreement, result)
+    if req.system_savings_min is not None and (
+        result.expected_system_savings < req.system_savings_min - PENNY
+    ):
+        out.append(
+            {
+                "requirement": "system_savings_min",
+                "party": None,
+                "text": f"the expected system savings are "
+                f"{money(result.expected_system_savings, cur)}, below the required "
+                f"{money(req.system_savings_min, cur)}",
+            }
+        )
+    if req.fair_distance_max is not None:
+        dist = fair_distance(case, agreement)
+        if dist > req.fair_distance_max + SHARE_TOL:
+            out.append(
+                {
+                    "requirement": "fair_distance_max",
+                    "party": None,
+                    "text": f"the gain shares sit {dist:.4f} from the reference split, further "
+                    f"than the {req.fair_distance_max:.4f} allowed",
+                }
+            )
+    return (out + _symmetry_failures(case, agreement) + _share_failures(case, agreement)
+            + _incentive_failures(case, agreement, result))  # fmt: skip
+
+
+def fair_distance(case: Case, agreement: Agreement) -> float:
+    """How far the gain shares sit from the reference split (an equal split without one): the
+    sum over the parties that take a share or commission of |share - reference|, averaged over
+    the gain tiers and the years of the agreement (models/design.md, `fair_distance`)."""
+    ref = case.requirements.reference_split
+    parties = [p.id for p in case.parties if p.is_provider or p.is_risk_partner
+               or p.is_commissioner]  # fmt: skip
+    if ref is None:
+        ref = {p.id: 1.0 / len(case.parties) for p in case.parties}
+    per_year = []
+    for y in range(1, case.horizon.years + 1):
+        tiers = agreement.terms_for_year(y).gain_tiers
+        per_year.append(sum(abs(t.shares.get(pid, 0.0) - ref.get(pid, 0.0))
+                            for t in tiers for pid in parties) / max(len(tiers), 1))  # fmt: skip
+    return sum(per_year) / len(per_year)
+
+
+def _symmetry_failures(case: Case, agreement: Agreement) -> list[dict]:
+    """With `symmetric`, each loss tier's shares equal the gain tier's of the same rank."""
+    if not case.requirements.symmetric:
+        return []
+    out = []
+    for y in range(1, case.horizon.years + 1):
+        terms = agreement.terms_for_year(y)
+        same = len(terms.gain_tiers) == len(terms.loss_tiers) and all(
+            abs(g.shares.get(pid, 0.0) - lt.shares.get(pid, 0.0)) <= SHARE_TOL
+            for g, lt in zip(terms.gain_tiers, terms.loss_tiers, strict=True)
+            for pid in set(g.shares) | set(lt.shares)
+        )
+        if not same:
+            out.append({"requirement": "symmetric", "party": None, "year": y,
+                        "text": f"the loss shares in year {y} are not the gain shares, as the "
+                        "case requires (requirements.symmetric)"})  # fmt: skip
+    return out
 
 
 def _incentive_failures(case: Case, agreement: Agreement, result: CheckResult) -> list[dict]:
