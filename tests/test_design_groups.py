@@ -277,8 +277,8 @@ def test_design_and_check_from_the_command_line(tmp_path):
 @pytest.mark.parametrize("change, words", [
     ({"keep_whole": {"acute": {"mode": "cvar", "beta": 0.9}}},
      "keep_whole.acute: design keeps a member of group 'pair' whole in every scenario"),
-    ({"requirements": {"caps": {"acute": {"decide": True}}}},
-     "requirements.group_limits[0].members.acute: 'acute' also has requirements.caps.acute"),
+    ({"requirements": {"aggregate_limits": {"caps": {"acute": {"amount": 70_000}}}}},
+     "requirements.group_limits[0].members.acute: 'acute' also has a limit over the whole"),
     ({"levers": {"teams": {"rr": [1, 2]}}},
      "levers: design under group limits cannot yet choose levers"),
 ])  # fmt: skip
@@ -483,3 +483,77 @@ def test_the_designer_switches_to_and_from_the_worst_margin_aim_under_group_limi
     assert r.objective_value == pytest.approx(50_000 / 89, abs=1.0)
     designer.set_objective("commissioners")
     assert designer.solve().objective_value == pytest.approx(2_250, abs=0.01)
+
+
+def _own_limits(d: dict, own: dict) -> dict:
+    """The case with members' own caps and collars fixed at the amounts of `own`."""
+    for kind, limits in own.items():
+        d["requirements"][kind] = {pid: {"decide": False, "value": v} for pid, v in limits.items()}
+    return d
+
+
+@pytest.mark.parametrize("own", [
+    {"caps": {"acute": 60_000}},
+    {"collars": {"acute": 12_000}},
+    {"collars": {"community": 5_000}},
+    {"caps": {"acute": 62_000}, "collars": {"acute": 15_000, "community": 8_000}},
+])  # fmt: skip
+@pytest.mark.parametrize("cap, collar", [
+    ({"amount": 90_000}, {"amount": 40_000}),
+    (None, {"amount": 20_000}),
+    ({"amount": 85_000}, None),
+])  # fmt: skip
+def test_members_with_limits_of_their_own_match_the_grid(own, cap, collar):
+    """A member's own cap and collar apply first, then the group's limits scale what is left
+    pro rata (as settlement does): the member's keep-whole rows are written on its transfer
+    after its own limits, which the model holds exactly. Every point of the 5% grid carries
+    the same limits and is settled by the settlement code."""
+    case = Case.model_validate(_own_limits(_loss_dict(cap, collar), own))
+    groups = [g.model_dump() for g in case.requirements.group_limits]
+    limits = {kind: {pid: {"amount": v} for pid, v in lim.items()} for kind, lim in own.items()}
+    top = gain_then_loss_best(case, lambda gain, loss: {"terms": {
+        "gain_tiers": gain, "loss_tiers": loss, "group_limits": groups} | limits})  # fmt: skip
+    r = design(case)
+    if top is None:
+        assert r.status == "infeasible", r.message
+    else:
+        assert r.status == "optimal", r.message
+        assert r.objective_value == pytest.approx(top, abs=0.01)
+        assert not failures(case, r.agreement, r.check)
+        for kind, lim in own.items():
+            assert {p: v.amount for p, v in getattr(r.agreement.terms, kind).items()} == lim
+
+
+def test_a_members_own_cap_decided_under_the_groups_limits():
+    """A cap decided for the acute trust under the group's cap and collar: no fixed cap from
+    50,000 to 70,000 does better, and the answer settles as designed."""
+    d = _loss_dict({"amount": 90_000}, {"amount": 40_000})
+    d["requirements"]["caps"] = {"acute": {"decide": True}}
+    case = Case.model_validate(d)
+    r = design(case)
+    assert r.status == "optimal" and not failures(case, r.agreement, r.check)
+    assert "acute" in r.agreement.terms.caps
+    fixed = [design(Case.model_validate(_own_limits(_loss_dict({"amount": 90_000},
+             {"amount": 40_000}), {"caps": {"acute": c}}))) for c in range(50_000, 70_001,
+                                                                           2_500)]  # fmt: skip
+    assert max(f.objective_value for f in fixed if f.ok) <= r.objective_value + 0.01
+
+
+def test_repair_keeps_a_members_own_collar_under_the_groups_limits():
+    """The proposal of `test_repair_keeps_the_groups_limits_and_moves_the_shares` with a
+    collar of 12,000 for the acute trust: repair keeps the collar (free to move) and the
+    group's limits, and the answer meets every requirement when settled."""
+    from gainshare.optimise.repair import repair
+
+    case = Case.model_validate(_loss_dict({"amount": 90_000}, {"amount": 40_000}))
+    groups = [g.model_dump() for g in case.requirements.group_limits]
+    proposal = Agreement.model_validate({"terms": {
+        "gain_tiers": [{"shares": {"acute": 0.5, "community": 0.0, "ccg": 0.5}}],
+        "loss_tiers": [{"shares": {"acute": 0.6, "community": 0.25, "ccg": 0.15}}],
+        "collars": {"acute": {"amount": 12_000}}, "group_limits": groups}})  # fmt: skip
+    r = repair(case, proposal)
+    assert r.status == "repaired", r.message
+    t = r.agreement.terms
+    assert [g.model_dump() for g in t.group_limits] == groups and "acute" in t.collars
+    assert not failures(case, r.agreement, r.check)
+    assert t.gain_tiers[0].shares["acute"] == pytest.approx(0.6)

@@ -312,9 +312,9 @@ def test_design_refuses_a_risk_partner_nothing_bounds_in_one_line():
 
 def test_repair_refuses_rules_it_cannot_keep(tmp_path):
     """Repair keeps group limits and quality-scaled loss shares (tests/test_design_groups.py,
-    tests/test_design_loss_quality.py) and limits over the whole agreement; a member's own cap
-    beside its group's, and a group's limits over the whole agreement, it refuses in one line
-    each."""
+    tests/test_design_loss_quality.py), members' own caps beside their group's and limits
+    over the whole agreement; a group's limits over the whole agreement it refuses in one
+    line."""
     import json
 
     import yaml
@@ -333,8 +333,7 @@ def test_repair_refuses_rules_it_cannot_keep(tmp_path):
     assert got.exit_code == 2
     doc = json.loads(got.stdout)
     assert doc["status"] == "bad_input"
-    assert [p["text"].split(":")[1].strip() for p in doc["problems"]] == [
-        "terms.caps.hospital", "aggregate_limits.groups"]  # fmt: skip
+    assert [p["text"].split(":")[1].strip() for p in doc["problems"]] == ["aggregate_limits.groups"]
 
 
 def test_design_still_works_on_a_case_with_a_baseline_rule():

@@ -618,13 +618,30 @@ def _sum(forms: list[Cols]) -> Cols:
 
 
 def group_gain(m, d: DesignData, gi: int, y: int) -> Cols:
-    """T: the members' gain shares before the group's cap, one row per scenario of year y."""
-    return _sum([raw_gain(m, d, p, y) for p in d.groups[gi].members])
+    """T: the members' gain transfers after their own caps and before the group's, one row
+    per scenario of year y."""
+    return _sum([yearly_gain(m, d, p, y) for p in d.groups[gi].members])
 
 
 def group_loss(m, d: DesignData, gi: int, y: int) -> Cols:
-    """L >= 0: the members' loss shares before the group's collar."""
-    return _sum([raw_loss(m, d, p, y) for p in d.groups[gi].members]).scaled(-1.0)
+    """L >= 0: the members' loss transfers after their own collars, before the group's."""
+    return _sum([yearly_loss(m, d, p, y) for p in d.groups[gi].members]).scaled(-1.0)
+
+
+def _most(forms: list[Cols]) -> np.ndarray:
+    """The largest the sum of share forms can be in each row (every share at most 1): a
+    bound on it after the members' own caps and collars too, which only cut it."""
+    return np.sum([np.abs(f.A).sum(axis=1) for f in forms], axis=0)
+
+
+def group_gain_most(m, d: DesignData, gi: int, y: int) -> np.ndarray:
+    """The most T can be in each scenario of year y."""
+    return _most([raw_gain(m, d, p, y) for p in d.groups[gi].members])
+
+
+def group_loss_most(m, d: DesignData, gi: int, y: int) -> np.ndarray:
+    """The most L can be in each scenario of year y."""
+    return _most([raw_loss(m, d, p, y) for p in d.groups[gi].members])
 
 
 def group_transfer(m, d: DesignData, gi: int, y: int) -> Cols:
@@ -641,9 +658,10 @@ def group_transfer(m, d: DesignData, gi: int, y: int) -> Cols:
 def add_groups(m, d: DesignData) -> None:
     """Group caps and collars the case states (models/design.md, "Group limits").
 
-    Together the members gain w = min(T, cap), exactly, with a binary `group_cap_binds` (the
-    commissioners want w small), and lose v = min(L, collar), exactly, as an LP (the
-    commissioners want v large). Each member's own keep-whole row is in `add_keep_whole`."""
+    Together the members gain w = min(T, cap) and lose v = min(L, collar), each exactly with
+    a binary (`group_cap_binds`, `group_collar_binds`): whatever the aim (repair's distance,
+    the system's savings) the model's transfers are the settlement's. Each member's own
+    keep-whole row is in `add_keep_whole`."""
     m._grouped = {p: gi for gi, g in enumerate(d.groups) for p in g.members}
     if not d.groups:
         return
@@ -655,38 +673,44 @@ def add_groups(m, d: DesignData) -> None:
     m.group_gain = pyo.Var(range(S), range(Y), G, bounds=(0, None))
     m.group_cap_binds = pyo.Var(range(S), range(Y), G, domain=pyo.Binary)
     m.group_loss = pyo.Var(range(S), range(Y), G, bounds=(0, None))
+    m.group_collar_binds = pyo.Var(range(S), range(Y), G, domain=pyo.Binary)
     # which row of a member's keep-whole disjunction holds (free only where a collar may bind)
     m.group_member_side = pyo.Var(range(S), range(Y), sorted(m._grouped), domain=pyo.Binary)
-    for v in (m.group_cap_binds, m.group_member_side):  # free where a row needs them
+    for v in (m.group_cap_binds, m.group_collar_binds, m.group_member_side):  # free where a
+        # row needs them
         for i in v:
             v[i].fix(0)
     m.groups = pyo.Block()
-    for gi, g in enumerate(d.groups):
+    for gi in G:
         for y in range(Y):
-            lab = by_scenario(y, gi)
-            cap, collar = g.cap[:, y], g.collar[:, y]
-            if np.isfinite(cap).any():
-                t = group_gain(m, d, gi, y)
-                tmax = t.A.sum(axis=1)  # every member's shares at most 1
-                c = np.where(np.isfinite(cap), cap, tmax + 1.0)
-                w = per_scenario(m.group_gain, S, y, gi)
-                b = per_scenario(m.group_cap_binds, S, y, gi)
-                for s in np.nonzero(c < tmax)[0]:  # the cap may bind
-                    m.group_cap_binds[int(s), y, gi].unfix()
-                m1 = np.maximum(tmax - c, 0.0) * BIG_M_PAD
-                m2 = c * BIG_M_PAD
-                exact_min(m.groups, ("cap_upper", "cap_share_upper", "cap_lower_share",
-                                     "cap_lower_cap"), f"_{y}_{gi}", w, t, data_cols(c), b,
-                          (m1, m2), lab)  # fmt: skip
-                add_binding_order(m, d, f"group_cap_order_{y}_{gi}", m.group_cap_binds, t.A,
-                                  c, y, gi)  # fmt: skip
-            if np.isfinite(collar).any():
-                ell = group_loss(m, d, gi, y)
-                c = np.where(np.isfinite(collar), collar, ell.A.sum(axis=1) + 1.0)
-                v = per_scenario(m.group_loss, S, y, gi)
-                add_rows(m.groups, f"collar_share_{y}_{gi}", ell + v.scaled(-1.0), np.zeros(S),
-                         lab)  # fmt: skip
-                add_rows(m.groups, f"collar_{y}_{gi}", v.scaled(-1.0), -c, lab)
+            _group_limit(m, d, gi, y, "cap")
+            _group_limit(m, d, gi, y, "collar")
+
+
+def _group_limit(m, d: DesignData, gi: int, y: int, side: str) -> None:
+    """The group's cap (`side` "cap": w = min(T, cap)) or collar ("collar": v = min(L,
+    collar)) in the scenarios of year y, exactly, with its binary free only where the limit
+    can bind; and the ordering cut when no member has a limit of its own on that side (the
+    members' total is then linear in the shares)."""
+    S = d.dims[1]
+    g = d.groups[gi]
+    cap = side == "cap"
+    limit = (g.cap if cap else g.collar)[:, y]
+    if not np.isfinite(limit).any():
+        return
+    x = (group_gain if cap else group_loss)(m, d, gi, y)
+    most = (group_gain_most if cap else group_loss_most)(m, d, gi, y)
+    c = np.where(np.isfinite(limit), limit, most + 1.0)
+    binds = m.group_cap_binds if cap else m.group_collar_binds
+    for s in np.nonzero(c < most)[0]:  # the limit may bind
+        binds[int(s), y, gi].unfix()
+    names = (f"{side}_upper", f"{side}_share_upper", f"{side}_lower_share", f"{side}_lower_{side}")
+    exact_min(m.groups, names, f"_{y}_{gi}", per_scenario(m.group_gain if cap else m.group_loss,
+              S, y, gi), x, data_cols(c), per_scenario(binds, S, y, gi),
+              (np.maximum(most - c, 0.0) * BIG_M_PAD, c * BIG_M_PAD),
+              by_scenario(y, gi))  # fmt: skip
+    if not set(g.members) & (m._capped if cap else m._collared):
+        add_binding_order(m, d, f"group_{side}_order_{y}_{gi}", binds, x.A, c, y, gi)
 
 
 def _keep_whole_member(m, d: DesignData, p: int, beta: float | None = None) -> None:
@@ -728,10 +752,11 @@ def _member_rows(m, block, d: DesignData, p: int, tol: float, years, family: str
     for y in years:
         base = d.base_net[0, :, y, p] + tol
         lab = by_scenario(y, p)
-        a_gain, a_loss = raw_gain(m, d, p, y), raw_loss(m, d, p, y)
+        # its transfers after its own cap and collar, before the group's
+        a_gain, a_loss = yearly_gain(m, d, p, y), yearly_loss(m, d, p, y)
         z = per_scenario(m.group_member_side, S, y, p)
         collar = g.collar[:, y]
-        amin = a_loss.A.sum(axis=1)  # its most negative loss share
+        amin = -_most([raw_loss(m, d, p, y)])  # its most negative loss share
         lossy = np.isfinite(collar) & (amin < 0)
         for s in np.nonzero(lossy)[0]:
             m.group_member_side[int(s), y, p].unfix()
@@ -743,14 +768,14 @@ def _member_rows(m, block, d: DesignData, p: int, tol: float, years, family: str
         if np.isfinite(cap).any():
             t = group_gain(m, d, gi, y)
             c = np.where(np.isfinite(cap), cap, 0.0)  # no cap: the pair's first row suffices
-            tmax = t.A.sum(axis=1)
+            tmax = group_gain_most(m, d, gi, y)
             rows = np.isfinite(cap) & (tmax > 0)
             form = t.scaled(np.where(rows, base, 0.0)) + a_gain.scaled(np.where(rows, c, 0.0))
             low = np.where(rows, np.minimum(base, 0.0) * tmax, 0.0)
             add_rows(block, f"{family}_cap_{p}_{y}", give(form, low, 0.0), np.zeros(S), lab)
         if lossy.any():
             ell = group_loss(m, d, gi, y)
-            lmax = ell.A.sum(axis=1)
+            lmax = group_loss_most(m, d, gi, y)
             c = np.where(lossy, collar, 0.0)
             low = np.minimum(base, 0.0) * lmax + c * amin
             mc = np.where(lossy, np.maximum(-low, 0.0) * BIG_M_PAD, 0.0)

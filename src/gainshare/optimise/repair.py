@@ -110,7 +110,7 @@ def _structure(case: Case, proposal: Agreement, add_limits: bool = False,
                 basis = "amount" if lim.amount is not None else "share_of_expected"
                 out[pid] = {"decide": True, "basis": basis}
         if add_limits:
-            for pid, rule in _addable(case, kind, _members(proposal)).items():
+            for pid, rule in _addable(case, kind).items():
                 out.setdefault(pid, rule.model_dump())
         return out
 
@@ -130,10 +130,9 @@ def _structure(case: Case, proposal: Agreement, add_limits: bool = False,
     return Case.model_validate(case.model_dump() | {"requirements": req, "levers": None})
 
 
-def _addable(case: Case, kind: str, members: frozenset = frozenset()) -> dict:
+def _addable(case: Case, kind: str) -> dict:
     """{provider: rule} of the caps or collars design may search for providers: those the case
-    states as decided, and, with the drafting space's `caps`/`collars` on, every provider; none
-    for `members` of a group with limits (design limits them together)."""
+    states as decided, and, with the drafting space's `caps`/`collars` on, every provider."""
     req = case.requirements
     stated = getattr(req, kind)
     out = {pid: r for pid, r in stated.items() if r.decide}
@@ -141,12 +140,7 @@ def _addable(case: Case, kind: str, members: frozenset = frozenset()) -> dict:
         for pid in case.provider_ids:
             if pid not in stated:
                 out[pid] = LimitRule(decide=True)
-    return {pid: r for pid, r in out.items() if pid not in members}
-
-
-def _members(proposal: Agreement) -> frozenset:
-    """Providers in a group the proposal limits together."""
-    return frozenset(pid for g in proposal.terms.group_limits or [] for pid in g.members)
+    return out
 
 
 def _distance_terms(d, proposal: Agreement, weights: dict[str, float]):
@@ -606,6 +600,6 @@ def _adds_any(case: Case, proposal: Agreement) -> bool:
     for kind in ("caps", "collars"):
         have = {pid for y in range(1, case.horizon.years + 1)
                 for pid in getattr(proposal.terms_for_year(y), kind)}  # fmt: skip
-        if set(_addable(case, kind, _members(proposal))) - have:
+        if set(_addable(case, kind)) - have:
             return True
     return False

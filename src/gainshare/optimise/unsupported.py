@@ -35,9 +35,9 @@ def refuse_case(case: Case, where: str | None = None) -> None:
 
 def group_problems(case: Case) -> list[str]:
     """What design cannot yet do with the group caps and collars the case states, one line
-    each: a group's limits over the whole agreement, members with limits of their own, members
-    kept whole by CVaR, members that are commissioners too, incentive requirements, and
-    levers to choose (models/design.md, "Group limits")."""
+    each: a group's limits over the whole agreement, members with limits over the whole
+    agreement, members kept whole by CVaR, members that are commissioners too, incentive
+    requirements, and levers to choose (models/design.md, "Group limits")."""
     req = case.requirements
     out = []
     agg = req.aggregate_limits
@@ -65,9 +65,7 @@ def group_problems(case: Case) -> list[str]:
 def _member_problems(case: Case, where: str, pid: str, group: str) -> list[str]:
     req = case.requirements
     agg = req.aggregate_limits
-    out = [f"{where}: '{pid}' also has requirements.{kind}.{pid}: design applies a group's "
-           "limits to members without their own yet: drop one of the two"
-           for kind in ("caps", "collars") if pid in getattr(req, kind)]  # fmt: skip
+    out = []
     if agg is not None and (pid in agg.caps or pid in agg.collars):
         out.append(f"{where}: '{pid}' also has a limit over the whole agreement "
                    "(requirements.aggregate_limits): design cannot yet combine the two: drop "
@@ -88,16 +86,6 @@ def _member_problems(case: Case, where: str, pid: str, group: str) -> list[str]:
 def refuse_terms(agreement: Agreement, where: str = "proposal") -> None:
     """Repair keeps a proposal's structure; refuse the rules it cannot keep."""
     lines = []
-    members = {pid: g.name for g in agreement.terms.group_limits or [] for pid in g.members}
-    blocks = [("terms", agreement.terms)] + [
-        (f"year_overrides.{y}", ov) for y, ov in agreement.year_overrides.items()
-    ]
-    for name, t in blocks:
-        for kind in ("caps", "collars"):
-            for pid in sorted(set(getattr(t, kind) or {}) & set(members)):
-                lines.append(f"{where}: {name}.{kind}.{pid}: repair cannot yet keep a limit of "
-                             f"its own for a member of group '{members[pid]}': remove one of "
-                             "the two to repair the rest")  # fmt: skip
     if agreement.aggregate_limits is not None and agreement.aggregate_limits.groups:
         lines.append(
             f"{where}: aggregate_limits.groups: repair cannot keep a group's caps and collars "
