@@ -326,6 +326,8 @@ def test_a_case_with_group_limits_is_designed_and_its_pages_work():
     aim.set_value("worst_margin").run()  # by bisection on the floor under group limits
     assert _metrics(_ok(at))["Worst provider year"] == "-£30k"  # the community trust's: the
     assert at.success[0].value == "This agreement meets every requirement."  # highest there is
+    assert any("designs, raising a floor on the worst-off provider's year" in c
+               for c in _captions(at))  # fmt: skip
     _go(at, "2_Requirements.py")
     assert ("- Acute trust and Community trust together (group pair) gain at most £90,000 and "
             "lose at most £40,000 in any year; each member's transfer is reduced in "
