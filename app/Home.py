@@ -15,6 +15,7 @@ from gainshare.optimise.whatif import (
     WhatIf,
     central_value,
     expected_savings,
+    most_retained,
     nice_steps,
     tolerance_steps,
 )
@@ -79,7 +80,7 @@ def _commissioners_control(econ) -> tuple[float | None, dict]:
     aim = r.whatif.objective or case.requirements.objective
     if aim == "commissioners":
         return None, {"kind": "commissioners", "steps": [], "key": None, "spot": st.empty()}
-    top = max(expected_savings(econ), 0.0)
+    top = max(expected_savings(econ), most_retained(econ), 0.0)
     steps = [None] + nice_steps(top)[1:]
     key = _key("cmin")
     now = r.whatif.commissioners_min

@@ -328,6 +328,9 @@ def test_a_case_with_group_limits_is_designed_and_its_pages_work():
     assert at.success[0].value == "This agreement meets every requirement."  # highest there is
     assert any("designs, raising a floor on the worst-off provider's year" in c
                for c in _captions(at))  # fmt: skip
+    # the commissioners' minimum reaches the £13k they can keep, though the system saves less
+    # than nothing: up to every gain of the pool (£50k), not the savings
+    assert _slider(at, "Commissioners keep at least").options[-1] == money(50_000)
     _go(at, "2_Requirements.py")
     assert ("- Acute trust and Community trust together (group pair) gain at most £90,000 and "
             "lose at most £40,000 in any year; each member's transfer is reduced in "

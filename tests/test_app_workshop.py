@@ -14,16 +14,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from helpers_design import tiny_case
+from helpers_design import gain_loss_dict, tiny_case
 from openpyxl import load_workbook
 
 import gainshare
+from gainshare.economics.model import compute
+from gainshare.economics.scenarios import sample
 from gainshare.optimise import Designer
 from gainshare.optimise.whatif import (
     WhatIf,
     WhatIfModel,
     apply_requirements,
     central_value,
+    expected_savings,
+    most_retained,
     nice_steps,
     tolerance_steps,
     with_central,
@@ -35,6 +39,7 @@ from gainshare.report.positions import LINES, expected_lines, headline
 from gainshare.schema import case_tables as ct
 from gainshare.schema import proposal_table as pt
 from gainshare.schema import requirement_tables as rt
+from gainshare.schema.case import Case
 from gainshare.schema.io import InputError, case_from_mapping
 from gainshare.schema.uploads import load_agreement_upload, load_upload
 
@@ -635,3 +640,14 @@ def test_settle_and_settlement_identities_hold_on_the_app_lines(workshop):
     arrays = line_arrays(r.check)
     total = sum(arrays.values())
     np.testing.assert_allclose(total, r.check.settlement.net, atol=1e-6)
+
+
+def test_the_commissioners_slider_reaches_what_they_could_keep_beyond_the_savings():
+    """On the gain-and-loss tiny case the system saves less than nothing in expectation, yet
+    the commissioners can keep £13,000 (tests/test_design_groups.py): the slider's top is the
+    most they could keep under any agreement, every gain of the pool and none of its losses:
+    0.5 x 100,000 = 50,000 (the loss scenarios' pools are negative)."""
+    case = Case.model_validate(gain_loss_dict())
+    econ = compute(case, sample(case))
+    assert expected_savings(econ) < 0
+    assert most_retained(econ) == pytest.approx(50_000)

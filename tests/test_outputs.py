@@ -206,17 +206,22 @@ def test_sigterm_handler_runs_finally_blocks():
 @pytest.mark.parametrize("where", ["probe", "file", "folder"])
 def test_a_signal_the_moment_a_temporary_exists_still_removes_it(where, tmp_path):
     """The signal is sent from inside the call that makes the temporary (the narrowest window
-    there is): it waits until the temporary is known, and the probe or output is cleaned up."""
+    there is): it waits until the temporary is known, and the probe or output is cleaned up,
+    also when another thread of the process receives it."""
     code = (
-        "import os, signal, sys, tempfile\n"
+        "import os, signal, sys, tempfile, threading, time\n"
         "from pathlib import Path\n"
         "from gainshare import output\n"
         "output.stop_on_signals()\n"
+        # another thread (numerical libraries start some) may take the signal for the
+        # process while the main thread holds it: the stop must still wait
+        "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
         "make = {'probe': 'mkstemp', 'file': 'mkstemp', 'folder': 'mkdtemp'}[sys.argv[2]]\n"
         "real = getattr(tempfile, make)\n"
         "def made(*a, **k):\n"
         "    r = real(*a, **k)\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(0.2)\n"  # for whichever thread takes it to take it
         "    return r\n"
         "setattr(tempfile, make, made)\n"
         "folder = Path(sys.argv[1])\n"

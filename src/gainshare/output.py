@@ -147,19 +147,31 @@ def _check_existing(p: Path, option: str, force: bool, folder: bool, owned) -> N
                        "another name")  # fmt: skip
 
 
+_HOLDING = [0]  # how deep in `signals_held` the main thread is
+_PENDING: list[int] = []  # a stop that arrived while held
+
+
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait while a finished output is moved into place."""
+    """SIGINT and SIGTERM wait while a probe or temporary is made, or a finished output is
+    moved into place. Two locks: the main thread's signal mask, and, because the kernel may
+    hand a signal for the process to another thread (numerical libraries start some), `_stop`
+    keeping a stop that arrives meanwhile for the end of the block."""
     sigs = {signal.SIGINT, signal.SIGTERM}
     try:
         old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-        yield
-        return
+        old = None
+    _HOLDING[0] += 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        _HOLDING[0] -= 1
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if not _HOLDING[0] and _PENDING:
+            _PENDING.clear()
+            raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -232,6 +244,9 @@ def _stop(signum, frame) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     _STOPPING.append(signum)
+    if _HOLDING[0]:  # inside `signals_held`: stop when it ends
+        _PENDING.append(signum)
+        return
     raise KeyboardInterrupt
 
 

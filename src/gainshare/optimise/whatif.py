@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from gainshare.economics.scenarios import parameters
 from gainshare.optimise.designer import Designer, DesignResult, design
 from gainshare.optimise.explain import ExplainResult, explain
@@ -174,6 +176,13 @@ def tolerance_steps(case: Case, econ, pid: str) -> list[float]:
 def expected_savings(econ) -> float:
     """Expected system savings over the agreement (pounds), however the pool is split."""
     return float(econ.weights @ (-econ.total_cost_change.sum(axis=(1, 2))))
+
+
+def most_retained(econ) -> float:
+    """The most the commissioners could keep in expectation under any agreement: every gain of
+    the pool and none of its losses (pounds, over the agreement). The top of a slider for
+    their minimum: the system's savings may be less (providers may carry a loss)."""
+    return float(econ.weights @ np.maximum(econ.pool, 0.0).sum(axis=1))
 
 
 # ---------------------------------------------------------------- results
@@ -565,5 +574,5 @@ class WhatIfModel:
 
 
 __all__ = ["Conflict", "End", "Range", "Solved", "WhatIf", "WhatIfModel", "apply_assumptions",
-           "apply_requirements", "central_value", "expected_savings", "nice_steps",
+           "apply_requirements", "central_value", "expected_savings", "most_retained", "nice_steps",
            "tolerance_steps", "with_central"]  # fmt: skip

@@ -650,11 +650,19 @@ def _check_requirements(case: Case) -> None:
         for pid in getattr(r, name):
             _need(pid, ids, f"requirements.{name}.{pid}")
             if pid not in prov:
-                raise ValueError(f"requirements.{name}.{pid}: '{pid}' is not a provider")
+                what = {
+                    "driver_min_gain_share": "a driver's minimum gain share",
+                    "caps": "a cap",
+                    "collars": "a collar",
+                    "gateway": "a quality gateway",
+                }
+                raise ValueError(f"requirements.{name}.{pid}: '{pid}' is not a provider: "
+                                 f"{what[name]} applies to providers only: remove it")  # fmt: skip
     for pid in r.commissioner_split or {}:
         if pid not in comm:
             raise ValueError(
-                f"requirements.commissioner_split.{pid}: '{pid}' is not a commissioner"
+                f"requirements.commissioner_split.{pid}: '{pid}' is not a commissioner: the "
+                "split is among commissioners only: remove it"
             )
     gateways = [("requirements.gateway", r.gateway)] + [
         (f"requirements.gateway_options[{i}]", opt) for i, opt in enumerate(r.gateway_options)
@@ -697,7 +705,9 @@ def _check_loss_quality(case: Case, ids: set, prov: set) -> None:
     for pid in case.requirements.loss_quality:
         _need(pid, ids, f"requirements.loss_quality.{pid}")
         if pid not in prov:
-            raise ValueError(f"requirements.loss_quality.{pid}: '{pid}' is not a provider")
+            raise ValueError(f"requirements.loss_quality.{pid}: '{pid}' is not a provider: "
+                             "a loss share scaled with quality applies to providers only: "
+                             "remove it")  # fmt: skip
         if pid not in case.quality_scores:
             raise ValueError(
                 f"requirements.loss_quality.{pid}: the case has no quality_scores for '{pid}': "
