@@ -176,8 +176,11 @@ def _open(page, server: str, name: str) -> None:
 def _edit_cell(page, table: int, right: int, text: str, down: int = 0) -> None:
     """Type into a data editor's cell: the first row's first column, `right` columns along."""
     grid = page.locator('[data-testid="stDataFrame"]').nth(table)
+    grid.scroll_into_view_if_needed()  # a click by position lands only inside the viewport
+    time.sleep(0.2)
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 100, box["y"] + 35 + 17)
+    time.sleep(0.2)
     for _ in range(right):
         page.keyboard.press("ArrowRight")
     for _ in range(down):
@@ -356,7 +359,7 @@ def test_a_proposal_is_checked_repaired_and_set_beside_the_best(browser, server,
     for attempt in range(3):  # a grid still drawing can drop the keystrokes: type again
         _edit_cell(page, 0, 1, "45")  # ICB's first gain tier: 50 -> 45 (no longer sums to 100)
         try:
-            page.get_by_text("sum to 95%").first.wait_for(timeout=20_000)
+            page.get_by_text("sum to 95%").first.wait_for(timeout=30_000)
             break
         except Exception:  # noqa: BLE001 - playwright's TimeoutError
             if attempt == 2:

@@ -414,7 +414,8 @@ class Designer:
             r = self.solve(time_limit=left, duals=False)
             out.steps += 1
             if r.ok:
-                out.result, out.margin = r, max(mid, r.check.worst_provider_net or mid)
+                met = r.check.worst_provider_net
+                out.result, out.margin = r, max(mid, mid if met is None else met)
             elif r.status == "infeasible":
                 out.bound = mid
             else:  # out of time before an answer: the floor is neither met nor ruled out
