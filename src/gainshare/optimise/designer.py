@@ -388,6 +388,10 @@ class Designer:
                 self.route, self.route_note = "mip", str(e)
         return self._solve_mip(time_limit, duals, start)
 
+    def _seconds(self, time_limit: float | None) -> float:
+        """The time limit given, else the case's (requirements.time_limit)."""
+        return float(time_limit if time_limit is not None else self.case.requirements.time_limit)
+
     def highest_floor(self, first: DesignResult, time_limit: float | None = None) -> FloorSearch:
         """The highest floor on the worst provider margin that some agreement meets, by
         bisection on the floor (each step a design of this designer's objective), for cases
@@ -399,7 +403,7 @@ class Designer:
         designer is left with the last floor tried."""
         d = self.data
         t0 = time.perf_counter()
-        limit = float(time_limit if time_limit is not None else self.case.requirements.time_limit)
+        limit = self._seconds(time_limit)
         gain = d.gain_portion.sum(axis=3).max(axis=0) * d.scale  # (S, Y): all of any gain
         reach = d.base_net[:, :, :, d.providers].max(axis=0) * d.scale + gain[:, :, None]
         out = FloorSearch(first, first.check.worst_provider_net or 0.0, 0.0, 0, True)
@@ -428,7 +432,7 @@ class Designer:
         margin some agreement meets (`highest_floor`), and of the agreements that meet it the
         one that leaves the commissioners the most, re-settled against the case as stated."""
         t0 = time.perf_counter()
-        limit = float(time_limit if time_limit is not None else self.case.requirements.time_limit)
+        limit = self._seconds(time_limit)
         req = self.case.requirements.model_copy(update={"objective": "commissioners"})
         inner = Designer(self.case.model_copy(update={"requirements": req}), self.scenarios,
                          self.starts)  # fmt: skip
@@ -628,7 +632,7 @@ class Designer:
             SOLVER_OPTIONS
             | {
                 "solve_relaxation": False,
-                "time_limit": float(time_limit if time_limit is not None else req.time_limit),
+                "time_limit": self._seconds(time_limit),
                 "mip_rel_gap": float(req.mip_gap),
             }
         )
