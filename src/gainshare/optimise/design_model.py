@@ -542,22 +542,10 @@ def add_collars(m, d: DesignData) -> None:
             lab = by_scenario(y, p)
             m3 = np.maximum(-amin - c_lo, 0.0) * BIG_M_PAD
             m4 = np.maximum(c_hi, 0.0) * BIG_M_PAD
-            add_rows(m, f"collar_lower_{y}_{p}", t + col, np.zeros(S), lab)
-            add_rows(m, f"collar_share_lower_{y}_{p}", t + a.scaled(-1.0), np.zeros(S), lab)
-            add_rows(
-                m,
-                f"collar_upper_share_{y}_{p}",
-                a + b.scaled(m3) + t.scaled(-1.0),
-                np.zeros(S),
-                lab,
-            )
-            add_rows(
-                m,
-                f"collar_upper_collar_{y}_{p}",
-                col.scaled(-1.0) + b.scaled(-m4) + t.scaled(-1.0),
-                -m4,
-                lab,
-            )
+            # -t = min(-a, collar): what it loses, the least of its loss share and the collar
+            exact_min(m, ("collar_lower", "collar_share_lower", "collar_upper_share",
+                          "collar_upper_collar"), f"_{y}_{p}", t.scaled(-1.0), a.scaled(-1.0),
+                      col, b, (m3, m4), lab)  # fmt: skip
             basis = np.ones(S) if rule.basis == "amount" else d.exp_pay[:, y, p]
             add_binding_order(m, d, f"collar_order_{y}_{p}", m.collar_binds, -a.A, basis, y, p)
 
