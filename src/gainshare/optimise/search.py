@@ -847,23 +847,32 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
 
 
 def _provider_sides(space, st, arr, needs, p, gi, ys, parts, cache) -> tuple[Side, Side]:
-    """Provider p's gain and loss sides in years `ys`, from `cache` when solved before (by
-    structure and need). A chance side is solved for the provider's budget and the space's
-    other chance budgets at once."""
+    """Provider p's gain and loss sides in years `ys`, from `cache` when solved before from the
+    same figures: the cache is keyed by what each side is solved from, so structures whose
+    tiers come out the same for a side (e.g. corridors no scenario falls inside, the same gain
+    tiers under another loss structure) solve it once. A chance side is solved for the
+    provider's budget and the space's other chance budgets at once."""
     gmask, lmask, ww, gp, lp, qual, rate = parts
     econ = arr.econ
     fp = (_fingerprint(needs.need[p][:, ys]), needs.chance.get(p))
-    gkey = ("gain", st.lever, st.corridor, st.gateway, st.gain_edges, gi, p, fp)
-    lkey = ("loss", st.lever, st.corridor, st.loss_edges, gi, p, fp,
-            _fingerprint(rate[:, ys, p]))  # fmt: skip
+    at = (st.lever, tuple(int(y) for y in ys), p)  # the economics, years and provider
+    xs = arr.x[:, ys]
+    gkey = ("gain", *at, _prints(gp[:, ys][gmask], qual[:, ys, p][gmask], gmask, xs == 0), fp)
+    lpr = lp * rate[:, :, p, None]
+    lkey = ("loss", *at, _prints(lpr[:, ys][lmask], lmask), fp)
     if gkey not in cache and p in needs.chance:
         for b, side in _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs).items():
             cache[gkey[:-1] + ((fp[0], b),)] = side
     if gkey not in cache:
         cache[gkey] = _gain_side(space, p, econ, ys, gmask, ww, gp, qual, needs)
     if lkey not in cache:
-        cache[lkey] = _loss_side(space, p, econ, ys, lmask, ww, lp * rate[:, :, p, None], needs)
+        cache[lkey] = _loss_side(space, p, econ, ys, lmask, ww, lpr, needs)
     return cache[gkey], cache[lkey]
+
+
+def _prints(*arrays: np.ndarray) -> tuple:
+    """The shapes and contents of `arrays`, for a cache key."""
+    return tuple((a.shape, a.dtype.str, _fingerprint(np.ascontiguousarray(a))) for a in arrays)
 
 
 def _optimistic(space: Space, arr: Arrays, needs: Needs, groups) -> list:
