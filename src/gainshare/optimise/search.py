@@ -1278,7 +1278,9 @@ def _knapsack_enum(sides, cands, sense, tiers, step):
             return {p: int(cands[p][j]) for p, j in got[0].items()}
         if delta >= full:
             return None  # every point was tried
-        delta = min(delta * 4, full)
+        # a choice costing C is beaten only by choices whose reduced scores sum below C - L
+        need = math.inf if got is None else got[1] - bound + 1e-7 * max(1.0, abs(bound))
+        delta = min(delta * 4, full, need)
 
 
 def _priced(sides, cands, sense, tiers, step):
