@@ -30,6 +30,7 @@ from gainshare.optimise.direct import DirectHighs
 from gainshare.optimise.extract import agreement_from_solution, evaluate
 from gainshare.optimise.highs import OPTIONS as SOLVER_OPTIONS
 from gainshare.optimise.highs import pyomo_solve, stdout_to_stderr
+from gainshare.optimise.margin import highest_margin
 from gainshare.optimise.prices import search_binding
 from gainshare.optimise.search import NotDecomposable, applicable, search
 from gainshare.optimise.shadow import binding_requirements
@@ -46,6 +47,7 @@ VERIFY_TOLERANCE = 0.01  # pounds: a re-settlement differing by more than a penn
 SHARE_TOLERANCE = 1e-6  # a start is closer to the reference split only by more than this
 FLOOR_TOLERANCE = 1.0  # pounds: the highest worst-margin floor under group limits, within this
 FLOOR_STEPS = 60  # bisection steps at most (the time limit usually stops it sooner)
+MARGIN_SLACK = 0.005  # pounds: the worst-margin aim asks the search for the highest less this
 
 
 @dataclass
@@ -381,6 +383,10 @@ class Designer:
         to HiGHS as a starting solution (the MIP then has an answer whatever the time limit)."""
         if self._objective == "worst_margin" and self.case.requirements.group_limits:
             return self._aim_for_margin(time_limit)
+        if self._objective == "worst_margin" and self.method != "mip":
+            got = self._margin_by_search(time_limit)
+            if got is not None:
+                return got
         if self.route == "search":
             try:
                 return self._search(time_limit, duals, ceilings)
@@ -471,6 +477,72 @@ class Designer:
                       ceilings={})  # fmt: skip
         return self._never_worse(out)
 
+    def _margin_by_search(self, time_limit: float | None) -> DesignResult | None:
+        """The worst-margin aim by the search (models/design.md, "The worst-margin aim by the
+        search"): the highest worst margin any structure's terms reach (`highest_margin`, an
+        upper bound over the drafting space), then the commissioners' best agreement with it
+        as a floor, less MARGIN_SLACK. None where that does not decide the case: the search
+        does not apply, a requirement the bound leaves out binds (e.g. the commissioners'
+        minimum), or no structure meets the keep-whole requirements (the MIP says why)."""
+        t0 = time.perf_counter()
+        case = self.case
+        plain = case.requirements.model_copy(update={"objective": "commissioners"})
+        if not applicable(case.model_copy(update={"requirements": plain})):
+            return None
+        try:
+            top = highest_margin(self.space)
+        except NotDecomposable as e:
+            self.route_note = str(e)
+            return None
+        if not math.isfinite(top.margin):
+            return None
+        floor = top.margin - MARGIN_SLACK
+        if case.requirements.worst_margin_min is not None:
+            floor = max(floor, case.requirements.worst_margin_min)
+        self.case = case.model_copy(
+            update={"requirements": plain.model_copy(update={"worst_margin_min": floor})}
+        )
+        try:
+            left = max(self._seconds(time_limit) - (time.perf_counter() - t0), 0.0)
+            found = search(self.space, f"Designed: {case.name}", left, self._cache,
+                           top.structure)  # fmt: skip
+        except NotDecomposable as e:
+            self.route_note = str(e)
+            return None
+        finally:
+            self.case = case
+            self._space.case = case
+        if found.agreement is None:
+            return None
+        result = check(case, found.agreement, found.check.settlement.econ)
+        value = result.worst_provider_net
+        if value is None or failures(case, found.agreement, result):
+            return None
+        if value > top.bound + VERIFY_TOLERANCE:  # pragma: no cover - the bound is exact
+            return None
+        self._last = found.plan.structure
+        bound = max(top.bound, value)
+        gap = round((bound - value) / max(abs(value), 1.0), 8)
+        timings = self._timing(t0, time.perf_counter(), 0.0)
+        timings |= {"structures": found.structures, "structures_solved": found.solved}
+        timings["total_s"] = round(time.perf_counter() - t0 + timings["data_s"], 4)
+        cur = case.currency
+        msg = (f"The highest worst provider margin any agreement in the drafting space meets "
+               f"is {money(top.margin, cur)}; of the agreements within a penny of it, this one "
+               "leaves the commissioners the most.")  # fmt: skip
+        out = DesignResult("optimal", "worst_margin", value, bound, gap, found.agreement,
+                           result, self._levers_of(found.plan), [], timings, msg,
+                           ceilings={})  # fmt: skip
+        return self._never_worse(out)
+
+    def _levers_of(self, plan) -> dict | None:
+        """The lever values of a search plan's structure, for the answer (None: no levers)."""
+        if self.case.levers is None:
+            return None
+        lev, label = self.space.levers[plan.structure.lever]
+        return {"teams": lev.teams, "closures": lev.closures,
+                "release_year": lev.release_year, "label": label}  # fmt: skip
+
     def _search(self, time_limit: float | None, duals: bool, ceilings=None) -> DesignResult:
         t0 = time.perf_counter()
         name = self._objective
@@ -510,14 +582,9 @@ class Designer:
         binding = search_binding(self.space, found) if duals else []
         timings["duals_s"] = round(time.perf_counter() - t, 4)
         timings["total_s"] = round(time.perf_counter() - t0 + timings["data_s"], 4)
-        levers = None
-        if self.case.levers is not None:
-            lev, label = self.space.levers[found.plan.structure.lever]
-            levers = {"teams": lev.teams, "closures": lev.closures,
-                      "release_year": lev.release_year, "label": label}  # fmt: skip
         out = DesignResult(found.status, name, value, bound, gap, found.agreement, result,
-                           levers, binding, timings, _stop_message(found.status, gap),
-                           ceilings=found.ceilings)  # fmt: skip
+                           self._levers_of(found.plan), binding, timings,
+                           _stop_message(found.status, gap), ceilings=found.ceilings)  # fmt: skip
         return self._never_worse(out)
 
     def _never_worse(self, out: DesignResult) -> DesignResult:
