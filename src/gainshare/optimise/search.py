@@ -1207,33 +1207,60 @@ def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
 
 def _dp2(use: dict, score: dict, n: int) -> dict | None:
     """{provider: index of its point} using at most n - 1 steps of each of two tiers at least
-    cost, or None: each provider's points are applied in blocks, reading the table shifted by
-    each point's steps as windows of a copy padded with infinity below; the choice is read back
-    from the tables kept after each provider (the first point that gives the best total)."""
-    dp = np.zeros((n, n))  # best total using at most (u, v) steps
-    tables = []
-    for p in use:
-        u, sc = use[p], score[p]
-        ok = np.nonzero((u < n).all(axis=1))[0]
-        windows = _windows(dp, n)
-        new = np.full_like(dp, np.inf)
-        block = max(1, DP_CELLS // (n * n))
-        for lo in range(0, len(ok), block):
-            js = ok[lo : lo + block]
-            cand = windows[n - 1 - u[js, 0], n - 1 - u[js, 1]] + sc[js][:, None, None]
-            np.minimum(new, cand.min(axis=0), out=new)
-        tables.append((p, dp, ok))
-        dp = new
-    if not np.isfinite(dp[n - 1, n - 1]):
+    total score, or None. The providers in two halves: each half's table of its best total
+    using at most (u, v) steps by dynamic programme (each provider's points applied in blocks,
+    reading the table shifted by each point's steps as windows of a copy padded with infinity
+    below; the first provider of a half is its own table), then the best split of the steps
+    between the halves, and the choice read back from the tables. The two providers with the
+    most points head the halves, so the programme's cost is in the others' points."""
+    ok = {p: np.nonzero((use[p] < n).all(axis=1))[0] for p in use}
+    order = sorted(use, key=lambda p: -len(ok[p]))
+    halves = [_half(order[0::2], use, score, ok, n), _half(order[1::2], use, score, ok, n)]
+    total = halves[0][0] + halves[1][0][::-1, ::-1]
+    at = np.unravel_index(int(np.argmin(total)), total.shape)
+    if not np.isfinite(total[at]):
         return None
-    out, (a, b), total = {}, (n - 1, n - 1), dp[n - 1, n - 1]
-    for p, before, ok in reversed(tables):
+    a, b = int(at[0]), int(at[1])
+    return _back(halves[0][1], use, score, a, b) | _back(halves[1][1], use, score,
+                                                            n - 1 - a, n - 1 - b)  # fmt: skip
+
+
+def _half(ps: list, use: dict, score: dict, ok: dict, n: int) -> tuple[np.ndarray, list]:
+    """(best total of providers `ps` using at most (u, v) steps, the tables to read the choice
+    back from)."""
+    dp = np.zeros((n, n))
+    tables = []
+    for i, p in enumerate(ps):
+        js_ok = ok[p]
         u, sc = use[p], score[p]
-        fits = ok[(u[ok, 0] <= a) & (u[ok, 1] <= b)]
-        got = before[a - u[fits, 0], b - u[fits, 1]] + sc[fits]
-        j = int(fits[np.nonzero(got == total)[0][0]])
+        new = np.full((n, n), np.inf)
+        if i == 0:  # on an empty table: its own points, then the best at or below each cell
+            np.minimum.at(new, (u[js_ok, 0], u[js_ok, 1]), sc[js_ok])
+            np.minimum.accumulate(new, axis=0, out=new)
+            np.minimum.accumulate(new, axis=1, out=new)
+        else:
+            windows = _windows(dp, n)
+            block = max(1, DP_CELLS // (n * n))
+            for lo in range(0, len(js_ok), block):
+                js = js_ok[lo : lo + block]
+                cand = windows[n - 1 - u[js, 0], n - 1 - u[js, 1]] + sc[js][:, None, None]
+                np.minimum(new, cand.min(axis=0), out=new)
+        tables.append((p, dp if i else None, js_ok))
+        dp = new
+    return dp, tables
+
+
+def _back(tables: list, use: dict, score: dict, a: int, b: int) -> dict:
+    """The choice behind a half's best total using at most (a, b) steps (of equal totals, a
+    provider's first point)."""
+    out = {}
+    for p, before, js_ok in reversed(tables):
+        u, sc = use[p], score[p]
+        fits = js_ok[(u[js_ok, 0] <= a) & (u[js_ok, 1] <= b)]
+        got = sc[fits] + (0.0 if before is None else before[a - u[fits, 0], b - u[fits, 1]])
+        j = int(fits[int(np.argmin(got))])
         out[p] = j
-        a, b, total = a - int(u[j, 0]), b - int(u[j, 1]), before[a - u[j, 0], b - u[j, 1]]
+        a, b = a - int(u[j, 0]), b - int(u[j, 1])
     return out
 
 
