@@ -81,7 +81,6 @@ VOI_DRAWS = 10
 WORKSHOP6 = ROOT / "app" / "examples" / "workshop6.yaml"
 WHATIFS = 15
 FRONTIER_POINTS = 20
-MARGIN_BACKOFF = 0.01  # pounds: the last frontier point asks for the max-min margin less this
 
 
 def machine() -> dict:
@@ -345,35 +344,25 @@ def _worst_margin(result, case) -> float:
 
 
 def frontier(case) -> dict:
-    """20 epsilon-constraint points on one Designer, built inside the timing."""
+    """The 20-point worst-margin frontier as gainshare draws it (`margin_points`: the
+    commissioners' optimum, the worst-margin aim, then a rising floor), on one Designer built
+    inside the timing."""
+    from gainshare.analysis.frontier import margin_points
+
     t0 = time.perf_counter()
-    d = Designer(case)
-    best = d.solve()
-    m0 = _worst_margin(best, case)
-    d.set_objective("worst_margin")
-    m1 = d.solve().objective_value
-    d.set_objective("commissioners")
-    points = []
-    # as gainshare's frontier does: the floor only rises from the commissioners' optimum, so
-    # each point's ceilings bound the structures at the next
-    ceilings = best.ceilings
-    # the check's margins are settled to the penny, the model's are not: both ends back off a penny
-    for eps in np.linspace(m0 - MARGIN_BACKOFF, m1 - MARGIN_BACKOFF, FRONTIER_POINTS):
-        d.set_margin_min(float(eps))
-        r = d.solve(ceilings=ceilings)
-        ceilings = r.ceilings
-        points.append({"eps": float(eps), "status": r.status,
-                       "commissioners": r.objective_value if r.ok else None,
-                       "worst_margin": _worst_margin(r, case) if r.ok else None})  # fmt: skip
+    got = margin_points(Designer(case), FRONTIER_POINTS)
     total = time.perf_counter() - t0
+    points = [{"eps": float(p.bound), "status": p.result.status,
+               "commissioners": p.result.objective_value,
+               "worst_margin": _worst_margin(p.result, case)} for p in got]  # fmt: skip
     return {
         "case": "workshop (6 parties x 500 scenarios x 3 years)",
         "points": points,
-        "solves": FRONTIER_POINTS + 2,
+        "solves": len(got) + 1,  # the worst-margin aim's design is not a point of its own
         "seconds": total,
-        "commissioners_optimum": best.objective_value,
-        "margin_at_commissioners_optimum": m0,
-        "max_min_margin": m1,
+        "commissioners_optimum": got[0].result.objective_value,
+        "margin_at_commissioners_optimum": points[0]["worst_margin"],
+        "max_min_margin": max(p["worst_margin"] for p in points),
     }
 
 
