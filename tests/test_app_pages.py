@@ -198,8 +198,8 @@ def test_the_commissioners_minimum_is_a_slider_only_where_it_can_move_the_answer
     aim = next(s for s in at.selectbox if s.label == "Aim for")
     aim.set_value("worst_margin").run()
     _ok(at)
-    # the worst-margin aim is designed without caps (models/design.md part 2): £1.32m at most
-    assert any(c.startswith("Works up to £1.32m, the most the commissioners can keep")
+    # the worst-margin aim is searched in the drafting space: up to the commissioners' optimum
+    assert any(c.startswith("Works up to £1.39m, the most the commissioners can keep")
                for c in _captions(at))  # fmt: skip
     _slider(at, "Commissioners keep at least").set_value(1_000_000.0).run()
     m = _metrics(_ok(at))

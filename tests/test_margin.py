@@ -131,16 +131,25 @@ ONE_TIER = {"max_gain_tiers": 1, "max_loss_tiers": 1, "corridor": False, "caps":
             "collars": False}  # fmt: skip
 
 
-def test_a_commissioners_minimum_it_leaves_out_hands_the_case_to_the_mip():
+def test_a_commissioners_minimum_the_bound_leaves_out_is_met_by_bisection():
     # the tiny case's highest margin (800, test below) leaves the commissioners nothing; asked
     # to keep 1,000 they need 2% of the tier (1% is 900 of the expected 90,000): shares 0.6 and
-    # 0.38, acute 0 in scenario b, community 400, so the worst margin is 0
+    # 0.38, acute 0 in scenario b, community 400, so the worst margin is 0. The search raises
+    # a floor on the margin by bisection (each step a commissioners' design) to within £1
     tight = _tiny(search=ONE_TIER, commissioners_min_expected=1_000)
     r, mip = _aim(tight), _aim(tight, method="mip")
-    assert r.route == "mip" and r.status == "optimal"
-    assert r.objective_value == pytest.approx(mip.objective_value, abs=PENNY)
+    assert r.route == "search" and r.status == "optimal" and mip.status == "optimal"
+    assert mip.objective_value == pytest.approx(0.0, abs=PENNY)
     assert r.objective_value == pytest.approx(0.0, abs=PENNY)
+    assert r.objective_value <= r.bound <= r.objective_value + 1.0
+    assert r.timings["designs"] > 1 and "bisection on the floor" in r.message
     assert r.check.expected_retained == pytest.approx(1_800.0, abs=PENNY)
+    assert failures(tight, r.agreement, r.check) == []
+
+
+def test_a_commissioners_minimum_out_of_reach_is_infeasible():
+    r = _aim(_tiny(search=ONE_TIER, commissioners_min_expected=50_000))
+    assert r.status == "infeasible" and r.agreement is None
 
 
 def test_the_highest_margin_is_a_bound_every_structure_respects():
@@ -169,3 +178,20 @@ def test_the_staircase_keeps_the_least_of_every_row(seed):
     assert len(keep) < n
     for s in rng.uniform(0, 1, (200, K)):
         assert (a @ s - c).min() == pytest.approx((a[keep] @ s - c[keep]).min(), abs=1e-12)
+
+
+def test_a_start_beyond_the_mip_space_is_returned_as_given(root):
+    # the MIP's space is narrower than the drafting space (no caps unless stated): asked for
+    # more than its own commissioners' optimum, it has nothing, and the room's agreement that
+    # meets the minimum is returned unchanged (design never gives less than it was given)
+    case = gainshare.load_case(root / "app" / "examples" / "workshop6.yaml")
+    best = Designer(case).solve(duals=False)
+    mip_best = Designer(case, method="mip").solve(duals=False).check.expected_retained
+    assert mip_best < best.check.expected_retained - 1_000
+    req = case.requirements.model_copy(
+        update={"objective": "worst_margin", "commissioners_min_expected": mip_best + 1_000}
+    )
+    tight = case.model_copy(update={"requirements": req})
+    got = Designer(tight, starts=(best.agreement,), method="mip").solve(duals=False)
+    assert got.status == "start" and "given as a start, meets every requirement" in got.message
+    assert got.check.expected_retained >= mip_best + 1_000

@@ -481,9 +481,10 @@ class Designer:
         """The worst-margin aim by the search (models/design.md, "The worst-margin aim by the
         search"): the highest worst margin any structure's terms reach (`highest_margin`, an
         upper bound over the drafting space), then the commissioners' best agreement with it
-        as a floor, less MARGIN_SLACK. None where that does not decide the case: the search
-        does not apply, a requirement the bound leaves out binds (e.g. the commissioners'
-        minimum), or no structure meets the keep-whole requirements (the MIP says why)."""
+        as a floor, less MARGIN_SLACK. Where a requirement the bound leaves out binds (the
+        commissioners' minimum, say), the highest floor the search meets, by bisection between
+        the case's own floor and the bound. None where the search does not decide the case
+        (the MIP does, and says why when nothing meets the requirements)."""
         t0 = time.perf_counter()
         case = self.case
         plain = case.requirements.model_copy(update={"objective": "commissioners"})
@@ -491,49 +492,96 @@ class Designer:
             return None
         try:
             top = highest_margin(self.space)
+            if not math.isfinite(top.margin):
+                return None
+            floor = top.margin - MARGIN_SLACK
+            if case.requirements.worst_margin_min is not None:
+                floor = max(floor, case.requirements.worst_margin_min)
+            met = self._met_at(plain, floor, time_limit, t0, top.structure)
+            bound, steps, proven = top.bound, 0, True
+            if met[1] is None:  # a requirement the bound leaves out binds
+                got = self._floor_by_search(plain, top, time_limit, t0)
+                if got is None:
+                    return None
+                met, bound, steps, proven = got
         except NotDecomposable as e:
             self.route_note = str(e)
             return None
-        if not math.isfinite(top.margin):
-            return None
-        floor = top.margin - MARGIN_SLACK
-        if case.requirements.worst_margin_min is not None:
-            floor = max(floor, case.requirements.worst_margin_min)
-        self.case = case.model_copy(
-            update={"requirements": plain.model_copy(update={"worst_margin_min": floor})}
-        )
-        try:
-            left = max(self._seconds(time_limit) - (time.perf_counter() - t0), 0.0)
-            found = search(self.space, f"Designed: {case.name}", left, self._cache,
-                           top.structure)  # fmt: skip
-        except NotDecomposable as e:
-            self.route_note = str(e)
-            return None
-        finally:
-            self.case = case
-            self._space.case = case
-        if found.agreement is None:
-            return None
-        result = check(case, found.agreement, found.check.settlement.econ)
+        found, result = met
         value = result.worst_provider_net
-        if value is None or failures(case, found.agreement, result):
-            return None
         if value > top.bound + VERIFY_TOLERANCE:  # pragma: no cover - the bound is exact
             return None
         self._last = found.plan.structure
-        bound = max(top.bound, value)
+        bound = max(bound, value)
         gap = round((bound - value) / max(abs(value), 1.0), 8)
         timings = self._timing(t0, time.perf_counter(), 0.0)
         timings |= {"structures": found.structures, "structures_solved": found.solved}
         timings["total_s"] = round(time.perf_counter() - t0 + timings["data_s"], 4)
         cur = case.currency
-        msg = (f"The highest worst provider margin any agreement in the drafting space meets "
-               f"is {money(top.margin, cur)}; of the agreements within a penny of it, this one "
-               "leaves the commissioners the most.")  # fmt: skip
-        out = DesignResult("optimal", "worst_margin", value, bound, gap, found.agreement,
-                           result, self._levers_of(found.plan), [], timings, msg,
-                           ceilings={})  # fmt: skip
+        if not steps:
+            msg = (f"The highest worst provider margin any agreement in the drafting space "
+                   f"meets is {money(top.margin, cur)}; of the agreements within a penny of it, "
+                   "this one leaves the commissioners the most.")  # fmt: skip
+        elif proven:
+            timings["designs"] = steps + 1
+            msg = (f"The highest worst provider margin an agreement meeting every requirement "
+                   f"reaches, to within {money(bound - value, cur)} (bisection on the floor, "
+                   f"{steps + 1} designs; with no other requirement it would be "
+                   f"{money(top.margin, cur)}); of the agreements that reach it, this one "
+                   "leaves the commissioners the most.")  # fmt: skip
+        else:
+            timings["designs"] = steps + 1
+            msg = (f"Time limit reached after {steps + 1} designs: the worst provider margin "
+                   f"is {money(value, cur)}, and no agreement is known to reach "
+                   f"{money(bound, cur)}.")  # fmt: skip
+        out = DesignResult("optimal" if proven else "time_limit", "worst_margin", value, bound,
+                           gap, found.agreement, result, self._levers_of(found.plan), [],
+                           timings, msg, ceilings={})  # fmt: skip
         return self._never_worse(out)
+
+    def _met_at(self, plain, floor: float | None, time_limit, t0, first=None):
+        """(found, check result) of the commissioners' search with `floor` on the worst margin
+        and the case's other requirements; the result None unless it meets every one."""
+        case = self.case
+        self.case = case.model_copy(
+            update={"requirements": plain.model_copy(update={"worst_margin_min": floor})}
+        )
+        try:
+            left = max(self._seconds(time_limit) - (time.perf_counter() - t0), 0.0)
+            found = search(self.space, f"Designed: {case.name}", left, self._cache, first)
+        finally:
+            self.case = case
+            self._space.case = case
+        if found.agreement is None:
+            return found, None
+        result = check(case, found.agreement, found.check.settlement.econ)
+        if result.worst_provider_net is None or failures(case, found.agreement, result):
+            return found, None
+        return found, result
+
+    def _floor_by_search(self, plain, top, time_limit, t0):
+        """The highest floor on the worst margin the commissioners' search meets with every
+        requirement, by bisection between the case's own floor and `top`'s bound, to within
+        FLOOR_TOLERANCE pounds or one part in 10,000: ((found, result) at it, the least floor
+        known out of reach, the designs after the first, proven). None when nothing meets the
+        requirements at the case's own floor."""
+        met = self._met_at(plain, self.case.requirements.worst_margin_min, time_limit, t0)
+        if met[1] is None:
+            return None
+        lo, hi, steps = met[1].worst_provider_net, top.bound, 0
+        while hi - lo > max(FLOOR_TOLERANCE, 1e-4 * abs(lo)):
+            if time.perf_counter() - t0 > self._seconds(time_limit) or steps >= FLOOR_STEPS:
+                return met, hi, steps, False
+            mid = (lo + hi) / 2
+            got = self._met_at(plain, mid, time_limit, t0, met[0].plan.structure)
+            steps += 1
+            if got[1] is not None:
+                met, lo = got, max(mid, got[1].worst_provider_net)
+            elif got[0].status == "infeasible":
+                hi = mid
+            else:  # out of time before an answer: the floor is neither met nor ruled out
+                return met, hi, steps, False
+        return met, hi, steps, True
 
     def _levers_of(self, plan) -> dict | None:
         """The lever values of a search plan's structure, for the answer (None: no levers)."""

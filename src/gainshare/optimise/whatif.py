@@ -487,7 +487,9 @@ class WhatIfModel:
             top = float(at_none.check.expected_retained)
             high = End(top, top, _hardest(at_none), "infeasible")
             return Range(low, high, 1, time.perf_counter() - t0, "aim")
-        if designer.route == "mip":  # the most they can keep in the space this aim searches
+        # the most they can keep in the space this aim searches: the MIP's, unless the aim was
+        # answered by the search (the worst margin, models/design.md part 1)
+        if designer.route == "mip" and at_none.route != "search":
             req = designer.case.requirements.model_copy(update={"objective": "commissioners"})
             same = designer.case.model_copy(update={"requirements": req})
             most = Designer(same, designer.scenarios, method="mip").solve(duals=False)
