@@ -52,11 +52,11 @@ MARGIN_SLACK = 0.005  # pounds: the worst-margin aim asks the search for the hig
 
 @dataclass
 class FloorSearch:
-    """Where a bisection on the worst-margin floor stopped (`Designer.highest_floor`): the
-    answer at the highest floor met, that margin, the least floor known out of reach, the
-    designs it took after the first, and whether the two are within the tolerance."""
+    """Where a bisection on the worst-margin floor stopped (`_raise_floor`): the answer at the
+    highest floor met, that margin, the least floor known out of reach, the designs it took
+    after the first, and whether the two are within the tolerance."""
 
-    result: DesignResult
+    result: DesignResult | tuple  # a design, or the search's (found, check result)
     margin: float
     bound: float
     steps: int
@@ -414,24 +414,16 @@ class Designer:
         reach = d.base_net[:, :, :, d.providers].max(axis=0) * d.scale + gain[:, :, None]
         out = FloorSearch(first, first.check.worst_provider_net or 0.0, 0.0, 0, True)
         out.bound = max(float(reach.min()) if reach.size else out.margin, out.margin)
-        while out.bound - out.margin > max(FLOOR_TOLERANCE, 1e-4 * abs(out.margin)):
-            left = limit - (time.perf_counter() - t0)
-            if left <= 0 or out.steps >= FLOOR_STEPS:
-                out.proven = False
-                break
-            mid = (out.margin + out.bound) / 2
-            self.set_margin_min(mid)
+
+        def attempt(floor: float, left: float):
+            self.set_margin_min(floor)
             r = self.solve(time_limit=left, duals=False)
-            out.steps += 1
             if r.ok:
                 met = r.check.worst_provider_net
-                out.result, out.margin = r, max(mid, mid if met is None else met)
-            elif r.status == "infeasible":
-                out.bound = mid
-            else:  # out of time before an answer: the floor is neither met nor ruled out
-                out.proven = False
-                break
-        return out
+                return r, floor if met is None else met
+            return None, r.status == "infeasible"
+
+        return _raise_floor(out, attempt, t0 + limit)
 
     def _aim_for_margin(self, time_limit: float | None) -> DesignResult:
         """The worst-margin aim under group limits: the highest floor on the worst provider
@@ -568,20 +560,16 @@ class Designer:
         met = self._met_at(plain, self.case.requirements.worst_margin_min, time_limit, t0)
         if met[1] is None:
             return None
-        lo, hi, steps = met[1].worst_provider_net, top.bound, 0
-        while hi - lo > max(FLOOR_TOLERANCE, 1e-4 * abs(lo)):
-            if time.perf_counter() - t0 > self._seconds(time_limit) or steps >= FLOOR_STEPS:
-                return met, hi, steps, False
-            mid = (lo + hi) / 2
-            got = self._met_at(plain, mid, time_limit, t0, met[0].plan.structure)
-            steps += 1
+        out = FloorSearch(met, met[1].worst_provider_net, top.bound, 0, True)
+
+        def attempt(floor: float, _left: float):
+            got = self._met_at(plain, floor, time_limit, t0, out.result[0].plan.structure)
             if got[1] is not None:
-                met, lo = got, max(mid, got[1].worst_provider_net)
-            elif got[0].status == "infeasible":
-                hi = mid
-            else:  # out of time before an answer: the floor is neither met nor ruled out
-                return met, hi, steps, False
-        return met, hi, steps, True
+                return got, got[1].worst_provider_net
+            return None, got[0].status == "infeasible"
+
+        _raise_floor(out, attempt, t0 + self._seconds(time_limit))
+        return out.result, out.bound, out.steps, out.proven
 
     def _levers_of(self, plan) -> dict | None:
         """The lever values of a search plan's structure, for the answer (None: no levers)."""
@@ -1088,6 +1076,30 @@ class Designer:
         if b is not None and not math.isfinite(b):
             b = None  # no bound known yet
         return value, b, gap
+
+
+def _raise_floor(out: FloorSearch, attempt, deadline: float) -> FloorSearch:
+    """Bisection on a worst-margin floor between `out.margin` (met by `out.result`) and
+    `out.bound` (out of reach), to within FLOOR_TOLERANCE pounds or one part in 10,000, unless
+    `deadline` (a perf_counter time) or FLOOR_STEPS come first. `attempt(floor, seconds left)`
+    is (answer, the margin it meets) when some agreement meets the floor, else (None, whether
+    the floor is ruled out: not when time ran out before an answer)."""
+    while out.bound - out.margin > max(FLOOR_TOLERANCE, 1e-4 * abs(out.margin)):
+        left = deadline - time.perf_counter()
+        if left <= 0 or out.steps >= FLOOR_STEPS:
+            out.proven = False
+            break
+        mid = (out.margin + out.bound) / 2
+        answer, got = attempt(mid, left)
+        out.steps += 1
+        if answer is not None:
+            out.result, out.margin = answer, max(mid, got)
+        elif got:
+            out.bound = mid
+        else:  # out of time before an answer: the floor is neither met nor ruled out
+            out.proven = False
+            break
+    return out
 
 
 def _ensure_margin(designer: Designer) -> None:

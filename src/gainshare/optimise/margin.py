@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from gainshare.optimise.data import edge_array
 from gainshare.optimise.highs import quiet_highs
 from gainshare.optimise.highs import run as run_highs
 from gainshare.optimise.search import (
@@ -39,11 +38,11 @@ from gainshare.optimise.search import (
     provider_needs,
     share_range,
     structure_arrays,
+    structure_tiers,
     tied_parties,
 )
 from gainshare.optimise.space import Space, Structure
 from gainshare.schema.requirements import LimitRule
-from gainshare.settle.engine import tier_portions
 
 MIP_NODES = 200  # the margin MIP's branch and bound stops here; bisection finishes the proof
 BOUND_SLACK = 1e-6  # of the rows' scale: HiGHS's MIP bounds are good to its tolerances
@@ -75,7 +74,7 @@ def _least(rule: LimitRule | None, basis: np.ndarray) -> np.ndarray:
     return (rule.min if rule.decide else rule.value) * basis
 
 
-def _basis(space: Space, rule: LimitRule | None, exp_pay: np.ndarray) -> np.ndarray:
+def _basis(rule: LimitRule | None, exp_pay: np.ndarray) -> np.ndarray:
     if rule is not None and rule.basis != "amount":
         return exp_pay
     return np.ones(exp_pay.shape)
@@ -142,11 +141,7 @@ def programme(space: Space, st: Structure) -> Programme | None:
         raise NotDecomposable("chance keep-whole")
     x, base = arr.x, arr.base
     S, Y, _ = base.shape
-    groups = [np.arange(Y)] if not space.req.glide_path else [np.array([y]) for y in range(Y)]
-    spend = econ.total_exp_spend
-    gp = tier_portions(np.maximum(x, 0.0), edge_array(st.gain_edges, spend))
-    lp = tier_portions(np.maximum(-x, 0.0), edge_array(st.loss_edges, spend))
-    qual, rate = space.quality(st), space.loss_rate(st)
+    groups, gp, lp, qual, rate = structure_tiers(space, st, arr)
     K = gp.shape[2]
     if K > 3:
         raise NotDecomposable("more than three gain tiers")
@@ -165,11 +160,11 @@ def programme(space: Space, st: Structure) -> Programme | None:
         ceiling = min(ceiling, float(b[zero].min(initial=math.inf)))
         lo_loss = share_range(space, pid, "loss")[0]
         taken = np.minimum(lo_loss * lp.sum(axis=2) * rate[:, :, p],
-                           _least(collar, _basis(space, collar, exp_pay)))  # fmt: skip
+                           _least(collar, _basis(collar, exp_pay)))  # fmt: skip
         if (taken[loss] > -need[loss] + EPS).any():
             return None
         ceiling = min(ceiling, float((b - taken)[loss].min(initial=math.inf)))
-        most = _most(cap, _basis(space, cap, exp_pay))
+        most = _most(cap, _basis(cap, exp_pay))
         if (need[gain] > most[gain] + EPS).any():
             return None
         ceiling = min(ceiling, float((b + most)[gain].min(initial=math.inf)))

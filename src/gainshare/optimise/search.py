@@ -731,6 +731,18 @@ def structure_arrays(space: Space, st: Structure) -> Arrays:
     return Arrays(econ, x, base, space.split(econ))
 
 
+def structure_tiers(space: Space, st: Structure, arr: Arrays) -> tuple:
+    """(the groups of years with terms of their own (each year under a glide path), the gain
+    and the loss tier amounts (S, Y, K), the gateway factor and the quality-scaled loss rate
+    (S, Y, P)) of a structure."""
+    Y = arr.base.shape[1]
+    groups = [np.arange(Y)] if not space.req.glide_path else [np.array([y]) for y in range(Y)]
+    spend = arr.econ.total_exp_spend
+    gp = tier_portions(np.maximum(arr.x, 0.0), edge_array(st.gain_edges, spend))
+    lp = tier_portions(np.maximum(-arr.x, 0.0), edge_array(st.loss_edges, spend))
+    return groups, gp, lp, space.quality(st), space.loss_rate(st)
+
+
 @dataclass
 class Needs:
     """What each provider must receive (gain rows) or may give (loss rows), (S, Y) each;
@@ -797,13 +809,8 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
     arr = structure_arrays(space, st)
     needs = provider_needs(space, arr, relaxed, adjust)
     econ, x = arr.econ, arr.x
-    S, Y, P = arr.base.shape
     w = space.scenarios.weights
-    groups = [np.arange(Y)] if not space.req.glide_path else [np.array([y]) for y in range(Y)]
-    spend = econ.total_exp_spend
-    gp = tier_portions(np.maximum(x, 0.0), edge_array(st.gain_edges, spend))
-    lp = tier_portions(np.maximum(-x, 0.0), edge_array(st.loss_edges, spend))
-    qual, rate = space.quality(st), space.loss_rate(st)
+    groups, gp, lp, qual, rate = structure_tiers(space, st, arr)
     short = _inside_corridor(space, arr, needs)
     if short:
         n = len(short)
