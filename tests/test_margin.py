@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_design import tiny_dict
+from helpers_design import gain_loss_dict, tiny_dict
 
 import gainshare
 from gainshare.economics.model import compute
@@ -72,7 +72,7 @@ def test_a_benchmark_system_with_three_stated_tiers_matches_the_mip():
 
 
 def _system(**req) -> Case:
-    """A small benchmark system (six parties, three gain tiers stated, losses in some years)
+    """A small benchmark system (six parties, three gain tiers stated, a gain every year)
     with `req` added to its requirements."""
     d = bench_cases.system_dict(6, 30, 2)
     d["requirements"] = d["requirements"] | req
@@ -195,3 +195,44 @@ def test_a_start_beyond_the_mip_space_is_returned_as_given(root):
     got = Designer(tight, starts=(best.agreement,), method="mip").solve(duals=False)
     assert got.status == "start" and "given as a start, meets every requirement" in got.message
     assert got.check.expected_retained >= mip_best + 1_000
+
+
+def _gain_loss(**req) -> Case:
+    """The gain-and-loss case (helpers_design): the community trust is 30,000 behind in every
+    year, loss years included, where nothing is shared with it unless it takes a loss share;
+    it is allowed 70,000 behind."""
+    d = gain_loss_dict()
+    d["keep_whole"] = {"community": {"tolerance": 70_000}}
+    d["requirements"] = {"rounding": "1%"} | req
+    return Case.model_validate(d)
+
+
+LOSS_AT_LEAST_HALF = {"community": {"min": 0.5, "max": 1.0}}
+
+
+@pytest.mark.parametrize(
+    "req, margin",
+    [
+        ({}, -30_000.0),  # the loss years' -30,000, which no share can move
+        # half of the 50,000 and 60,000 losses, collared at 10,000: -40,000
+        ({"loss_share_bounds": LOSS_AT_LEAST_HALF, "collars": {"community": {"min": 10_000}}},
+         -40_000.0),
+    ],
+    ids=["fixed-nets", "loss-share-and-collar-floors"],
+)  # fmt: skip
+def test_loss_years_bound_the_margin_as_the_mip_does(req, margin):
+    fast, _ = _both(_gain_loss(**req))
+    assert fast.objective_value == pytest.approx(margin, abs=PENNY)
+
+
+def test_a_collar_the_search_may_decide_lifts_the_loss_years():
+    # a loss share of at least half with the collar left to design: a collar of nothing keeps
+    # the community trust at -30,000 in the loss years; the MIP's space has no collar unless
+    # the case states one, and leaves it at -30,000 - 0.5 x 60,000 = -60,000
+    case = _gain_loss(loss_share_bounds=LOSS_AT_LEAST_HALF)
+    fast, mip = _aim(case), _aim(case, method="mip")
+    assert fast.route == "search" and fast.status == "optimal"
+    assert fast.objective_value == pytest.approx(-30_000.0, abs=PENNY)
+    assert mip.objective_value == pytest.approx(-60_000.0, abs=PENNY)
+    assert fast.agreement.terms.collars["community"].amount == 0.0
+    assert failures(case, fast.agreement, fast.check) == []
