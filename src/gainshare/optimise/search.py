@@ -39,6 +39,7 @@ from gainshare.economics.model import Economics, party_sum
 from gainshare.optimise.data import edge_array
 from gainshare.optimise.highs import quiet_highs
 from gainshare.optimise.highs import run as run_highs
+from gainshare.optimise.relax import Bound, Group, Term, structure_bound
 from gainshare.optimise.space import Space, Structure
 from gainshare.schema.agreement import Agreement, Terms, Tier, YearOverride
 from gainshare.schema.case import Case
@@ -1615,6 +1616,7 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
     bound, solved, why, stopped, trivial = -np.inf, 0, "", False, []
     undecided = False  # a structure whose share sums were not settled in their time limit
     seen: dict = {}  # structure -> the most it could give (for a later, tighter search)
+    twins: dict = {}  # what a structure's terms are solved from -> the first structure seen
     # ceilings bound the commissioners' value, not system savings
     ceilings = ceilings if space.req.objective == "commissioners" else None
     for st in structures:
@@ -1623,11 +1625,11 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
             break
         econ = space.econ(st.lever)
         relaxed = tied.setdefault(st.lever, tied_parties(space, econ))
-        savings = _savings(space, st)
         ceiling = (ceilings or {}).get(st)
-        beat = _to_beat(space, best, savings, ceiling)
-        if beat is False:
-            seen[st] = ceiling  # None: no ceiling known
+        beat = _to_beat(space, best, _savings(space, st), ceiling)
+        skip = _given_up(space, st, relaxed, best, beat, ceiling, (twins, seen))
+        if skip is not None:
+            seen[st] = skip[0]  # None: no ceiling known
             continue
         plan = solve_structure(space, st, relaxed, cache=cache, beat=beat)
         seen[st] = _most(plan)
@@ -1662,6 +1664,76 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
     exact = top is not None and top - value <= max(abs(value), 1.0) * space.req.mip_gap
     return Found("optimal" if exact else "time_limit", agreement, result, plan, value, top,
                  len(structures), solved, ceilings=seen)  # fmt: skip
+
+
+def relaxation_bound(space: Space, st: Structure, relaxed: set[int],
+                     beat: float | None = None) -> Bound:  # fmt: skip
+    """The linear relaxation of one structure (`gainshare.optimise.relax`): whether any
+    agreement of it can meet every provider's rows, and the most it can give the commissioners
+    (stopping once that is no more than `beat`)."""
+    return structure_bound(*relaxation_terms(space, st, relaxed), beat=beat)
+
+
+def relaxation_terms(space: Space, st: Structure, relaxed: set[int]) -> tuple:
+    """(terms, groups, expected pool, money scale) of a structure's linear relaxation."""
+    arr = structure_arrays(space, st)
+    needs = provider_needs(space, arr, relaxed)
+    groups, gp, lp, qual, rate = structure_tiers(space, st, arr)
+    w = space.scenarios.weights
+    terms, rows = [], []
+    for gi, ys in enumerate(groups):
+        xs = arr.x[:, ys]
+        rows.append(Group(xs, gp[:, ys], lp[:, ys]))
+        gw = np.where(xs > 0, w[:, None], 0.0)
+        lw = np.where(xs < 0, w[:, None], 0.0)
+        for p in needs.need:
+            pid = space.case.party_ids[p]
+            q, r = qual[:, ys, p], rate[:, ys, p]
+            need = np.where(xs >= 0, needs.need[p][:, ys], -np.inf)
+            if p in needs.chance:  # may be short in a budget's worth: no row binds alone
+                need = np.full(xs.shape, -np.inf)
+            slack = np.where(xs < 0, needs.slack[p][:, ys], np.inf)
+            if space.collar_rule(pid) is not None:  # a collar can meet any slack
+                slack = np.full(xs.shape, np.inf)
+            linear = space.cap_rule(pid) is None and p not in needs.chance
+            terms.append(Term(
+                gi, np.where(need > EPS, need, -np.inf), q, slack, r,
+                np.einsum("sy,sy,syk->k", gw, q, gp[:, ys]) if linear else None,
+                0.0 if linear else _least_transfer(space, arr, needs, p, ys),
+                np.einsum("sy,sy,syk->k", lw, r, lp[:, ys]),
+                share_range(space, pid, "gain"), share_range(space, pid, "loss")))  # fmt: skip
+    pool = float(w @ arr.econ.pool.sum(axis=1))
+    scale = 10.0 ** round(math.log10(max(float(np.abs(arr.x).max(initial=0.0)), 1.0)))
+    return terms, rows, pool, scale
+
+
+def _given_up(space: Space, st: Structure, relaxed: set[int], best, beat, ceiling, seen_by):
+    """(the most structure `st` can give,) when it is given up unsolved: it has the same
+    figures as a structure seen before (`seen_by`: (twins, seen)), so it is no better; it
+    cannot win by its savings or its ceiling (`beat` False); or, once an agreement is held, its
+    linear relaxation has no answer or cannot beat `beat`. None: it is searched."""
+    twins, seen = seen_by
+    twin = twins.setdefault(_twin_key(space, st), st)
+    if twin is not st:
+        return (seen.get(twin),)
+    if beat is False:
+        return (ceiling,)
+    if best is None:
+        return None
+    rb = relaxation_bound(space, st, relaxed, beat)
+    if not rb.feasible:
+        return (-np.inf,)
+    if beat is not None and rb.value <= beat + EPS:
+        return (rb.value if ceiling is None else min(rb.value, ceiling),)
+    return None
+
+
+def _twin_key(space: Space, st: Structure) -> tuple:
+    """What a structure's best terms depend on: its lever values, gateway, tier edges and the
+    shareable amount of every scenario-year. Corridors that no scenario-year falls inside give
+    the same amounts, so the same terms and value: the first such structure stands for all."""
+    arr = structure_arrays(space, st)
+    return (st.lever, st.gateway, st.gain_edges, st.loss_edges, _fingerprint(arr.x))
 
 
 def _most(plan: Plan) -> float:
