@@ -16,7 +16,7 @@ import gainshare
 from gainshare.optimise import Designer
 from gainshare.optimise import search as search_module
 from gainshare.optimise.highs import solve_lp
-from gainshare.optimise.relax import APART, Bound, Group, Term, structure_bound
+from gainshare.optimise.relax import APART, Bound, Group, Term, _more_than_the_pool, structure_bound
 from gainshare.optimise.search import (
     relaxation_bound,
     relaxation_terms,
@@ -231,3 +231,19 @@ def test_the_bound_is_the_least_transfer_by_hand():
     assert (b.rows, b.rounds) == (3, 2)  # every broken row added at once, then none broken
     stop = structure_bound([term], [group], 3e6, 1e6, beat=2.5e6)  # stops once it cannot beat
     assert stop.value <= 2.5e6
+
+
+def test_needs_beyond_the_pool_agree_with_the_whole_programme():
+    """The check before the programme (in some gain row the providers need more than the pool)
+    fires only where HiGHS on every row finds no shares either, and fires on the large
+    benchmark system's widest excess-only corridor."""
+    case = _no_limits(bench.system_case(10, 300, 5))
+    space = _space(case)
+    fired = []
+    for st in space.structures():
+        terms, groups, pool, scale = relaxation_terms(space, st, set())
+        if _more_than_the_pool(terms, groups):
+            fired.append(st)
+            assert _whole_programme(terms, groups, pool, scale) == -math.inf
+    assert any(st.corridor.mode == "excess_only" for st in fired)
+    assert all(st.corridor.mode == "excess_only" for st in fired)

@@ -479,6 +479,11 @@ def test_upper_envelope_of_lines():
         x = rng.normal(size=q) * 3
         want = (b[None, :] + m[None, :] * x[:, None]).max(axis=1)
         assert np.allclose(_max_lines(b, m, x), want)
+        order = np.argsort(m, kind="stable")  # slopes in order: lines dropped first
+        assert np.allclose(_max_lines(b[order], m[order], x, rising=True), want)
+        twice = np.repeat(order, 2)  # every line twice (equal slopes and intercepts)
+        assert np.allclose(_max_lines(b[twice], m[twice], x, rising=True), want)
+        assert np.allclose(_max_lines(b[order], m[order], x[:1], rising=True), want[:1])
 
 
 @pytest.mark.parametrize("tiers", [1, 2, 3])

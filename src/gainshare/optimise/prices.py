@@ -32,20 +32,18 @@ ROUNDS = 20  # rounds of row generation before the whole programme is solved
 
 
 class _LP:
-    """A linear programme assembled row by row (nonzeros as triplets), solved by row
-    generation from the answer's point: first with the rows that bind or nearly bind there,
-    then adding any row the solution breaks until it breaks none. Its solution then meets
-    every row, so it is optimal for the whole programme and its duals (zero on the rows left
-    out) are the whole programme's."""
+    """A linear programme assembled in blocks of rows (each dense over a few columns), solved
+    by row generation from the answer's point: first with the rows that bind or nearly bind
+    there, then adding any row the solution breaks until it breaks none. Its solution then
+    meets every row, so it is optimal for the whole programme and its duals (zero on the rows
+    left out) are the whole programme's."""
 
     def __init__(self) -> None:
         self.cost: list[float] = []
         self.col_lo: list[float] = []
         self.col_hi: list[float] = []
         self.at: list[float] = []  # each column's value at the answer
-        self.r: list[np.ndarray] = []
-        self.c: list[np.ndarray] = []
-        self.v: list[np.ndarray] = []
+        self.blocks: list[tuple[np.ndarray, np.ndarray]] = []  # (coefs (n, m), columns (m,))
         self.lo: list[np.ndarray] = []
         self.hi: list[np.ndarray] = []
         self.rows = 0
@@ -61,48 +59,56 @@ class _LP:
         """Rows coefs @ x[cols] in [lo, hi]; coefs (n, len(cols)). Returns the rows' indices."""
         n = coefs.shape[0]
         idx = np.arange(self.rows, self.rows + n)
-        rr, cc = np.nonzero(coefs)
-        self.r.append(idx[rr])
-        self.c.append(np.asarray(cols)[cc])
-        self.v.append(coefs[rr, cc])
+        self.blocks.append((np.asarray(coefs, dtype=float), np.asarray(cols, dtype=np.int64)))
         self.lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n,)))
         self.hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n,)))
         self.rows += n
         return idx
 
+    def _activity(self, x: np.ndarray) -> np.ndarray:
+        return np.concatenate([c @ x[cols] for c, cols in self.blocks])
+
+    def _triplets(self, keep: np.ndarray) -> tuple:
+        """(row, column, value) of the nonzeros of the rows in `keep`, rows numbered in order."""
+        r, c, v = [], [], []
+        start = done = 0
+        for coefs, cols in self.blocks:
+            n = coefs.shape[0]
+            sub = coefs[keep[start : start + n]]
+            rr, cc = np.nonzero(sub)
+            r.append(rr + done)
+            c.append(cols[cc])
+            v.append(sub[rr, cc])
+            start += n
+            done += sub.shape[0]
+        return np.concatenate(r), np.concatenate(c), np.concatenate(v)
+
     def solve(self):
         if not self.rows:
             return None
-        r, c, v = np.concatenate(self.r), np.concatenate(self.c), np.concatenate(self.v)
         lo, hi = np.concatenate(self.lo), np.concatenate(self.hi)
         scale = np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(lo), lo, 0.0)),
                                            np.abs(np.where(np.isfinite(hi), hi, 0.0))))  # fmt: skip
-
-        def activity(x: np.ndarray) -> np.ndarray:
-            return np.bincount(r, v * x[c], minlength=self.rows)
-
-        act = activity(np.asarray(self.at, dtype=float))
+        act = self._activity(np.asarray(self.at, dtype=float))
         keep = (act - lo <= NEAR * scale) | (hi - act <= NEAR * scale)
         for _ in range(ROUNDS):
             if keep.all():
                 break
             idx = np.nonzero(keep)[0]
-            number = np.full(self.rows, -1)
-            number[idx] = np.arange(len(idx))
-            sub = keep[r]
-            sol = solve_lp(self.cost, number[r[sub]], c[sub], v[sub], lo[idx], hi[idx],
-                           self.col_lo, self.col_hi)  # fmt: skip
+            sol = solve_lp(self.cost, *self._triplets(keep), lo[idx], hi[idx], self.col_lo,
+                           self.col_hi)  # fmt: skip
             if sol is None:  # e.g. unbounded without the rows left out: the whole programme
                 break
             x, dual = sol
-            act = activity(x)
+            act = self._activity(x)
             broken = ~keep & ((act < lo - BREAK * scale) | (act > hi + BREAK * scale))
             if not broken.any():
                 full = np.zeros(self.rows)
                 full[idx] = dual
                 return x, full
             keep |= broken
-        return solve_lp(self.cost, r, c, v, lo, hi, self.col_lo, self.col_hi)
+        every = np.ones(self.rows, dtype=bool)
+        return solve_lp(self.cost, *self._triplets(every), lo, hi, self.col_lo, self.col_hi)
 
 
 def search_binding(space: Space, found: Found) -> list[dict]:

@@ -190,10 +190,8 @@ def structure_bound(terms: list[Term], groups: list[Group], pool: float, scale: 
     """The most the commissioners can keep under a structure (pool: the expected pool), or
     that no agreement of it meets every provider's rows. With `beat`, it stops as soon as the
     bound is no more than that."""
-    for t in terms:
-        g = groups[t.group]
-        if ((t.need > 0) & (t.q * g.x <= 0)).any():
-            return Bound(False)  # a need with nothing to share in its row
+    if _more_than_the_pool(terms, groups):
+        return Bound(False)
     prog = _Programme(terms, groups, scale)
     floors = sum(t.floor for t in terms if t.gain_cost is None)
     value = np.inf
@@ -222,3 +220,23 @@ def structure_bound(terms: list[Term], groups: list[Group], pool: float, scale: 
         if not more:
             break
     return Bound(True, value, len(prog.rows) - prog.sums, rounds)
+
+
+def _more_than_the_pool(terms: list[Term], groups: list[Group]) -> bool:
+    """Whether, in some row, the providers need more than the pool holds: shares summing to at
+    most 1 in every tier pay provider p at most its gateway factor q_p times its part of the
+    pool, so sum_p need_p / q_p <= x is needed in every gain row (and a need where q_p x = 0
+    can never be met). Checked with a margin of one part in 10^9 and a penny."""
+    for gi, g in enumerate(groups):
+        total = np.zeros(g.x.shape)
+        for t in terms:
+            if t.group != gi:
+                continue
+            row = t.need > 0
+            if (row & (t.q * g.x <= 0)).any():
+                return True  # a need with nothing to share in its row
+            with np.errstate(divide="ignore", invalid="ignore"):
+                total += np.where(row, t.need / np.where(row, t.q, 1.0), 0.0)
+        if ((total > 0) & (total > g.x * (1 + 1e-9) + 0.01)).any():
+            return True
+    return False

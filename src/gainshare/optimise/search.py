@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -141,10 +142,11 @@ def _cap(rule: LimitRule | None, basis, need, lstep: float) -> tuple[float | Non
     return c, ""
 
 
-def solve_gain(P, q, w, basis, need, rule, lo, hi, step, lstep) -> Side:
+def solve_gain(P, q, w, basis, need, rule, lo, hi, step, lstep, order=None) -> Side:
     """Gain terms of one provider: shares of the K gain tiers (lo..hi, in `step`s or any value
     when K = 1) and the cap, minimising the expected transfer w @ min(q P x, cap basis) with
-    min(q P x, cap basis) >= need in every row (need = -inf where no requirement applies)."""
+    min(q P x, cap basis) >= need in every row (need = -inf where no requirement applies).
+    `order`: the rows sorted by amount (the same for every provider of a structure), when known."""
     n, K = P.shape
     if n == 0:
         return _nothing(K, lo)
@@ -168,19 +170,20 @@ def solve_gain(P, q, w, basis, need, rule, lo, hi, step, lstep) -> Side:
     if step is None:
         raise NotDecomposable("shares of several tiers without rounding")
     if (q == 1).all() and (basis == 1).all():
-        fast = _monotone_gain(P, w, cap, need, lo, hi, step)
+        fast = _monotone_gain(P, w, cap, need, lo, hi, step, order)
         if fast is not None:
             return fast
     return _enumerate_gain(qP, w, capv, need, req, cap, lo, hi, step)
 
 
-def _monotone_gain(P, w, cap, need, lo, hi, step) -> Side | None:
+def _monotone_gain(P, w, cap, need, lo, hi, step, order=None) -> Side | None:
     """The tier shares of a provider whose transfer rises with the shareable amount (no
     gateway, a cap in pounds, tier edges in pounds): rows sorted by the amount, tier by tier
     the least shares that cover every need, and the expected transfer of each grid point from
     prefix sums (the cap binds above one row). None when the rows are not nested tiers."""
     n, K = P.shape
-    order = np.argsort(P.sum(axis=1), kind="stable")
+    if order is None:
+        order = np.argsort(P.sum(axis=1), kind="stable")
     P, w, need = P[order], w[order], need[order]
     pos = P > 1e-12
     tier = pos.sum(axis=1) - 1
@@ -217,7 +220,8 @@ def _nested_grid(P, need, tier, widths, lo, hi, step) -> np.ndarray:
         least = np.full(len(grid), float(kmin))
         if rows.any():
             d = P[rows, t]
-            least = np.maximum(least, _ceil(_max_lines(need[rows] / d, -1.0 / d, paid), step))
+            lines = (need[rows] / d, -1.0 / d, paid, True)  # rows by amount: slopes rising
+            least = np.maximum(least, _ceil(_max_lines(*lines), step))
         if t == K - 1:
             ok = least <= kmax
             return np.column_stack([grid[ok], least[ok]])
@@ -230,10 +234,15 @@ def _nested_grid(P, need, tier, widths, lo, hi, step) -> np.ndarray:
     return grid
 
 
-def _max_lines(b: np.ndarray, m: np.ndarray, xq: np.ndarray) -> np.ndarray:
+def _max_lines(b: np.ndarray, m: np.ndarray, xq: np.ndarray, rising: bool = False) -> np.ndarray:
     """max_i (b_i + m_i x) at each query x: the upper envelope of the lines (slopes sorted,
     lines that are never highest dropped), then one search per query; few queries are simply
-    evaluated on every line."""
+    evaluated on every line. `rising`: the slopes come in order (never falling)."""
+    if rising and len(b) > 2 and len(xq):
+        b, m = _highest_somewhere(b, m, float(xq.min()), float(xq.max()))
+        if len(xq) * len(b) > 50_000:
+            hull = _envelope(m, b)
+            return _on_hull(m[hull], b[hull], xq)
     if len(xq) * len(b) <= 50_000:
         out = np.empty(len(xq))
         for i in range(0, len(xq), CHUNK):
@@ -245,10 +254,28 @@ def _max_lines(b: np.ndarray, m: np.ndarray, xq: np.ndarray) -> np.ndarray:
     keep_last = np.append(m[1:] != m[:-1], True)  # equal slopes: the highest intercept
     m, b = m[keep_last], b[keep_last]
     hull = _envelope(m, b)
-    hm, hb = m[hull], b[hull]
+    return _on_hull(m[hull], b[hull], xq)
+
+
+def _on_hull(hm: np.ndarray, hb: np.ndarray, xq: np.ndarray) -> np.ndarray:
+    """The upper envelope (its lines, slopes rising) at each query: one search per query."""
     cross = (hb[:-1] - hb[1:]) / (hm[1:] - hm[:-1])  # where line i+1 overtakes line i
     idx = np.searchsorted(cross, xq, side="right")
     return hb[idx] + hm[idx] * xq
+
+
+def _highest_somewhere(b: np.ndarray, m: np.ndarray, lo: float, hi: float) -> tuple:
+    """The lines (slopes never falling) that may be highest somewhere in [lo, hi], slopes then
+    all different. A later line (slope no less) at least as high at lo is at least as high on
+    all of [lo, hi], and so is an earlier line (slope no more) at least as high at hi: a line
+    is kept when it is above every later line at lo and no lower than every earlier one at hi."""
+    at_lo, at_hi = b + m * lo, b + m * hi
+    later = np.maximum.accumulate(at_lo[::-1])[::-1]  # the most of lines i.. at lo
+    above_later = np.append(at_lo[:-1] > later[1:], True)
+    earlier = np.maximum.accumulate(at_hi)
+    not_below_earlier = np.insert(at_hi[1:] >= earlier[:-1], 0, True)
+    keep = above_later & not_below_earlier
+    return b[keep], m[keep]
 
 
 def _envelope(m: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -830,12 +857,13 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
         xs = x[:, ys]
         gmask, lmask = xs > 0, xs < 0
         ww = np.broadcast_to(w[:, None], xs.shape)
+        rows = GainRows(gp[:, ys], gmask, xs, ww)
         for p in order:
             if top is not None and top[0] - sum(floor.values()) <= beat + EPS:
                 return Plan(st, groups, {}, {}, top[0], 0.0, False, "pruned")
-            gain[gi, p], loss[gi, p] = _provider_sides(
-                space, st, arr, needs, p, gi, ys, (gmask, lmask, ww, gp, lp, qual, rate), cache
-            )
+            parts = (gmask, lmask, ww, gp, lp, qual, rate, rows)
+            gain[gi, p], loss[gi, p] = _provider_sides(space, st, arr, needs, p, gi, ys, parts,
+                                                       cache)  # fmt: skip
             if top is not None:
                 g, lo_ = gain[gi, p], loss[gi, p]
                 if not (g.feasible and lo_.feasible):
@@ -860,19 +888,18 @@ def _provider_sides(space, st, arr, needs, p, gi, ys, parts, cache) -> tuple[Sid
     tiers come out the same for a side (e.g. corridors no scenario falls inside, the same gain
     tiers under another loss structure) solve it once. A chance side is solved for the
     provider's budget and the space's other chance budgets at once."""
-    gmask, lmask, ww, gp, lp, qual, rate = parts
+    gmask, lmask, ww, gp, lp, qual, rate, rows = parts
     econ = arr.econ
     fp = (_fingerprint(needs.need[p][:, ys]), needs.chance.get(p))
     at = (st.lever, tuple(int(y) for y in ys), p)  # the economics, years and provider
-    xs = arr.x[:, ys]
-    gkey = ("gain", *at, _prints(gp[:, ys][gmask], qual[:, ys, p][gmask], gmask, xs == 0), fp)
+    gkey = ("gain", *at, rows.print, _prints(qual[:, ys, p][gmask]), fp)
     lpr = lp * rate[:, :, p, None]
     lkey = ("loss", *at, _prints(lpr[:, ys][lmask], lmask), fp)
     if gkey not in cache and p in needs.chance:
         for b, side in _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs).items():
             cache[gkey[:-1] + ((fp[0], b),)] = side
     if gkey not in cache:
-        cache[gkey] = _gain_side(space, p, econ, ys, gmask, ww, gp, qual, needs)
+        cache[gkey] = _gain_side(space, p, econ, ys, rows, qual, needs)
     if lkey not in cache:
         cache[lkey] = _loss_side(space, p, econ, ys, lmask, ww, lpr, needs)
     return cache[gkey], cache[lkey]
@@ -924,14 +951,40 @@ def _fingerprint(a: np.ndarray) -> int:
     return hash(a.tobytes())
 
 
-def _gain_side(space, p, econ, ys, gmask, ww, gp, qual, needs) -> Side:
+class GainRows:
+    """The gain rows of one group of years, the same for every provider's side: their tier
+    amounts and weights, their order by amount, and a print of them for the cache of sides."""
+
+    def __init__(self, gp: np.ndarray, gmask: np.ndarray, xs: np.ndarray, ww: np.ndarray):
+        self.gp, self.gmask, self.xs, self.ww = gp, gmask, xs, ww
+
+    @cached_property
+    def P(self) -> np.ndarray:  # noqa: N802 - the tier amounts, P in solve_gain
+        return self.gp[self.gmask]
+
+    @cached_property
+    def w(self) -> np.ndarray:
+        return self.ww[self.gmask]
+
+    @cached_property
+    def order(self) -> np.ndarray:
+        return np.argsort(self.P.sum(axis=1), kind="stable")
+
+    @cached_property
+    def print(self) -> tuple:
+        return _prints(self.P, self.gmask, self.xs == 0)
+
+
+def _gain_side(space, p, econ, ys, rows: GainRows, qual, needs) -> Side:
     pid = space.case.party_ids[p]
     rule = space.cap_rule(pid)
+    gmask = rows.gmask
     basis = econ.exp_pay[:, ys, p][gmask] if rule is not None and rule.basis != "amount" else None
-    return solve_gain(gp[:, ys][gmask], qual[:, ys, p][gmask], ww[gmask],
-                      basis if basis is not None else np.ones(int(gmask.sum())),
+    return solve_gain(rows.P, qual[:, ys, p][gmask], rows.w,
+                      basis if basis is not None else np.ones(len(rows.w)),
                       needs.need[p][:, ys][gmask], rule, *share_range(space, pid, "gain"),
-                      space.step, space.limit_step(rule) if rule else 0.0)  # fmt: skip
+                      space.step, space.limit_step(rule) if rule else 0.0,
+                      rows.order)  # fmt: skip
 
 
 def _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs) -> dict:
@@ -1686,6 +1739,8 @@ def relaxation_terms(space: Space, st: Structure, relaxed: set[int]) -> tuple:
         rows.append(Group(xs, gp[:, ys], lp[:, ys]))
         gw = np.where(xs > 0, w[:, None], 0.0)
         lw = np.where(xs < 0, w[:, None], 0.0)
+        gk = gp[:, ys].reshape(-1, gp.shape[2])
+        lk = lp[:, ys].reshape(-1, lp.shape[2])
         for p in needs.need:
             pid = space.case.party_ids[p]
             q, r = qual[:, ys, p], rate[:, ys, p]
@@ -1698,9 +1753,9 @@ def relaxation_terms(space: Space, st: Structure, relaxed: set[int]) -> tuple:
             linear = space.cap_rule(pid) is None and p not in needs.chance
             terms.append(Term(
                 gi, np.where(need > EPS, need, -np.inf), q, slack, r,
-                np.einsum("sy,sy,syk->k", gw, q, gp[:, ys]) if linear else None,
+                (gw * q).reshape(-1) @ gk if linear else None,
                 0.0 if linear else _least_transfer(space, arr, needs, p, ys),
-                np.einsum("sy,sy,syk->k", lw, r, lp[:, ys]),
+                (lw * r).reshape(-1) @ lk,
                 share_range(space, pid, "gain"), share_range(space, pid, "loss")))  # fmt: skip
     pool = float(w @ arr.econ.pool.sum(axis=1))
     scale = 10.0 ** round(math.log10(max(float(np.abs(arr.x).max(initial=0.0)), 1.0)))
