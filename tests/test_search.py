@@ -710,6 +710,28 @@ def test_knapsack_lp_relaxation_proves_no_choice_fits():
     assert _knapsack_mip(sides, cands, 1.0, [0, 1, 2]) == (None, 0.0)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_knapsack_prices_by_column_generation_equal_the_lp_on_every_point(seed):
+    """The tier prices found by column generation give the same Lagrangian bound as the LP on
+    every grid point (two and three tiers, providers that overshoot and some that do not), and
+    where no fractional choice fits, both say so (None)."""
+    rng = np.random.default_rng(seed)
+    tiers = 2 + seed % 2
+    sides = _sloped_sides(rng, 6, 400, tiers, 60, 80.0, 5.0)
+    cands = {p: np.arange(len(s.grid_value)) for p, s in sides.items()}
+    ps, use, score, lam = search_module._priced(sides, cands, 1.0, list(range(tiers)), 0.01)
+    full = search_module._every_column_prices(ps, use, score, 0.01)
+    assert lam is not None and full is not None
+    _, bound = search_module._reduced(ps, use, score, lam, 0.01)
+    _, best = search_module._reduced(ps, use, score, full, 0.01)
+    assert bound == pytest.approx(best, rel=1e-7, abs=1e-6)
+    heavy = [0, 1, 2]  # three providers needing 40% of every tier at each of their points
+    use = {p: np.full((3, tiers), 40) for p in heavy}
+    score = {p: np.arange(3.0) for p in heavy}
+    assert search_module._priced_columns(heavy, use, score, 0.01) is None
+    assert search_module._knapsack_prices(heavy, use, score, 0.01) is None
+
+
 def test_an_undecided_share_sum_choice_is_not_called_infeasible(root, monkeypatch):
     """When the share-sum choice stops at its time limit with nothing found, the structure is
     not reported as holding no agreement: design says time limit, not infeasible."""

@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import highspy
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -142,11 +143,12 @@ def _cap(rule: LimitRule | None, basis, need, lstep: float) -> tuple[float | Non
     return c, ""
 
 
-def solve_gain(P, q, w, basis, need, rule, lo, hi, step, lstep, order=None) -> Side:
+def solve_gain(P, q, w, basis, need, rule, lo, hi, step, lstep, nested=None) -> Side:
     """Gain terms of one provider: shares of the K gain tiers (lo..hi, in `step`s or any value
     when K = 1) and the cap, minimising the expected transfer w @ min(q P x, cap basis) with
     min(q P x, cap basis) >= need in every row (need = -inf where no requirement applies).
-    `order`: the rows sorted by amount (the same for every provider of a structure), when known."""
+    `nested`: the rows sorted by amount (`nested_rows(P, w)`, the same for every provider of a
+    structure), when known."""
     n, K = P.shape
     if n == 0:
         return _nothing(K, lo)
@@ -170,21 +172,33 @@ def solve_gain(P, q, w, basis, need, rule, lo, hi, step, lstep, order=None) -> S
     if step is None:
         raise NotDecomposable("shares of several tiers without rounding")
     if (q == 1).all() and (basis == 1).all():
-        fast = _monotone_gain(P, w, cap, need, lo, hi, step, order)
+        fast = _monotone_gain(P, w, cap, need, lo, hi, step, nested)
         if fast is not None:
             return fast
     return _enumerate_gain(qP, w, capv, need, req, cap, lo, hi, step)
 
 
-def _monotone_gain(P, w, cap, need, lo, hi, step, order=None) -> Side | None:
-    """The tier shares of a provider whose transfer rises with the shareable amount (no
-    gateway, a cap in pounds, tier edges in pounds): rows sorted by the amount, tier by tier
-    the least shares that cover every need, and the expected transfer of each grid point from
-    prefix sums (the cap binds above one row). None when the rows are not nested tiers."""
+@dataclass
+class Nested:
+    """Gain rows sorted by amount, each filling every tier below its own (tier edges in
+    pounds): the sort, the sorted rows and weights, each row's tier, the tiers' widths, and
+    prefix sums of the weights and of the weighted tier amounts. The same for every provider."""
+
+    order: np.ndarray
+    P: np.ndarray
+    w: np.ndarray
+    tier: np.ndarray
+    widths: np.ndarray
+    cw: np.ndarray  # (n+1,)
+    cpw: np.ndarray  # (n+1, K)
+
+
+def nested_rows(P: np.ndarray, w: np.ndarray, order: np.ndarray | None = None) -> Nested | None:
+    """The rows as `Nested`, or None when they are not nested tiers."""
     n, K = P.shape
     if order is None:
         order = np.argsort(P.sum(axis=1), kind="stable")
-    P, w, need = P[order], w[order], need[order]
+    P, w = P[order], w[order]
     pos = P > 1e-12
     tier = pos.sum(axis=1) - 1
     if (tier < 0).any() or not (pos == (np.arange(K)[None, :] <= tier[:, None])).all():
@@ -195,12 +209,26 @@ def _monotone_gain(P, w, cap, need, lo, hi, step, order=None) -> Side | None:
         if full.size and np.ptp(full) > 1e-7 * max(1.0, float(full.max())):
             return None
         widths[k] = full[0] if full.size else 0.0
-    grid = _nested_grid(P, need, tier, widths, lo, hi, step)
+    cw = np.concatenate([[0.0], np.cumsum(w)])
+    cpw = np.vstack([np.zeros((1, K)), np.cumsum(w[:, None] * P, axis=0)])
+    return Nested(order, P, w, tier, widths, cw, cpw)
+
+
+def _monotone_gain(P, w, cap, need, lo, hi, step, nested: Nested | None = None) -> Side | None:
+    """The tier shares of a provider whose transfer rises with the shareable amount (no
+    gateway, a cap in pounds, tier edges in pounds): rows sorted by the amount, tier by tier
+    the least shares that cover every need, and the expected transfer of each grid point from
+    prefix sums (the cap binds above one row). None when the rows are not nested tiers.
+    `nested`: the rows already sorted (`nested_rows(P, w)`)."""
+    nested = nested if nested is not None else nested_rows(P, w)
+    if nested is None:
+        return None
+    grid = _nested_grid(nested.P, need[nested.order], nested.tier, nested.widths, lo, hi, step)
     if grid is None or not len(grid):
         return Side(False, why="no combination of tier shares up to its maximum covers what "
                     "it needs")  # fmt: skip
     sh = grid * step
-    val = _expected_capped(P, w, sh, cap)
+    val = _expected_capped(nested.P, nested.w, sh, cap, (nested.cw, nested.cpw))
     best = int(np.argmin(val))
     return Side(True, float(val[best]), tuple(float(v) for v in sh[best]), cap, sh, val,
                 np.full(len(val), np.nan if cap is None else cap))  # fmt: skip
@@ -299,12 +327,15 @@ def _envelope(m: np.ndarray, b: np.ndarray) -> np.ndarray:
     return idx
 
 
-def _expected_capped(P, w, sh, cap) -> np.ndarray:
+def _expected_capped(P, w, sh, cap, sums=None) -> np.ndarray:
     """w @ min(P x, cap) for each share vector x (rows of sh), rows of P sorted so that P x
-    never falls: the cap binds from the first row where P x reaches it."""
+    never falls: the cap binds from the first row where P x reaches it. `sums`: the prefix
+    sums of w and of w P, when known."""
     n, K = P.shape
-    cw = np.concatenate([[0.0], np.cumsum(w)])
-    cpw = np.vstack([np.zeros((1, K)), np.cumsum(w[:, None] * P, axis=0)])  # (n+1, K)
+    if sums is None:
+        sums = (np.concatenate([[0.0], np.cumsum(w)]),
+                np.vstack([np.zeros((1, K)), np.cumsum(w[:, None] * P, axis=0)]))  # fmt: skip
+    cw, cpw = sums  # (n+1,), (n+1, K)
     cap = np.broadcast_to(np.asarray(np.inf if cap is None else cap, dtype=float), (len(sh),))
     if not np.isfinite(cap).any():
         return sh @ cpw[-1]
@@ -953,7 +984,8 @@ def _fingerprint(a: np.ndarray) -> int:
 
 class GainRows:
     """The gain rows of one group of years, the same for every provider's side: their tier
-    amounts and weights, their order by amount, and a print of them for the cache of sides."""
+    amounts and weights, sorted by amount with their prefix sums, and a print of them for the
+    cache of sides."""
 
     def __init__(self, gp: np.ndarray, gmask: np.ndarray, xs: np.ndarray, ww: np.ndarray):
         self.gp, self.gmask, self.xs, self.ww = gp, gmask, xs, ww
@@ -967,8 +999,8 @@ class GainRows:
         return self.ww[self.gmask]
 
     @cached_property
-    def order(self) -> np.ndarray:
-        return np.argsort(self.P.sum(axis=1), kind="stable")
+    def nested(self) -> Nested | None:
+        return nested_rows(self.P, self.w)
 
     @cached_property
     def print(self) -> tuple:
@@ -984,7 +1016,7 @@ def _gain_side(space, p, econ, ys, rows: GainRows, qual, needs) -> Side:
                       basis if basis is not None else np.ones(len(rows.w)),
                       needs.need[p][:, ys][gmask], rule, *share_range(space, pid, "gain"),
                       space.step, space.limit_step(rule) if rule else 0.0,
-                      rows.order)  # fmt: skip
+                      rows.nested)  # fmt: skip
 
 
 def _gain_side_chance(space, p, arr, ys, gmask, ww, gp, qual, needs) -> dict:
@@ -1112,12 +1144,24 @@ def _projected(side: Side, tiers: list[int], sense: float) -> np.ndarray:
     where no other kept point is as good with no more share of any of them."""
     sh = np.round(side.grid_shares[:, tiers], 10)
     score = sense * side.grid_value
-    order = np.lexsort((score, *(sh[:, k] for k in range(sh.shape[1] - 1, -1, -1))))
-    keys = sh[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (np.diff(keys, axis=0) != 0).any(axis=1)
-    best = order[first]  # best score within each combination
+    if _rising(sh):  # each combination once, in order (a nested grid's first tiers)
+        best = np.arange(len(sh))
+    else:
+        order = np.lexsort((score, *(sh[:, k] for k in range(sh.shape[1] - 1, -1, -1))))
+        keys = sh[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (np.diff(keys, axis=0) != 0).any(axis=1)
+        best = order[first]  # best score within each combination
     return best[_pareto(sh[best], side.grid_value[best], sense)]
+
+
+def _rising(sh: np.ndarray) -> bool:
+    """Whether the rows of `sh` are in strictly rising lexicographic order (all different)."""
+    if len(sh) < 2:
+        return True
+    d = np.diff(sh, axis=0)
+    first = np.argmax(d != 0, axis=1)  # the first column where consecutive rows differ
+    return bool((d[np.arange(len(d)), first] > 0).all())
 
 
 def _pareto(sh: np.ndarray, val: np.ndarray, sense: float) -> np.ndarray:
@@ -1395,9 +1439,69 @@ def _reduced(ps, use, score, lam, step) -> tuple[dict, float]:
 def _knapsack_prices(ps, use, score, step):
     """Each tier's dual price (>= 0) in the knapsack's LP relaxation; None when even
     fractional choices overshoot a tier (no choice fits); UNPRICED when HiGHS ends otherwise
-    (no prices to bound with: the caller decides without them)."""
-    import highspy
+    (no prices to bound with: the caller decides without them). Any prices >= 0 give a valid
+    bound (`_reduced`); these are the LP's, found by column generation (`_priced_columns`),
+    or from the LP on every point when that does not settle."""
+    got = _priced_columns(ps, use, score, step)
+    if got is not None:
+        return got
+    return _every_column_prices(ps, use, score, step)
 
+
+def _priced_columns(ps, use, score, step, rounds: int = 50):
+    """The LP relaxation's tier prices by column generation: each provider's best point and
+    its points of least share in each tier first, then, round by round, each provider's point
+    of least reduced score while one is below zero. The share sums may be overshot at a high
+    price (an artificial column per tier), so every restricted programme has an answer; if
+    the last still overshoots (or the rounds run out), None: the LP on every point decides."""
+    K = next(iter(use.values())).shape[1]
+    spread = max(float(np.ptp(np.concatenate([score[p] for p in ps]))), 1.0)
+    big = 1e4 * spread * (1 + max(float(use[p].max(initial=0)) * step for p in ps))
+    h = quiet_highs()
+    h.addVars(K, np.zeros(K), np.full(K, highspy.kHighsInf))  # tier k overshot by this
+    h.changeColsCost(K, np.arange(K, dtype=np.int32), np.full(K, big))
+    for _ in ps:  # one point (or a mixture) per provider
+        h.addRow(1.0, 1.0, 0, np.zeros(0, dtype=np.int32), np.zeros(0))
+    for k in range(K):
+        h.addRow(-highspy.kHighsInf, 1.0 + 1e-9, 1, np.array([k], dtype=np.int32),
+                 np.array([-1.0]))  # fmt: skip
+    taken = {p: set() for p in ps}
+
+    def add(i: int, p, js) -> None:
+        for j in js:
+            j = int(j)
+            if j in taken[p]:
+                continue
+            taken[p].add(j)
+            sh = use[p][j] * step
+            nz = np.nonzero(sh)[0]
+            rows = np.concatenate([[i], len(ps) + nz]).astype(np.int32)
+            h.addCol(float(score[p][j]), 0.0, highspy.kHighsInf, len(rows), rows,
+                     np.concatenate([[1.0], sh[nz]]))  # fmt: skip
+
+    for i, p in enumerate(ps):
+        add(i, p, [np.argmin(score[p]), *np.argmin(use[p], axis=0)])
+    for _ in range(rounds):
+        run_highs(h)
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        dual = np.asarray(h.getSolution().row_dual)
+        pi, mu = dual[: len(ps)], np.minimum(dual[len(ps) :], 0.0)
+        more = False
+        for i, p in enumerate(ps):
+            rc = score[p] - pi[i] - (use[p] * step) @ mu
+            j = int(np.argmin(rc))
+            if rc[j] < -1e-9 * spread and j not in taken[p]:
+                add(i, p, [j])
+                more = True
+        if not more:
+            over = np.asarray(h.getSolution().col_value)[:K]
+            return None if (over > 1e-9).any() else -mu
+    return None
+
+
+def _every_column_prices(ps, use, score, step):
+    """The tier prices from the LP relaxation on every point at once (HiGHS)."""
     h = quiet_highs()
     cost = np.concatenate([score[p] for p in ps])
     shares = np.concatenate([use[p] * step for p in ps])
@@ -1473,8 +1577,6 @@ def _knapsack_mip(sides, cands, sense, tiers, start=None) -> tuple[dict | None, 
     is solved first: when even fractional choices overshoot a tier, no choice fits (HiGHS's
     presolve takes seconds to find that on thousands of grid points, the LP milliseconds).
     (None, 0) when no choice fits; (None, inf) when the time limit came before any choice."""
-    import highspy
-
     cols = [(p, int(j)) for p, idx in cands.items() for j in idx]
     n = len(cols)
     h = quiet_highs()
