@@ -171,12 +171,13 @@ def _gain_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp_, qual) -> dict[in
         cap = side.limit if rule is not None else None
         capped = np.zeros(len(w), bool) if cap is None else a >= cap * basis - 1e-7
         lo, hi = share_range(space, pid, "gain")
-        cols = [m.col(float(w[~capped] @ qP[~capped, k]), lo, hi, side.shares[k])
-                for k in range(K)]  # fmt: skip
+        paid = w @ qP if cap is None else w[~capped] @ qP[~capped]  # per unit of each share
+        cols = [m.col(float(paid[k]), lo, hi, side.shares[k]) for k in range(K)]
         for k in range(K):
             share_cols[k].append(cols[k])
         active = np.isfinite(need) & (need > -EPS)
-        rows = [m.add(qP[active & ~capped], cols, need[active & ~capped], np.inf)]
+        below = active & ~capped
+        rows = [m.add(qP[below], cols, need[below], np.inf)]
         if cap is not None:
             decided = rule.decide
             if decided:

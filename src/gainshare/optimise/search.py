@@ -1195,10 +1195,11 @@ def _pareto_grid(units: np.ndarray, score: np.ndarray) -> np.ndarray:
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     pos, dims = [], []
-    for k in range(units.shape[1]):
-        vals, at = np.unique(units[:, k], return_inverse=True)
-        pos.append(at.reshape(-1))
-        dims.append(len(vals))
+    for k in range(units.shape[1]):  # cells in whole steps of the column (gaps stay empty)
+        off = units[:, k] - units[:, k].min()
+        g = max(int(np.gcd.reduce(off)), 1)
+        pos.append(off // g)
+        dims.append(int(pos[-1].max()) + 1)
     if math.prod(dims) > PARETO_CELLS:
         return _pareto_scan(units, order)
     big = np.iinfo(np.int64).max
@@ -1284,7 +1285,7 @@ def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
     point whose reduced score exceeds UB - L, for the cost UB of any choice that fits, is in
     no best choice. UB comes from the same programme on coarser tables (shares rounded up to
     twentieths, then fiftieths, of the table: a choice that fits there fits here), each run on
-    the points the one before kept."""
+    the points the one before kept, its choice then improved one provider at a time."""
     n = round(1 / step) + 1
     ps, use, score, lam = _priced(sides, cands, sense, tiers, step)
     if lam is None:
@@ -1301,13 +1302,32 @@ def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
                       {p: score[p][keep[p]] for p in ps}, (n - 1) // f + 1)  # fmt: skip
         if coarse is None:
             continue
-        ub = sum(float(score[p][keep[p][j]]) for p, j in coarse.items())
+        better = _improve({p: int(keep[p][j]) for p, j in coarse.items()}, use, score, n)
+        ub = sum(float(score[p][j]) for p, j in better.items())
         room = ub - bound + 1e-7 * max(1.0, abs(bound))
         keep = {p: keep[p][red[p][keep[p]] <= room] for p in ps}
     got = _dp2({p: use[p][keep[p]] for p in ps}, {p: score[p][keep[p]] for p in ps}, n)
     if got is None:
         return None
     return {p: int(cands[p][keep[p][j]]) for p, j in got.items()}
+
+
+def _improve(choice: dict, use: dict, score: dict, n: int) -> dict:
+    """A choice that fits, improved one provider at a time: each provider moves to its best
+    point that still fits with the others' as they are, until no move helps."""
+    choice = dict(choice)
+    total = np.sum([use[p][j] for p, j in choice.items()], axis=0)
+    for _ in range(20):
+        moved = False
+        for p in choice:
+            rest = total - use[p][choice[p]]
+            fits = (use[p] + rest <= n - 1).all(axis=1)
+            j = int(np.argmin(np.where(fits, score[p], np.inf)))
+            if score[p][j] < score[p][choice[p]] - 1e-9 * max(1.0, abs(score[p][j])):
+                choice[p], total, moved = j, rest + use[p][j], True
+        if not moved:
+            break
+    return choice
 
 
 def _dp2(use: dict, score: dict, n: int) -> dict | None:
@@ -1836,32 +1856,39 @@ def relaxation_terms(space: Space, st: Structure, relaxed: set[int]) -> tuple:
     groups, gp, lp, qual, rate = structure_tiers(space, st, arr)
     w = space.scenarios.weights
     terms, rows = [], []
-    for gi, ys in enumerate(groups):
+    for gi, years in enumerate(groups):
+        ys = slice(int(years[0]), int(years[-1]) + 1) if _contiguous(years) else years
         xs = arr.x[:, ys]
         rows.append(Group(xs, gp[:, ys], lp[:, ys]))
+        gpos, lneg = xs >= 0, xs < 0
         gw = np.where(xs > 0, w[:, None], 0.0)
-        lw = np.where(xs < 0, w[:, None], 0.0)
+        lw = np.where(lneg, w[:, None], 0.0)
         gk = gp[:, ys].reshape(-1, gp.shape[2])
         lk = lp[:, ys].reshape(-1, lp.shape[2])
         for p in needs.need:
             pid = space.case.party_ids[p]
             q, r = qual[:, ys, p], rate[:, ys, p]
-            need = np.where(xs >= 0, needs.need[p][:, ys], -np.inf)
+            need = needs.need[p][:, ys]
+            need = np.where(gpos & (need > EPS), need, -np.inf)
             if p in needs.chance:  # may be short in a budget's worth: no row binds alone
                 need = np.full(xs.shape, -np.inf)
-            slack = np.where(xs < 0, needs.slack[p][:, ys], np.inf)
+            slack = np.where(lneg, needs.slack[p][:, ys], np.inf)
             if space.collar_rule(pid) is not None:  # a collar can meet any slack
                 slack = np.full(xs.shape, np.inf)
             linear = space.cap_rule(pid) is None and p not in needs.chance
             terms.append(Term(
-                gi, np.where(need > EPS, need, -np.inf), q, slack, r,
+                gi, need, q, slack, r,
                 (gw * q).reshape(-1) @ gk if linear else None,
-                0.0 if linear else _least_transfer(space, arr, needs, p, ys),
+                0.0 if linear else _least_transfer(space, arr, needs, p, years),
                 (lw * r).reshape(-1) @ lk,
                 share_range(space, pid, "gain"), share_range(space, pid, "loss")))  # fmt: skip
     pool = float(w @ arr.econ.pool.sum(axis=1))
     scale = 10.0 ** round(math.log10(max(float(np.abs(arr.x).max(initial=0.0)), 1.0)))
     return terms, rows, pool, scale
+
+
+def _contiguous(ys: np.ndarray) -> bool:
+    return len(ys) > 0 and int(ys[-1]) - int(ys[0]) + 1 == len(ys)
 
 
 def _given_up(space: Space, st: Structure, relaxed: set[int], best, beat, ceiling, seen_by):
