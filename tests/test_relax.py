@@ -247,3 +247,52 @@ def test_needs_beyond_the_pool_agree_with_the_whole_programme():
             assert _whole_programme(terms, groups, pool, scale) == -math.inf
     assert any(st.corridor.mode == "excess_only" for st in fired)
     assert all(st.corridor.mode == "excess_only" for st in fired)
+
+
+def test_a_proof_from_gain_rows_alone_says_so():
+    """No agreement shown from gain rows alone (the community trust's 45% floor beside the
+    acute trust's 60%) is marked so; one shown from a loss row (a loss share of at least 50%
+    where the provider can take only £100,000 of a £1m loss) is not: a wider corridor makes
+    gain rows harder but loss rows easier."""
+    x = np.array([[-1e6]])
+    group = Group(x, np.zeros((1, 1, 1)), -x[:, :, None])
+    term = Term(
+        0,
+        np.full((1, 1), -np.inf),
+        np.ones((1, 1)),
+        np.full((1, 1), 1e5),
+        np.ones((1, 1)),
+        np.array([0.0]),
+        0.0,
+        np.array([1e6]),
+        (0.0, 1.0),
+        (0.5, 1.0),
+    )
+    by_loss = structure_bound([term], [group], -1e6, 1e6)
+    assert not by_loss.feasible and not by_loss.gain_only
+    terms, groups = _one_row(1e6 * 1.01)
+    by_gain = structure_bound(terms, groups, 1e6, 1e6)
+    assert not by_gain.feasible and by_gain.gain_only
+
+
+def test_wider_corridors_after_one_with_no_gain_terms_are_not_bounded_again(monkeypatch):
+    """On the large benchmark system, once an excess-only corridor is shown to fit no gain
+    terms, the wider ones (less to share in every gain row) are given up without their
+    relaxation, and the search of each finds no agreement either."""
+    case = _no_limits(bench.system_case(10, 400, 5))
+    bounded = []
+    real = search_module.relaxation_bound
+
+    def spy(space, st, relaxed, beat=None):
+        bounded.append(st)
+        return real(space, st, relaxed, beat)
+
+    monkeypatch.setattr(search_module, "relaxation_bound", spy)
+    r = Designer(case).solve()
+    assert r.status == "optimal"
+    space = _space(case)
+    excess = [st for st in space.structures() if st.corridor.mode == "excess_only"]
+    skipped = [st for st in excess if st not in bounded]
+    assert len(skipped) >= 1
+    for st in skipped:
+        assert solve_structure(space, st, set()).why

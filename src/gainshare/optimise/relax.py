@@ -73,6 +73,7 @@ class Bound:
     value: float = np.inf
     rows: int = 0  # keep-whole rows the programme held at the end
     rounds: int = 0
+    gain_only: bool = False  # no agreement shown from gain rows alone (less pool: none either)
 
 
 class _Programme:
@@ -101,19 +102,22 @@ class _Programme:
         self.h.addVars(n, lo, hi)
         self.h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
         self.rows: list[tuple[np.ndarray, np.ndarray, float]] = []  # (columns, values, lower)
+        self.gain_rows: list[bool] = []
         self.added = {}  # (term, side) -> rows added (flat indices)
         for gi in range(len(groups)):  # every tier's shares sum to at most 1: -sum >= -1
             mine = [i for i, t in enumerate(terms) if t.group == gi]
             for k in range(K):
-                self._add(np.array([self.gain_col[i][k] for i in mine]), -np.ones(len(mine)), -1.0)
+                self._add(np.array([self.gain_col[i][k] for i in mine]), -np.ones(len(mine)), -1.0,
+                          gain=True)  # fmt: skip
             for k in range(L):
                 self._add(np.array([self.loss_col[i][k] for i in mine]), -np.ones(len(mine)), -1.0)
         self.sums = len(self.rows)
 
-    def _add(self, cols: np.ndarray, vals: np.ndarray, lower: float) -> None:
+    def _add(self, cols: np.ndarray, vals: np.ndarray, lower: float, gain: bool = False) -> None:
         nz = vals != 0
         cols, vals = cols[nz].astype(np.int32), vals[nz]
         self.rows.append((cols, vals, lower))
+        self.gain_rows.append(gain)  # a gain row or a gain tier's share sum
         self.h.addRow(lower, highspy.kHighsInf, len(cols), cols, vals)
 
     def add_worst(self, i: int, broken: np.ndarray, side: str) -> bool:
@@ -133,7 +137,8 @@ class _Programme:
             at = np.unravel_index(r, broken.shape)
             if side == "gain":
                 coef = t.q[at] * g.gain[at]
-                self._add(self.gain_col[i], coef / self.scale, float(t.need[at]) / self.scale)
+                self._add(self.gain_col[i], coef / self.scale, float(t.need[at]) / self.scale,
+                          gain=True)  # fmt: skip
             else:
                 coef = t.r[at] * g.loss[at]
                 self._add(self.loss_col[i], -coef / self.scale, -float(t.slack[at]) / self.scale)
@@ -159,9 +164,10 @@ class _Programme:
     def duals(self) -> np.ndarray:
         return np.asarray(self.h.getSolution().row_dual, dtype=float)
 
-    def short_by(self) -> float:
+    def short_by(self) -> tuple[float, bool]:
         """How far, at the least, the rows so far are from being met together (in shares): the
-        programme min t with every row given t (share sums as much), bounded by weak duality."""
+        programme min t with every row given t (share sums as much), bounded by weak duality;
+        and whether that bound rests on gain rows and gain share sums alone."""
         n = len(self.cost)
         h = quiet_highs()
         h.addVars(n + 1, np.append(self.lo, 0.0), np.append(self.hi, highspy.kHighsInf))
@@ -172,7 +178,7 @@ class _Programme:
             h.addRow(lower / norm, highspy.kHighsInf, len(c), c, np.append(vals / norm, 1.0))
         run_highs(h)
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return 0.0
+            return 0.0, False
         mu = np.maximum(np.asarray(h.getSolution().row_dual, dtype=float), 0.0)
         mu /= max(1.0, float(mu.sum()) * (1 + 1e-12))  # t's reduced cost 1 - sum mu >= 0
         red = np.zeros(n)
@@ -182,7 +188,8 @@ class _Programme:
                 norm = float(np.abs(vals).max(initial=0.0)) or 1.0
                 red[cols] -= m * vals / norm
                 total += m * lower / norm
-        return total + float(np.minimum(red * self.lo, red * self.hi).sum())
+        gain_only = not (mu[~np.asarray(self.gain_rows, dtype=bool)] > 0).any()
+        return total + float(np.minimum(red * self.lo, red * self.hi).sum()), gain_only
 
 
 def structure_bound(terms: list[Term], groups: list[Group], pool: float, scale: float = 1.0,
@@ -191,7 +198,7 @@ def structure_bound(terms: list[Term], groups: list[Group], pool: float, scale: 
     that no agreement of it meets every provider's rows. With `beat`, it stops as soon as the
     bound is no more than that."""
     if _more_than_the_pool(terms, groups):
-        return Bound(False)
+        return Bound(False, gain_only=True)
     prog = _Programme(terms, groups, scale)
     floors = sum(t.floor for t in terms if t.gain_cost is None)
     value = np.inf
@@ -199,8 +206,10 @@ def structure_bound(terms: list[Term], groups: list[Group], pool: float, scale: 
     for rounds in range(1, ROUNDS + 1):
         status = prog.solve()
         if status == highspy.HighsModelStatus.kInfeasible:
-            if prog.short_by() > APART:
-                return Bound(False, rows=len(prog.rows) - prog.sums, rounds=rounds)
+            short, gain_only = prog.short_by()
+            if short > APART:
+                return Bound(False, rows=len(prog.rows) - prog.sums, rounds=rounds,
+                             gain_only=gain_only)  # fmt: skip
             break
         if status != highspy.HighsModelStatus.kOptimal:
             break

@@ -1792,6 +1792,7 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
     undecided = False  # a structure whose share sums were not settled in their time limit
     seen: dict = {}  # structure -> the most it could give (for a later, tighter search)
     twins: dict = {}  # what a structure's terms are solved from -> the first structure seen
+    short: list = []  # (lever, gateway, gain edges, gain amounts) shown to fit no gain terms
     # ceilings bound the commissioners' value, not system savings
     ceilings = ceilings if space.req.objective == "commissioners" else None
     for st in structures:
@@ -1802,7 +1803,7 @@ def search(space: Space, name: str = "Designed", time_limit: float | None = None
         relaxed = tied.setdefault(st.lever, tied_parties(space, econ))
         ceiling = (ceilings or {}).get(st)
         beat = _to_beat(space, best, _savings(space, st), ceiling)
-        skip = _given_up(space, st, relaxed, best, beat, ceiling, (twins, seen))
+        skip = _given_up(space, st, relaxed, best, beat, ceiling, (twins, seen, short))
         if skip is not None:
             seen[st] = skip[0]  # None: no ceiling known
             continue
@@ -1893,10 +1894,11 @@ def _contiguous(ys: np.ndarray) -> bool:
 
 def _given_up(space: Space, st: Structure, relaxed: set[int], best, beat, ceiling, seen_by):
     """(the most structure `st` can give,) when it is given up unsolved: it has the same
-    figures as a structure seen before (`seen_by`: (twins, seen)), so it is no better; it
-    cannot win by its savings or its ceiling (`beat` False); or, once an agreement is held, its
-    linear relaxation has no answer or cannot beat `beat`. None: it is searched."""
-    twins, seen = seen_by
+    figures as a structure seen before (`seen_by`: (twins, seen, short)), so it is no better;
+    it cannot win by its savings or its ceiling (`beat` False); or, once an agreement is held,
+    its linear relaxation has no answer or cannot beat `beat`, or an earlier structure with no
+    gain terms that fit shared at least as much in every gain row. None: it is searched."""
+    twins, seen, short = seen_by
     twin = twins.setdefault(_twin_key(space, st), st)
     if twin is not st:
         return (seen.get(twin),)
@@ -1904,8 +1906,14 @@ def _given_up(space: Space, st: Structure, relaxed: set[int], best, beat, ceilin
         return (ceiling,)
     if best is None:
         return None
+    key = (st.lever, st.gateway, st.gain_edges)
+    gains = np.maximum(structure_arrays(space, st).x, 0.0)
+    if any(k == key and (gains <= more).all() for k, more in short):
+        return (-np.inf,)  # less to share in every gain row than where no gain terms fit
     rb = relaxation_bound(space, st, relaxed, beat)
     if not rb.feasible:
+        if rb.gain_only:
+            short.append((key, gains))
         return (-np.inf,)
     if beat is not None and rb.value <= beat + EPS:
         return (rb.value if ceiling is None else min(rb.value, ceiling),)
