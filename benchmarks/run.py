@@ -404,7 +404,7 @@ def repair_runs(path: Path) -> list[dict]:
             "proposal": proposal["name"], "seconds": time.perf_counter() - t0,
             "status": r.status, "distance": r.distance,
             "edges_moved": "tier edges" in r.message,
-            "proven_nearest": r.agreement is not None and "not proven" not in r.message,
+            "proven_nearest": bool(r.proven),
             "gain_tiers": len(r.agreement.terms.gain_tiers) if r.agreement else None,
         })  # fmt: skip
     return out

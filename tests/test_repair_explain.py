@@ -170,6 +170,7 @@ def test_repair_moves_tier_edges_when_the_proposals_cannot_work():
                                                     "ccg": 0.025})  # fmt: skip
     assert t.gain_tiers[1].shares == pytest.approx({"acute": 0.6, "community": 0.1, "ccg": 0.3})
     assert r.distance == pytest.approx(55 / 9, abs=1e-6)
+    assert r.proven is True and r.document["proven_nearest"] is True
     assert r.check.document["retained"]["expected"] == pytest.approx(5000, abs=0.01)
     assert not failures(c, r.agreement, r.check)
     assert r.changes[0] == "Gain tiers: one tier -> 2 tiers, edges at £80,000"
@@ -232,6 +233,7 @@ def test_repair_out_of_time_for_distance_answers_but_says_not_proven(monkeypatch
     r = repair(c, proposal(0.6, 0.375))
     assert r.status == "repaired" and not failures(c, r.agreement, r.check)
     assert "The time limit passed before this was proven the nearest agreement" in r.message
+    assert r.proven is False and r.document["proven_nearest"] is False
     assert r.distance >= 55 / 9 - 1e-6  # no nearer than the proven nearest
     # its distance, counted again from the terms by hand: tier 1 weighs 8/9, tier 2 1/9
     t = r.agreement.terms.gain_tiers

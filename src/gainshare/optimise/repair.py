@@ -49,6 +49,7 @@ class RepairResult:
     distance: float | None = None
     message: str = ""
     timings: dict = field(default_factory=dict)
+    proven: bool | None = None  # the repair is proven the nearest (None: no agreement)
 
     @property
     def document(self) -> dict:
@@ -65,6 +66,7 @@ class RepairResult:
             "check": self.check.document if self.check else None,
             "changes": self.changes,
             "distance": self.distance,
+            "proven_nearest": self.proven,
             "timings": self.timings,
         }
 
@@ -429,6 +431,7 @@ def repair(
             ["Nothing moved: the proposal already meets every requirement."],
             0.0,
             timings={"total_s": round(time.perf_counter() - t0, 4)},
+            proven=True,
         )
     sc = sample(case)  # one set of scenarios for every structure tried
     found, status = _nearest(_structure(case, proposal), proposal, w, sc)
@@ -497,6 +500,7 @@ def repair(
         round(distance, 6),
         message=message,
         timings=timings,
+        proven=found.proven,
     )
 
 
