@@ -595,6 +595,39 @@ def test_two_tier_knapsack_drops_points_and_keeps_the_mips_optimum(monkeypatch):
     assert full and full[0] < 0.5 * 4 * len(sh)  # most points dropped
 
 
+def test_two_tier_programme_by_slices_equals_by_blocks(monkeypatch):
+    """The two-tier programme applies each point to its own slice of the table on large
+    tables and points in blocks on small ones: both give the same best totals in every cell
+    and the same choice."""
+    rng = np.random.default_rng(11)
+    for n in (21, 41, 51):
+        use = {p: rng.integers(0, n // 2, size=(30, 2)) for p in range(6)}
+        use[0][0] = [n + 3, 0]  # a point that fits nowhere
+        score = {p: -use[p].sum(axis=1) + rng.uniform(0, 6, size=30) for p in use}
+        ok = {p: np.nonzero((use[p] < n).all(axis=1))[0] for p in use}
+        got = {}
+        for slices in (True, False):
+            monkeypatch.setattr(search_module, "DP_SLICES", 0 if slices else 10**6)
+            table, _ = search_module._half(list(use), use, score, ok, n)
+            got[slices] = (table, search_module._dp2(use, score, n))
+        assert np.array_equal(got[True][0], got[False][0])
+        assert got[True][1] == got[False][1]
+        total = sum(use[p][j] for p, j in got[True][1].items())
+        assert (total <= n - 1).all()
+
+
+def test_improving_a_choice_by_pairs_reaches_what_one_at_a_time_cannot():
+    """Two providers each hold 60 of 100 steps' worth they cannot give up alone (the other
+    has no room to take any): moving both at once finds the best choice, which fits."""
+    use = {0: np.array([[60, 40], [40, 60], [0, 0]]), 1: np.array([[40, 60], [60, 40], [0, 0]])}
+    score = {0: np.array([-10.0, -12.0, 0.0]), 1: np.array([-10.0, -12.0, 0.0])}
+    single = {0: 0, 1: 0}  # (60, 40) + (40, 60): fits, total -20
+    got = search_module._improve(single, use, score, 101)
+    assert got == {0: 1, 1: 1}  # (40, 60) + (60, 40): -24, the best
+    total = use[0][got[0]] + use[1][got[1]]
+    assert (total <= 100).all()
+
+
 def _brute_knapsack(sides, tiers):
     best, n = np.inf, len(next(iter(sides.values())).grid_value)
     for combo in itertools.product(range(n), repeat=len(sides)):

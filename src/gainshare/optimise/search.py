@@ -70,6 +70,8 @@ class TooMany:
 TOO_MANY = TooMany()
 UNPRICED = object()  # the knapsack's LP relaxation ended neither optimal nor infeasible
 DP_CELLS = 3_000_000  # table cells read at once in the two-tier knapsack (24 MB)
+DP_SLICES = 40  # from this many share steps a side, the two-tier programme applies each point
+# on its own slice of the table (below it, the calls' overhead outweighs the cells saved)
 
 
 class NotDecomposable(Exception):  # noqa: N818 - a routing signal, not a fault
@@ -1313,27 +1315,58 @@ def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
 
 
 def _improve(choice: dict, use: dict, score: dict, n: int) -> dict:
-    """A choice that fits, improved one provider at a time: each provider moves to its best
-    point that still fits with the others' as they are, until no move helps."""
+    """A choice that fits, improved by moves that keep it fitting: one provider to its best
+    point with the others' as they are, then two providers together to their best pair (each
+    point of the one with the other's best point in the steps left, read from the other's
+    table of its best score using at most each number of steps), until no move helps."""
     choice = dict(choice)
     total = np.sum([use[p][j] for p, j in choice.items()], axis=0)
+    ps, tables = list(choice), {}
     for _ in range(20):
         moved = False
-        for p in choice:
+        for p in ps:
             rest = total - use[p][choice[p]]
             fits = (use[p] + rest <= n - 1).all(axis=1)
             j = int(np.argmin(np.where(fits, score[p], np.inf)))
             if score[p][j] < score[p][choice[p]] - 1e-9 * max(1.0, abs(score[p][j])):
                 choice[p], total, moved = j, rest + use[p][j], True
+        for i, p in enumerate(ps):
+            for q in ps[i + 1 :]:
+                if q not in tables:
+                    tables[q] = _at_most(use[q], score[q], n)
+                rest = total - use[p][choice[p]] - use[q][choice[q]]
+                left = n - 1 - rest - use[p]  # steps left for q beside each point of p
+                fits = (left >= 0).all(axis=1)
+                if not fits.any():
+                    continue
+                at = np.where(fits[:, None], left, 0)
+                got = np.where(fits, score[p] + tables[q][at[:, 0], at[:, 1]], np.inf)
+                k = int(np.argmin(got))
+                now = score[p][choice[p]] + score[q][choice[q]]
+                if got[k] < now - 1e-9 * max(1.0, abs(now)):
+                    jq = int(np.argmin(np.where((use[q] <= left[k]).all(axis=1), score[q], np.inf)))
+                    choice[p], choice[q], moved = k, jq, True
+                    total = rest + use[p][k] + use[q][jq]
         if not moved:
             break
     return choice
 
 
+def _at_most(u: np.ndarray, sc: np.ndarray, n: int) -> np.ndarray:
+    """[a, b] = the best score of points using at most (a, b) steps (infinity: none)."""
+    table = np.full((n, n), np.inf)
+    ok = (u < n).all(axis=1)
+    np.minimum.at(table, (u[ok, 0], u[ok, 1]), sc[ok])
+    np.minimum.accumulate(table, axis=0, out=table)
+    np.minimum.accumulate(table, axis=1, out=table)
+    return table
+
+
 def _dp2(use: dict, score: dict, n: int) -> dict | None:
     """{provider: index of its point} using at most n - 1 steps of each of two tiers at least
     total score, or None. The providers in two halves: each half's table of its best total
-    using at most (u, v) steps by dynamic programme (each provider's points applied in blocks,
+    using at most (u, v) steps by dynamic programme (each provider's points applied one at a
+    time, each to the part of the table its steps leave room for; on small tables in blocks,
     reading the table shifted by each point's steps as windows of a copy padded with infinity
     below; the first provider of a half is its own table), then the best split of the steps
     between the halves, and the choice read back from the tables. The two providers with the
@@ -1363,7 +1396,14 @@ def _half(ps: list, use: dict, score: dict, ok: dict, n: int) -> tuple[np.ndarra
             np.minimum.at(new, (u[js_ok, 0], u[js_ok, 1]), sc[js_ok])
             np.minimum.accumulate(new, axis=0, out=new)
             np.minimum.accumulate(new, axis=1, out=new)
-        else:
+        elif n >= DP_SLICES:  # each point on the part of the table it can reach
+            tmp = np.empty((n, n))
+            for j in js_ok:
+                a, b = int(u[j, 0]), int(u[j, 1])
+                t, reach = tmp[: n - a, : n - b], new[a:, b:]
+                np.add(dp[: n - a, : n - b], sc[j], out=t)
+                np.minimum(reach, t, out=reach)
+        else:  # small tables: points in blocks (fewer, larger numpy calls)
             windows = _windows(dp, n)
             block = max(1, DP_CELLS // (n * n))
             for lo in range(0, len(js_ok), block):
