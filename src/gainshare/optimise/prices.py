@@ -55,26 +55,36 @@ class _LP:
         self.at.append(at)
         return len(self.cost) - 1
 
-    def add(self, coefs: np.ndarray, cols: list[int], lo, hi) -> np.ndarray:
-        """Rows coefs @ x[cols] in [lo, hi]; coefs (n, len(cols)). Returns the rows' indices."""
-        n = coefs.shape[0]
+    def add(self, coefs: np.ndarray, cols: list[int], lo, hi, rows=None) -> np.ndarray:
+        """Rows coefs @ x[cols] in [lo, hi]; coefs (n, len(cols)), or with `rows` (indices)
+        the rows coefs[rows] (coefs shared between blocks, not copied). Returns the rows'
+        indices in the programme."""
+        coefs = np.asarray(coefs, dtype=float)
+        n = coefs.shape[0] if rows is None else len(rows)
         idx = np.arange(self.rows, self.rows + n)
-        self.blocks.append((np.asarray(coefs, dtype=float), np.asarray(cols, dtype=np.int64)))
+        self.blocks.append((coefs, np.asarray(cols, dtype=np.int64), rows))
         self.lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n,)))
         self.hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n,)))
         self.rows += n
         return idx
 
     def _activity(self, x: np.ndarray) -> np.ndarray:
-        return np.concatenate([c @ x[cols] for c, cols in self.blocks])
+        out, seen = [], {}
+        for c, cols, rows in self.blocks:
+            key = (id(c), cols.tobytes())  # blocks of one shared table: its product once
+            if key not in seen:
+                seen[key] = c @ x[cols]
+            out.append(seen[key] if rows is None else seen[key][rows])
+        return np.concatenate(out)
 
     def _triplets(self, keep: np.ndarray) -> tuple:
         """(row, column, value) of the nonzeros of the rows in `keep`, rows numbered in order."""
         r, c, v = [], [], []
         start = done = 0
-        for coefs, cols in self.blocks:
-            n = coefs.shape[0]
-            sub = coefs[keep[start : start + n]]
+        for coefs, cols, rows in self.blocks:
+            n = coefs.shape[0] if rows is None else len(rows)
+            part = keep[start : start + n]
+            sub = coefs[part] if rows is None else coefs[rows[part]]
             rr, cc = np.nonzero(sub)
             r.append(rr + done)
             c.append(cols[cc])
@@ -157,13 +167,14 @@ def _gain_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp_, qual) -> dict[in
     m = _LP()
     kw_rows: dict[int, np.ndarray] = {}
     share_cols: list[list[int]] = [[] for _ in range(K)]
+    ungated = bool((qual == 1.0).all())  # no quality gateway: every provider's rows share P
     for p in needs.need:
         if p in relaxed:
             continue
         side = plan.gain[gi, p]
         pid = space.case.party_ids[p]
         rule = space.cap_rule(pid)
-        qP = qual[:, ys, p][mask][:, None] * P
+        qP = P if ungated else qual[:, ys, p][mask][:, None] * P
         basis = (arr.econ.exp_pay[:, ys, p][mask] if rule is not None and rule.basis != "amount"
                  else np.ones(len(w)))  # fmt: skip
         need = needs.need[p][:, ys][mask]
@@ -176,8 +187,8 @@ def _gain_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp_, qual) -> dict[in
         for k in range(K):
             share_cols[k].append(cols[k])
         active = np.isfinite(need) & (need > -EPS)
-        below = active & ~capped
-        rows = [m.add(qP[below], cols, need[below], np.inf)]
+        below = np.flatnonzero(active & ~capped)
+        rows = [m.add(qP, cols, need[below], np.inf, rows=below)]
         if cap is not None:
             decided = rule.decide
             if decided:
@@ -189,8 +200,8 @@ def _gain_lp(space, plan, gi, ys, arr, needs, relaxed, gp, lp_, qual) -> dict[in
                 m.add(pat[~capped], cols + [ccol], -np.inf, 0.0)
                 m.add(pat[capped], cols + [ccol], 0.0, np.inf)
             else:
-                m.add(qP[~capped], cols, -np.inf, cap * basis[~capped])
-                m.add(qP[capped], cols, cap * basis[capped], np.inf)
+                m.add(qP, cols, -np.inf, cap * basis[~capped], rows=np.flatnonzero(~capped))
+                m.add(qP, cols, cap * basis[capped], np.inf, rows=np.flatnonzero(capped))
         kw_rows[p] = np.concatenate(rows)
     for k in range(K):
         if share_cols[k]:

@@ -70,6 +70,7 @@ class TooMany:
 TOO_MANY = TooMany()
 UNPRICED = object()  # the knapsack's LP relaxation ended neither optimal nor infeasible
 DP_CELLS = 3_000_000  # table cells read at once in the two-tier knapsack (24 MB)
+COARSE = (20, 50)  # the two-tier programme's coarse tables: this many steps a side
 DP_SLICES = 40  # from this many share steps a side, the two-tier programme applies each point
 # on its own slice of the table (below it, the calls' overhead outweighs the cells saved)
 
@@ -1297,7 +1298,7 @@ def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
         got = _dp2(use, score, n)
         return None if got is None else {p: int(cands[p][j]) for p, j in got.items()}
     red, bound = _reduced(ps, use, score, lam, step)
-    for f in sorted({(n - 1) // 20, (n - 1) // 50}, reverse=True):  # coarse, then finer
+    for f in sorted({(n - 1) // c for c in COARSE}, reverse=True):  # coarse, then finer
         if f <= 1 or (n - 1) % f:
             continue
         coarse = _dp2({p: -(-use[p][keep[p]] // f) for p in ps},
