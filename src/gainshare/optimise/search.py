@@ -1298,6 +1298,7 @@ def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
         got = _dp2(use, score, n)
         return None if got is None else {p: int(cands[p][j]) for p, j in got.items()}
     red, bound = _reduced(ps, use, score, lam, step)
+    ub = np.inf
     for f in sorted({(n - 1) // c for c in COARSE}, reverse=True):  # coarse, then finer
         if f <= 1 or (n - 1) % f:
             continue
@@ -1305,7 +1306,10 @@ def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
                       {p: score[p][keep[p]] for p in ps}, (n - 1) // f + 1)  # fmt: skip
         if coarse is None:
             continue
-        better = _improve({p: int(keep[p][j]) for p, j in coarse.items()}, use, score, n)
+        choice = {p: int(keep[p][j]) for p, j in coarse.items()}
+        if sum(float(score[p][j]) for p, j in choice.items()) >= ub:
+            continue  # no better than the choice in hand: nothing more to drop
+        better = _improve(choice, use, score, n)
         ub = sum(float(score[p][j]) for p, j in better.items())
         room = ub - bound + 1e-7 * max(1.0, abs(bound))
         keep = {p: keep[p][red[p][keep[p]] <= room] for p in ps}
