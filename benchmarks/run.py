@@ -580,7 +580,7 @@ def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
             path.write_text(yaml.safe_dump(cases.system_dict(10, 5000, 5), sort_keys=False))
             large = design_end_to_end(path, "large (10 x 5,000 x 5), caps for every provider", 1)
             progress("first design without caps (large: 10 x 5,000 x 5)")
-            dsg = first_design(cases.system_dict(10, 5000, 5), "large (10 x 5,000 x 5)", tmp, 3)
+            dsg = first_design(cases.system_dict(10, 5000, 5), "large (10 x 5,000 x 5)", tmp, 5)
             progress("HiGHS alone on the full formulation (large, every scenario row)")
             full = unreduced(_mip_of(cases.large_case(), dsg["agreement"]), tmp)
             dsg["ratio_vs_highs_run_full_formulation"] = (

@@ -723,14 +723,21 @@ def test_three_tier_enumeration_hands_large_choices_to_the_mip(monkeypatch):
 @pytest.mark.parametrize("tiers", [2, 3])
 def test_pareto_points_by_the_share_table_equal_a_scan(tiers):
     """Kept points (and their order) from the running-minimum table equal the point-by-point
-    scan, ties in score included."""
+    scan, ties in score included; so do those from the table of scores for rows in rising
+    order (np.unique sorts them), a row with an infinite score sent to the ranks."""
     rng = np.random.default_rng(tiers)
     for n in (1, 5, 60, 400):
         units = rng.integers(0, 21, size=(n, tiers)) * 5
         units = np.unique(units, axis=0)  # one point per share vector, as the caller gives
         score = np.round(rng.uniform(0, 10, size=len(units)))  # many ties
         order = np.argsort(score, kind="stable")
-        assert _pareto_grid(units, score).tolist() == _pareto_scan(units, order).tolist()
+        want = _pareto_scan(units, order).tolist()
+        assert _pareto_grid(units, score).tolist() == want
+        assert _pareto_grid(units, score, rising=True).tolist() == want
+        score[-1] = np.inf
+        order = np.argsort(score, kind="stable")
+        want = _pareto_scan(units, order).tolist()
+        assert _pareto_grid(units, score, rising=True).tolist() == want
 
 
 def test_knapsack_lp_relaxation_proves_no_choice_fits():

@@ -1155,7 +1155,7 @@ def _projected(side: Side, tiers: list[int], sense: float) -> np.ndarray:
         first = np.ones(len(order), dtype=bool)
         first[1:] = (np.diff(keys, axis=0) != 0).any(axis=1)
         best = order[first]  # best score within each combination
-    return best[_pareto(sh[best], side.grid_value[best], sense)]
+    return best[_pareto(sh[best], side.grid_value[best], sense, rising=True)]
 
 
 def _rising(sh: np.ndarray) -> bool:
@@ -1167,8 +1167,9 @@ def _rising(sh: np.ndarray) -> bool:
     return bool((d[np.arange(len(d)), first] > 0).all())
 
 
-def _pareto(sh: np.ndarray, val: np.ndarray, sense: float) -> np.ndarray:
-    """Indices of points no other point beats with no more share in any tier."""
+def _pareto(sh: np.ndarray, val: np.ndarray, sense: float, rising: bool = False) -> np.ndarray:
+    """Indices of points no other point beats with no more share in any tier (`rising`: the
+    rows of `sh` are all different and in rising lexicographic order)."""
     score = sense * val
     if sh.shape[1] == 1:  # one tier: better than every point with less share
         order = np.lexsort((score, sh[:, 0]))
@@ -1177,7 +1178,7 @@ def _pareto(sh: np.ndarray, val: np.ndarray, sense: float) -> np.ndarray:
         return order[s < before - 1e-12]
     units = np.rint(sh * 1000).astype(np.int64)  # shares are whole steps of 0.1% or coarser
     if sh.shape[1] <= 3 and np.allclose(units / 1000, sh, atol=1e-9) and units.max() <= 1000:
-        return _pareto_grid(units, score)
+        return _pareto_grid(units, score, rising)
     order = np.argsort(score, kind="stable")
     keep: list[int] = []
     kept = np.empty((0, sh.shape[1]))
@@ -1188,21 +1189,23 @@ def _pareto(sh: np.ndarray, val: np.ndarray, sense: float) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
-def _pareto_grid(units: np.ndarray, score: np.ndarray) -> np.ndarray:
+def _pareto_grid(units: np.ndarray, score: np.ndarray, rising: bool = False) -> np.ndarray:
     """Pareto points of integer share vectors (2 or 3 tiers, one point per vector), best score
     first: a point is beaten when a point earlier in score order (ties by index) has no more of
     any share. On the table of share steps, the earliest rank over every vector at or below
     each cell is a running minimum along each axis; a point is kept when its rank is below that
-    of every other vector at or below it (the running minimum one step back along any axis)."""
+    of every other vector at or below it (the running minimum one step back along any axis).
+    With `rising` rows (all different, in rising lexicographic order) a point at or below
+    another comes before it, so ties go to the one with less share: a point is kept when its
+    score is below the least score at or below it, read from a table of scores (no ranks)."""
+    if rising and np.isfinite(score).all():
+        got = _pareto_rising(units, score)
+        if got is not None:
+            return got
     order = np.argsort(score, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    pos, dims = [], []
-    for k in range(units.shape[1]):  # cells in whole steps of the column (gaps stay empty)
-        off = units[:, k] - units[:, k].min()
-        g = max(int(np.gcd.reduce(off)), 1)
-        pos.append(off // g)
-        dims.append(int(pos[-1].max()) + 1)
+    pos, dims = _cells(units)
     if math.prod(dims) > PARETO_CELLS:
         return _pareto_scan(units, order)
     big = np.iinfo(np.int64).max
@@ -1219,6 +1222,37 @@ def _pareto_grid(units: np.ndarray, score: np.ndarray) -> np.ndarray:
         earlier[ok] = np.minimum(earlier[ok], table[idx])
     keep = rank < earlier
     return order[keep[order]]
+
+
+def _pareto_rising(units: np.ndarray, score: np.ndarray) -> np.ndarray | None:
+    """`_pareto_grid` for rows in rising order with finite scores (None: table too large)."""
+    pos, dims = _cells(units)
+    if math.prod(dims) > PARETO_CELLS:
+        return None
+    table = np.full(dims, np.inf)
+    table[tuple(pos)] = score
+    for k in range(len(dims)):
+        np.minimum.accumulate(table, axis=k, out=table)
+    earlier = np.full(len(score), np.inf)
+    for k in range(len(dims)):
+        back = list(pos)
+        back[k] = pos[k] - 1
+        ok = pos[k] > 0
+        earlier[ok] = np.minimum(earlier[ok], table[tuple(b[ok] for b in back)])
+    kept = np.nonzero(score < earlier)[0]
+    return kept[np.argsort(score[kept], kind="stable")]  # best score first, as the ranks give
+
+
+def _cells(units: np.ndarray) -> tuple[list, list]:
+    """Each point's cell on the table of share steps (in whole steps of each column's greatest
+    common step, gaps left empty), and the table's dimensions."""
+    pos, dims = [], []
+    for k in range(units.shape[1]):
+        off = units[:, k] - units[:, k].min()
+        g = max(int(np.gcd.reduce(off)), 1)
+        pos.append(off // g)
+        dims.append(int(pos[-1].max()) + 1)
+    return pos, dims
 
 
 def _pareto_scan(units: np.ndarray, order: np.ndarray) -> np.ndarray:
