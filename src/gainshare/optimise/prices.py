@@ -43,7 +43,7 @@ class _LP:
         self.col_lo: list[float] = []
         self.col_hi: list[float] = []
         self.at: list[float] = []  # each column's value at the answer
-        self.blocks: list[tuple[np.ndarray, np.ndarray]] = []  # (coefs (n, m), columns (m,))
+        self.blocks: list[tuple] = []  # (coefs (n, m), columns (m,), rows of coefs or None)
         self.lo: list[np.ndarray] = []
         self.hi: list[np.ndarray] = []
         self.rows = 0

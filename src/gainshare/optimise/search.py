@@ -1196,51 +1196,29 @@ def _pareto_grid(units: np.ndarray, score: np.ndarray, rising: bool = False) -> 
     each cell is a running minimum along each axis; a point is kept when its rank is below that
     of every other vector at or below it (the running minimum one step back along any axis).
     With `rising` rows (all different, in rising lexicographic order) a point at or below
-    another comes before it, so ties go to the one with less share: a point is kept when its
-    score is below the least score at or below it, read from a table of scores (no ranks)."""
+    another comes before it, so ties go to the one with less share: the table holds the scores
+    themselves (finite ones), and no point needs ranking first."""
+    pos, dims = _cells(units)
+    if math.prod(dims) > PARETO_CELLS:
+        return _pareto_scan(units, np.argsort(score, kind="stable"))
     if rising and np.isfinite(score).all():
-        got = _pareto_rising(units, score)
-        if got is not None:
-            return got
-    order = np.argsort(score, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    pos, dims = _cells(units)
-    if math.prod(dims) > PARETO_CELLS:
-        return _pareto_scan(units, order)
-    big = np.iinfo(np.int64).max
-    table = np.full(dims, big, dtype=np.int64)
-    table[tuple(pos)] = rank
+        vals, empty = score, np.inf
+    else:
+        vals = np.empty(len(score), dtype=np.int64)
+        vals[np.argsort(score, kind="stable")] = np.arange(len(score))
+        empty = np.iinfo(np.int64).max
+    table = np.full(dims, empty, dtype=vals.dtype)
+    table[tuple(pos)] = vals
     for k in range(len(dims)):
         np.minimum.accumulate(table, axis=k, out=table)
-    earlier = np.full(len(rank), big, dtype=np.int64)
-    for k in range(len(dims)):
-        back = list(pos)
-        back[k] = pos[k] - 1
-        ok = pos[k] > 0
-        idx = tuple(b[ok] for b in back)
-        earlier[ok] = np.minimum(earlier[ok], table[idx])
-    keep = rank < earlier
-    return order[keep[order]]
-
-
-def _pareto_rising(units: np.ndarray, score: np.ndarray) -> np.ndarray | None:
-    """`_pareto_grid` for rows in rising order with finite scores (None: table too large)."""
-    pos, dims = _cells(units)
-    if math.prod(dims) > PARETO_CELLS:
-        return None
-    table = np.full(dims, np.inf)
-    table[tuple(pos)] = score
-    for k in range(len(dims)):
-        np.minimum.accumulate(table, axis=k, out=table)
-    earlier = np.full(len(score), np.inf)
+    earlier = np.full(len(vals), empty, dtype=vals.dtype)
     for k in range(len(dims)):
         back = list(pos)
         back[k] = pos[k] - 1
         ok = pos[k] > 0
         earlier[ok] = np.minimum(earlier[ok], table[tuple(b[ok] for b in back)])
-    kept = np.nonzero(score < earlier)[0]
-    return kept[np.argsort(score[kept], kind="stable")]  # best score first, as the ranks give
+    kept = np.nonzero(vals < earlier)[0]
+    return kept[np.argsort(score[kept], kind="stable")]  # best score first (ties by index)
 
 
 def _cells(units: np.ndarray) -> tuple[list, list]:
@@ -1392,12 +1370,14 @@ def _improve(choice: dict, use: dict, score: dict, n: int) -> dict:
 
 
 def _at_most(u: np.ndarray, sc: np.ndarray, n: int) -> np.ndarray:
-    """[a, b] = the best score of points using at most (a, b) steps (infinity: none)."""
-    table = np.full((n, n), np.inf)
+    """[a, b, ...] = the best score of points (steps `u`, one column per tier) using at most
+    (a, b, ...) steps of each tier, up to n - 1 (infinity: none)."""
+    K = u.shape[1]
+    table = np.full((n,) * K, np.inf)
     ok = (u < n).all(axis=1)
-    np.minimum.at(table, (u[ok, 0], u[ok, 1]), sc[ok])
-    np.minimum.accumulate(table, axis=0, out=table)
-    np.minimum.accumulate(table, axis=1, out=table)
+    np.minimum.at(table, tuple(u[ok].T), sc[ok])
+    for k in range(K):
+        np.minimum.accumulate(table, axis=k, out=table)
     return table
 
 
@@ -1430,20 +1410,17 @@ def _half(ps: list, use: dict, score: dict, ok: dict, n: int) -> tuple[np.ndarra
     for i, p in enumerate(ps):
         js_ok = ok[p]
         u, sc = use[p], score[p]
-        new = np.full((n, n), np.inf)
         if i == 0:  # on an empty table: its own points, then the best at or below each cell
-            np.minimum.at(new, (u[js_ok, 0], u[js_ok, 1]), sc[js_ok])
-            np.minimum.accumulate(new, axis=0, out=new)
-            np.minimum.accumulate(new, axis=1, out=new)
+            new = _at_most(u[js_ok], sc[js_ok], n)
         elif n >= DP_SLICES:  # each point on the part of the table it can reach
-            tmp = np.empty((n, n))
+            new, tmp = np.full((n, n), np.inf), np.empty((n, n))
             for j in js_ok:
                 a, b = int(u[j, 0]), int(u[j, 1])
                 t, reach = tmp[: n - a, : n - b], new[a:, b:]
                 np.add(dp[: n - a, : n - b], sc[j], out=t)
                 np.minimum(reach, t, out=reach)
         else:  # small tables: points in blocks (fewer, larger numpy calls)
-            windows = _windows(dp, n)
+            new, windows = np.full((n, n), np.inf), _windows(dp, n)
             block = max(1, DP_CELLS // (n * n))
             for lo in range(0, len(js_ok), block):
                 js = js_ok[lo : lo + block]
@@ -1654,10 +1631,7 @@ def _bounded_choices(ps, use, score, red, delta, n, K):
     js = pts[last]
     lu, ls = use[last][js], score[last][js]
     ok = (lu < n).all(axis=1)
-    table = np.full((n,) * K, np.inf)
-    np.minimum.at(table, tuple(lu[ok].T), ls[ok])
-    for k in range(K):
-        np.minimum.accumulate(table, axis=k, out=table)
+    table = _at_most(lu, ls, n)
     room = n - 1 - sums
     total = totals + table[tuple(room.T)]
     if not np.isfinite(total).any():
