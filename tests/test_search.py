@@ -419,6 +419,93 @@ def test_chance_sides_for_several_budgets_equal_one_at_a_time(tiers):
             assert np.array_equal(got.grid_value, alone.grid_value)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_chance_sides_in_small_blocks_and_threads_equal_one_block(monkeypatch, threads):
+    """The lower tiers' shares enumerated one first-tier share per block, on one thread or two:
+    every budget's side and every grid point (shares, value, cap) in the same order as one
+    block on one thread."""
+    from gainshare.optimise.search import chance_sides
+    from gainshare.schema.requirements import LimitRule
+
+    rng = np.random.default_rng(21)
+    S, Y = 30, 2
+    x = rng.uniform(1, 10, size=S * Y)
+    lo_e, hi_e = np.array([0.0, 3.0, 6.0]), np.array([3.0, 6.0, np.inf])
+    P = np.clip(x[:, None] - lo_e[None, :], 0, hi_e - lo_e)
+    scen = np.repeat(np.arange(S), Y)
+    W = rng.dirichlet(np.ones(S))
+    need = rng.uniform(-2, 1, size=S * Y)
+    mandatory = np.zeros(S, bool)
+    args = (P, W[scen], scen, need, LimitRule(decide=True), 0.0, 1.0, 0.05, 0.5, W,
+            (0.05, 0.2), mandatory)  # fmt: skip
+    monkeypatch.setattr(search_module, "THREADS", 1)
+    monkeypatch.setattr(search_module, "CHANCE_CELLS", 10**9)
+    whole = chance_sides(*args)
+    monkeypatch.setattr(search_module, "THREADS", threads)
+    monkeypatch.setattr(search_module, "CHANCE_CELLS", 1)
+    blocks = chance_sides(*args)
+    assert any(len(side.grid_value) > 100 for side in whole.values())
+    for b, side in whole.items():
+        got = blocks[b]
+        assert got.feasible and side.feasible
+        assert (got.value, got.shares, got.limit) == (side.value, side.shares, side.limit)
+        assert np.array_equal(got.grid_shares, side.grid_shares)
+        assert np.array_equal(got.grid_value, side.grid_value)
+        assert np.array_equal(got.grid_limit, side.grid_limit)
+
+
+def test_rising_floor_by_hand():
+    """One tier, three scenarios of one row each: amounts 1, 2, 4, needs 0.5, -1, 0.2,
+    probabilities 0.5, 0.3, 0.2. Robust, every row is paid at least 0.5 (the rows after the
+    first have at least its amount), so the floor is 0.5, which one share of 50% capped at 0.5
+    pays exactly; the need alone gives 0.29. With half the probability excused, the floor is
+    0.2 x 0.2 = 0.04 (the first scenario may be excused, the third may not), under the best
+    terms' 0.095 (5% capped at 0.2)."""
+    from gainshare.optimise.search import _rising_chain, _rising_floor
+
+    gp = np.array([1.0, 2.0, 4.0]).reshape(3, 1, 1)
+    need = np.array([0.5, -1.0, 0.2])
+    W = np.array([0.5, 0.3, 0.2])
+    chain = _rising_chain(gp, np.ones((3, 1), bool))
+    assert _rising_floor(chain, need, W, 0.0) == pytest.approx(0.5)
+    assert _rising_floor(chain, need, W, 0.5) == pytest.approx(0.04)
+    # tier amounts that do not rise together: no chain, no floor from it
+    assert _rising_chain(np.array([[[2.0, 0.0]], [[1.0, 1.5]]]), np.ones((2, 1), bool)) is None
+
+
+@pytest.mark.parametrize("tiers", [1, 2, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_rising_floor_never_above_the_best_terms(tiers, seed):
+    """On random one-provider cases with one to three tiers, with and without a cap to decide,
+    robust and by chance: the rising floor is never more than the best terms of a 10% share
+    grid found by trying every share vector and cap (so no structure is given up that could
+    win), and it is at least the need alone when robust."""
+    from gainshare.optimise.search import _rising_chain, _rising_floor
+    from gainshare.schema.requirements import LimitRule
+
+    rng = np.random.default_rng(100 + seed)
+    S, Y = 10, 2
+    x = rng.uniform(1, 10, size=(S, Y))
+    edges = [3.0, 6.0][: tiers - 1]
+    lo_e, hi_e = np.array([0.0, *edges]), np.array([*edges, np.inf])
+    gp = np.clip(x[..., None] - lo_e, 0, hi_e - lo_e)
+    P = gp.reshape(S * Y, tiers)
+    scen = np.repeat(np.arange(S), Y)
+    W = rng.dirichlet(np.ones(S))
+    need = rng.uniform(-2, 3, size=S * Y)
+    chain = _rising_chain(gp, np.ones((S, Y), bool))
+    assert chain is not None
+    mandatory = np.zeros(S, bool)
+    for rule in (None, LimitRule(decide=True), LimitRule(decide=True, min=1.0, max=5.0)):
+        for budget in (0.0, 0.2, 0.45):
+            floor = _rising_floor(chain, need, W, budget)
+            best = _chance_by_brute_force(P, W[scen], scen, need, rule, 0.1, 0.5, W, budget,
+                                          mandatory)  # fmt: skip
+            assert floor <= best + 1e-9
+            if budget == 0.0:
+                assert floor >= W[scen] @ np.maximum(need, 0.0) - 1e-9
+
+
 def test_probability_frontier_shares_sides_and_keeps_each_designs_answer(root):
     """The frontier's chance designs share one cache and solve each side for every beta at
     once: each point equals a design of its own."""

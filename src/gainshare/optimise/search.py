@@ -29,7 +29,10 @@ and meet every requirement before anyone sees it."""
 from __future__ import annotations
 
 import math
+import os
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -57,6 +60,11 @@ MAX_GRID = 1_100_000  # grid points of one side of one provider, at most
 KNAPSACK_SECONDS = 2.0  # the share-sum knapsack over three or more tiers stops here
 PARETO_CELLS = 4_000_000  # share tables up to this many cells are held whole
 ENUM_STATES = 4_000_000  # combinations of grid points the three-tier knapsack enumerates
+RISING_BLOCKS = 16  # blocks of rows a chance provider's rising floor is taken over
+# threads a chance enumeration runs on: two at most, fewer when the process may use fewer cores
+THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
+              os.cpu_count() or 1)  # fmt: skip
+CHANCE_CELLS = 250_000  # lower-tier shares x scenarios a chance enumeration holds at once
 
 
 class TooMany:
@@ -467,7 +475,6 @@ def chance_sides(P, w, scen, need, rule, lo, hi, step, lstep, W, budgets,
     top_sc = by_tier[K - 1][0]  # scenarios with rows in the top tier: the others never short
     at_top = np.full(S, -1, dtype=np.int64)
     at_top[top_sc] = np.arange(len(top_sc))
-    W_top = W[top_sc]
     # budget -> (scenarios caps look at, their columns among top_sc)
     per = {b: (oc, at_top[oc]) for b, oc in ((b, _cap_scenarios(cn, W, b)) for b in budgets)}
 
@@ -476,58 +483,122 @@ def chance_sides(P, w, scen, need, rule, lo, hi, step, lstep, W, budgets,
         out[:, by_tier[k][0]] = _reach(by_tier[k], below)
         return out
 
-    def last_tier(lower: np.ndarray, short0: np.ndarray) -> None:
-        """Every useful top-tier share for each row of `lower` (lower tiers' shares, with the
-        scenarios they leave short in `short0`): from the least that leaves no more than the
-        budget short to the least that covers every row. Only scenarios with rows in the top
-        tier can be left short by its share."""
-        r = _reach(by_tier[K - 1], lower @ np.asarray(width[: K - 1]))
-        # scenario top_sc[i] is short at grid point j < cut[v, i]
-        cut = np.searchsorted(grid, np.where(short0[:, top_sc], -np.inf, r) - 1e-12, side="left")
-        spent = short0.astype(float) @ W
-        G = len(grid) + 1
-        at = (np.arange(len(lower))[:, None] * G + cut).ravel()
-        hist = np.bincount(at, np.tile(W_top, len(lower)), len(lower) * G).reshape(len(lower), G)
-        weight = spent[:, None] + hist[:, ::-1].cumsum(axis=1)[:, ::-1][:, 1:]
-        cover = np.maximum(_ceil(r.max(axis=1, initial=0.0), step) * step, grid[0])
-        # more share than covers every row only costs more; rows over budget cannot be chosen
-        useful = (grid[None, :] <= cover[:, None] + 1e-12) & (weight <= most + 1e-12)
-        v_all, j_all = np.nonzero(useful)
-        for b in budgets:
-            within = weight[v_all, j_all] <= b + 1e-12
-            v, j = v_all[within], j_all[within]
-            short = _left_short(short0, cut, v, j, *per[b], len(top_sc))
-            caps, ok = _chance_caps(rule, short, weight[v, j], cn, W, b, lstep, per[b][0])
-            cands[b].append((np.column_stack([lower[v], grid[j]])[ok], caps[ok]))
-
-    def lower_tiers(lower: tuple[float, ...], short0: np.ndarray) -> None:
-        k = len(lower)
-        if k == K - 1:  # one tier
-            last_tier(np.zeros((1, 0)), short0[None, :])
-            return
-        below = sum(s * wd for s, wd in zip(lower, width, strict=False))
-        r = reach(k, np.array([below]))[0]
-        short = short0[None, :] | (r[None, :] > grid[:, None] + 1e-12)
-        # the short scenarios only grow with fewer shares: a share over budget is given up
-        keep = short.astype(float) @ W <= most + 1e-12
-        if k == K - 2:
-            lower_rows = np.column_stack([np.full((int(keep.sum()), k), lower), grid[keep]])
-            if len(lower_rows):
-                last_tier(lower_rows, short[keep])
-            return
-        for sk, sh in zip(grid[keep], short[keep], strict=True):
-            lower_tiers((*lower, float(sk)), sh)
-
-    lower_tiers((), mandatory.copy())
+    ch = _Chance(grid, step, np.asarray(width), by_tier[K - 1], W, budgets, per, rule, cn, lstep)
+    for found in _in_threads(_top_choices, ch, _lower_rows(grid, width, reach, mandatory, W,
+                                                             most, K)):  # fmt: skip
+        for b, got in found.items():
+            cands[b].append(got)
     return {b: _chance_side(Ps, ws, cands[b]) for b in budgets}
 
 
-def _left_short(short0, cut, v, j, order_cn, cap_pos, tops: int) -> np.ndarray:
-    """(choices, len(order_cn)): which of the scenarios caps look at the choices (lower-tier
-    row v, top-tier step j) leave short: short below the top tier, or short at step j."""
-    cut_caps = np.where(cap_pos >= 0, cut[:, np.maximum(cap_pos, 0)], 0) if tops else np.zeros(
-        (len(short0), len(order_cn)), dtype=np.int64)  # fmt: skip
-    return short0[v][:, order_cn] | (cut_caps[v] > j[:, None])
+def _in_threads(fn, ch, blocks):
+    """fn(ch, *block) for each block, in the blocks' order, on up to THREADS threads (numpy
+    lets go of the interpreter in its array loops), a few blocks ahead of the results so only
+    those are held at once."""
+    if THREADS <= 1:
+        yield from (fn(ch, *b) for b in blocks)
+        return
+    with ThreadPoolExecutor(THREADS) as pool:
+        ahead: deque = deque()
+        for b in blocks:
+            ahead.append(pool.submit(fn, ch, *b))
+            if len(ahead) > 2 * THREADS:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+
+@dataclass
+class _Chance:
+    """What `_top_choices` reads: the share grid and step, the lower tiers' full widths, the
+    top tier's lines (`_tier_lines`), the scenarios' probabilities, the budgets (rising), each
+    budget's cap scenarios with their columns among the top tier's (`_cap_scenarios`), the cap
+    rule, each scenario's largest need and the cap step."""
+
+    grid: np.ndarray
+    step: float
+    width: np.ndarray
+    top: tuple
+    W: np.ndarray
+    budgets: tuple
+    per: dict
+    rule: object
+    cn: np.ndarray
+    lstep: float
+
+
+def _top_choices(ch: _Chance, lower: np.ndarray, short0: np.ndarray) -> dict:
+    """{budget: (shares, caps)}: every useful top-tier share for each row of `lower` (lower
+    tiers' shares, with the scenarios they leave short in `short0`), from the least that leaves
+    no more than the budget short to the least that covers every row, each with the least cap
+    that keeps it within the budget. Only scenarios with rows in the top tier can be left
+    short by its share."""
+    grid, W, most = ch.grid, ch.W, ch.budgets[-1]
+    top_sc = ch.top[0]
+    r = _reach(ch.top, lower @ ch.width[: lower.shape[1]])
+    # scenario top_sc[i] is short at grid point j < cut[v, i]
+    cut = np.searchsorted(grid, np.where(short0[:, top_sc], -np.inf, r) - 1e-12, side="left")
+    spent = short0 @ W
+    G = len(grid) + 1
+    at = (np.arange(len(lower))[:, None] * G + cut).ravel()
+    hist = np.bincount(at, np.tile(W[top_sc], len(lower)), len(lower) * G).reshape(len(lower), G)
+    weight = spent[:, None] + hist[:, ::-1].cumsum(axis=1)[:, ::-1][:, 1:]
+    cover = np.maximum(_ceil(r.max(axis=1, initial=0.0), ch.step) * ch.step, grid[0])
+    # more share than covers every row only costs more; rows over budget cannot be chosen
+    useful = (grid[None, :] <= cover[:, None] + 1e-12) & (weight <= most + 1e-12)
+    v_all, j_all = np.nonzero(useful)
+    spent_all = weight[v_all, j_all]
+    # the open weight along the largest budget's cap scenarios, shared by every budget (each
+    # smaller budget's cap scenarios are the first of them)
+    cum = None if ch.rule is None else _open_weight(short0, cut, v_all, j_all, *ch.per[most], W)
+    out = {}
+    for b in ch.budgets:
+        within = spent_all <= b + 1e-12
+        v, j = v_all[within], j_all[within]
+        caps, ok = _chance_caps(ch.rule, None if cum is None else cum[within], spent_all[within],
+                                ch.cn[ch.per[b][0]], b, ch.lstep)  # fmt: skip
+        out[b] = (np.column_stack([lower[v], grid[j]])[ok], caps[ok])
+    return out
+
+
+def _lower_rows(grid, width, reach, mandatory, W, most, K: int):
+    """The lower tiers' shares worth a top-tier share, in blocks (rows (R, K-1), the scenarios
+    each leaves short (R, S)), in the grid's order: a lower share is given up as soon as it
+    leaves more than the largest budget short (the short scenarios only grow with fewer
+    shares), so its higher shares are never tried."""
+    S = len(W)
+    if K == 1:
+        yield np.zeros((1, 0)), mandatory[None, :]
+        return
+    r0 = reach(0, np.zeros(1))[0]
+    short = mandatory[None, :] | (r0[None, :] > grid[:, None] + 1e-12)
+    keep = short.astype(float) @ W <= most + 1e-12
+    first, short = grid[keep], short[keep]
+    if K == 2:
+        if len(first):
+            yield first[:, None], short
+        return
+    r1 = reach(1, first * width[0])  # (first, S)
+    per = max(1, CHANCE_CELLS // max(1, len(grid) * S))  # first-tier shares per block
+    for a in range(0, len(first), per):
+        b = min(a + per, len(first))
+        both = (short[a:b, None, :] | (r1[a:b, None, :] > grid[None, :, None] + 1e-12)).reshape(
+            -1, S)  # fmt: skip
+        keep = both @ W <= most + 1e-12
+        if keep.any():
+            rows = np.column_stack([np.repeat(first[a:b], len(grid)), np.tile(grid, b - a)])
+            yield rows[keep], both[keep]
+
+
+def _open_weight(short0, cut, v, j, order_cn, cap_pos, W) -> np.ndarray:
+    """(choices, len(order_cn)): along the scenarios caps look at (by need, largest first), the
+    cumulative probability of those the choices (lower-tier row v, top-tier step j) keep whole
+    without a cap: not short below the top tier (`short0`), nor at step j (`cut`: the first
+    top-tier step that covers each scenario with rows in the top tier, at `cap_pos`)."""
+    cut_caps = (np.where(cap_pos >= 0, cut[:, np.maximum(cap_pos, 0)], 0) if cut.shape[1] else
+                np.zeros((len(short0), len(order_cn)), dtype=np.int64))  # fmt: skip
+    short = short0[:, order_cn][v] | (cut_caps[v] > j[:, None])
+    return np.cumsum(np.where(short, 0.0, W[order_cn][None, :]), axis=1)
 
 
 def _chance_side(Ps, ws, cands) -> Side:
@@ -545,27 +616,26 @@ def _chance_side(Ps, ws, cands) -> Side:
 def _cap_scenarios(cn: np.ndarray, W: np.ndarray, budget: float) -> np.ndarray:
     """Scenarios by need, largest first, up to the first past a budget's worth of probability:
     the costliest ones past it are never excused (every choice's open weight so far is at
-    least the whole weight less what is short), so caps look no further."""
+    least the whole weight less what is short), so caps look no further. A smaller budget's
+    scenarios are the first of a larger one's."""
     order = np.argsort(-cn, kind="stable")
     past = np.nonzero(np.cumsum(W[order]) > budget + 1e-9)[0]
     return order[: past[0] + 1] if len(past) else order
 
 
-def _chance_caps(rule, short, spent, cn, W, budget, lstep, order) -> tuple[np.ndarray, np.ndarray]:
+def _chance_caps(rule, cum, spent, needs, budget, lstep) -> tuple[np.ndarray, np.ndarray]:
     """For each choice of shares: the least cap that leaves at most `budget` of the probability
-    short, excusing the costliest scenarios first. `order`: scenarios by need, largest first,
-    up to the first past a budget's worth of probability; `short` (choices, len(order)): which
-    of them the shares leave short; `spent`: the probability the shares leave short in all."""
+    short, excusing the costliest scenarios first. `needs`: the needs of the scenarios caps
+    look at (`_cap_scenarios`); `cum` (choices, at least len(needs)): `_open_weight` along
+    them; `spent`: the probability the shares leave short in all. The first scenario whose
+    open weight so far is past the room left must be covered, so the cap is its need."""
     room = budget - spent
     if rule is None:
-        return np.full(len(short), np.inf), room >= -1e-12
-    open_w = (~short) * W[order][None, :]
-    cum = np.cumsum(open_w, axis=1)
-    over = cum > room[:, None] + 1e-12
-    first = np.where(over.any(axis=1), over.argmax(axis=1), -1)
-    need = np.where(first >= 0, cn[order][np.maximum(first, 0)], 0.0)
+        return np.full(len(spent), np.inf), room >= -1e-12
+    within = (cum[:, : len(needs)] <= room[:, None] + 1e-12).sum(axis=1)  # cum never falls
+    need = np.where(within < len(needs), needs[np.minimum(within, len(needs) - 1)], 0.0)
     if not rule.decide:
-        return np.full(len(short), rule.value), (room >= -1e-12) & (rule.value >= need - 1e-9)
+        return np.full(len(spent), rule.value), (room >= -1e-12) & (rule.value >= need - 1e-9)
     c = np.maximum(rule.min, np.ceil(need / lstep - 1e-10) * lstep if lstep > 0 else need)
     ok = room >= -1e-12
     if rule.max is not None:
@@ -881,7 +951,10 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
         return Plan(st, groups, {}, {}, -np.inf, 0.0, True, why, short)
     gain, loss = {}, {}
     top = _optimistic(space, arr, needs, groups) if beat is not None else None
-    floor = {(gi, p): _least_transfer(space, arr, needs, p, ys)
+    chains = (
+        {gi: _rising_chain(gp[:, ys], x[:, ys] > 0) for gi, ys in enumerate(groups)} if top else {}
+    )
+    floor = {(gi, p): _least_transfer(space, arr, needs, p, ys, chains[gi], qual)
              for gi, ys in enumerate(groups) for p in needs.need} if top else {}  # fmt: skip
     if top is not None and top[0] - sum(floor.values()) <= beat + EPS:
         return Plan(st, groups, {}, {}, top[0], 0.0, False, "pruned")
@@ -959,26 +1032,79 @@ def _optimistic(space: Space, arr: Arrays, needs: Needs, groups) -> list:
     return [top, most]
 
 
-def _least_transfer(space: Space, arr: Arrays, needs: Needs, p: int, ys) -> float:
+def _least_transfer(space: Space, arr: Arrays, needs: Needs, p: int, ys, chain=None,
+                    qual=None) -> float:  # fmt: skip
     """A floor under provider p's expected gain transfer in years `ys` in any structure with
     this corridor: in each gain row it must receive at least its need. A provider kept whole
     by chance may leave its budget's worth of probability short: the floor excuses the
-    scenarios needing most first (a fraction of the last), which no choice of terms beats."""
+    scenarios needing most first (a fraction of the last), which no choice of terms beats.
+    With the structure's `chain` of gain rows (`_rising_chain`) and gateway factor `qual`, the
+    floor is also at least `_rising_floor`'s, which counts what the terms must pay in rows
+    that need nothing."""
     w = space.scenarios.weights
     need = needs.need[p][:, ys]
-    per = np.where(arr.x[:, ys] > 0, np.maximum(need, 0.0), 0.0).sum(axis=1)
+    gain = arr.x[:, ys] > 0
+    per = np.where(gain, np.maximum(need, 0.0), 0.0).sum(axis=1)
     total = float(w @ per)
-    if p not in needs.chance:
+    budget = needs.chance.get(p, 0.0)
+    if budget > 0:
+        order = np.argsort(-per, kind="stable")
+        room = budget
+        for s in order:
+            if room <= 0 or per[s] <= 0:
+                break
+            take = min(w[s], room)
+            total -= take * per[s]
+            room -= take
+        total = max(total, 0.0)
+    if chain is None:
         return total
-    order = np.argsort(-per, kind="stable")
-    room = needs.chance[p]
-    for s in order:
-        if room <= 0 or per[s] <= 0:
-            break
-        take = min(w[s], room)
-        total -= take * per[s]
-        room -= take
-    return max(total, 0.0)
+    rule = space.cap_rule(space.case.party_ids[p])
+    if (rule is not None and rule.basis != "amount") or (qual[:, ys, p][gain] != 1).any():
+        return total  # a cap on another basis or a gateway: a row's transfer may fall
+    return max(total, _rising_floor(chain, need[gain], w, budget))
+
+
+def _rising_chain(gp: np.ndarray, gain: np.ndarray) -> tuple | None:
+    """The gain rows (`gain`, (S, Y)) of a group of years in an order along which every tier
+    amount of `gp` (S, Y, K) rises or stays: (that order, each row's scenario in it). None
+    when there is no such order (tiers whose edges differ by year)."""
+    if not gain.any():
+        return None
+    P = gp[gain]
+    order = np.argsort(P.sum(axis=1), kind="stable")
+    if (np.diff(P[order], axis=0) < -1e-9 * max(1.0, float(np.abs(P).max()))).any():
+        return None
+    scen = np.broadcast_to(np.arange(gain.shape[0])[:, None], gain.shape)[gain]
+    return order, scen[order]
+
+
+def _rising_floor(chain: tuple, need: np.ndarray, W: np.ndarray, budget: float) -> float:
+    """A floor under the expected transfer, sum over gain rows of W[scenario] min(P x, cap), of
+    gain terms that cover the need of every row of the scenarios kept whole (all but `budget`
+    of the probability). With shares >= 0, a row whose tier amounts are all at least another's
+    is paid at least as much, and the cap is at least every kept row's need: so each row is
+    paid at least the need of every kept row before it along the `chain` (`_rising_chain`).
+    The floor takes, row by row, the least of that over the scenarios the budget may excuse
+    (those needing most): robust, the largest need so far."""
+    order, sc = chain
+    nd = need[order]
+    wt = W[sc]
+    if budget <= 0:
+        return float(wt @ np.maximum(np.maximum.accumulate(nd), 0.0))
+    # chance: at each block's first row, the least need before it left once the budget's
+    # worth of the scenarios needing most is excused; every row of the block is paid that
+    n = len(nd)
+    starts = np.unique(np.linspace(0, n, num=min(n, RISING_BLOCKS) + 1).astype(np.int64))[:-1]
+    most = np.full(len(W), -np.inf)
+    total, prev = 0.0, 0
+    for block_w, i in zip(np.add.reduceat(wt, starts), starts, strict=True):
+        np.maximum.at(most, sc[prev : i + 1], nd[prev : i + 1])
+        prev = i + 1
+        ranked = np.argsort(-most, kind="stable")
+        past = np.nonzero(np.cumsum(W[ranked]) > budget + 1e-9)[0]
+        total += block_w * max(float(most[ranked[past[0]]]) if len(past) else 0.0, 0.0)
+    return total
 
 
 def _fingerprint(a: np.ndarray) -> int:
@@ -1910,6 +2036,13 @@ def relaxation_terms(space: Space, st: Structure, relaxed: set[int]) -> tuple:
     groups, gp, lp, qual, rate = structure_tiers(space, st, arr)
     w = space.scenarios.weights
     terms, rows = [], []
+    chains: dict = {}
+
+    def chain(gi: int, ys) -> tuple | None:  # once per group, when a provider needs it
+        if gi not in chains:
+            chains[gi] = _rising_chain(gp[:, ys], arr.x[:, ys] > 0)
+        return chains[gi]
+
     for gi, years in enumerate(groups):
         ys = slice(int(years[0]), int(years[-1]) + 1) if _contiguous(years) else years
         xs = arr.x[:, ys]
@@ -1933,7 +2066,8 @@ def relaxation_terms(space: Space, st: Structure, relaxed: set[int]) -> tuple:
             terms.append(Term(
                 gi, need, q, slack, r,
                 (gw * q).reshape(-1) @ gk if linear else None,
-                0.0 if linear else _least_transfer(space, arr, needs, p, years),
+                0.0 if linear else _least_transfer(space, arr, needs, p, years,
+                                                   chain(gi, ys), qual),
                 (lw * r).reshape(-1) @ lk,
                 share_range(space, pid, "gain"), share_range(space, pid, "loss")))  # fmt: skip
     pool = float(w @ arr.econ.pool.sum(axis=1))
