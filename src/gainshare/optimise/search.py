@@ -484,8 +484,8 @@ def chance_sides(P, w, scen, need, rule, lo, hi, step, lstep, W, budgets,
         return out
 
     ch = _Chance(grid, step, np.asarray(width), by_tier[K - 1], W, budgets, per, rule, cn, lstep)
-    for found in _in_threads(_top_choices, ch, _lower_rows(grid, width, reach, mandatory, W,
-                                                             most, K)):  # fmt: skip
+    for found in _in_threads(_block_choices, ch, _lower_blocks(grid, width, reach, mandatory,
+                                                                 W, most, K)):  # fmt: skip
         for b, got in found.items():
             cands[b].append(got)
     return {b: _chance_side(Ps, ws, cands[b]) for b in budgets}
@@ -561,14 +561,17 @@ def _top_choices(ch: _Chance, lower: np.ndarray, short0: np.ndarray) -> dict:
     return out
 
 
-def _lower_rows(grid, width, reach, mandatory, W, most, K: int):
-    """The lower tiers' shares worth a top-tier share, in blocks (rows (R, K-1), the scenarios
-    each leaves short (R, S)), in the grid's order: a lower share is given up as soon as it
+def _lower_blocks(grid, width, reach, mandatory, W, most, K: int):
+    """The lower tiers' shares worth a top-tier share, in blocks for `_block_choices`, in the
+    grid's order: with one or two tiers, (rows (R, K-1), the scenarios each leaves short
+    (R, S), None); with three, (first-tier shares (c,), the scenarios each leaves short (c, S),
+    the least second-tier share covering each scenario's second-tier rows after it (c, S)),
+    whose second-tier shares the block's thread adds. A lower share is given up as soon as it
     leaves more than the largest budget short (the short scenarios only grow with fewer
     shares), so its higher shares are never tried."""
     S = len(W)
     if K == 1:
-        yield np.zeros((1, 0)), mandatory[None, :]
+        yield np.zeros((1, 0)), mandatory[None, :], None
         return
     r0 = reach(0, np.zeros(1))[0]
     short = mandatory[None, :] | (r0[None, :] > grid[:, None] + 1e-12)
@@ -576,18 +579,27 @@ def _lower_rows(grid, width, reach, mandatory, W, most, K: int):
     first, short = grid[keep], short[keep]
     if K == 2:
         if len(first):
-            yield first[:, None], short
+            yield first[:, None], short, None
         return
     r1 = reach(1, first * width[0])  # (first, S)
     per = max(1, CHANCE_CELLS // max(1, len(grid) * S))  # first-tier shares per block
     for a in range(0, len(first), per):
-        b = min(a + per, len(first))
-        both = (short[a:b, None, :] | (r1[a:b, None, :] > grid[None, :, None] + 1e-12)).reshape(
-            -1, S)  # fmt: skip
-        keep = both @ W <= most + 1e-12
-        if keep.any():
-            rows = np.column_stack([np.repeat(first[a:b], len(grid)), np.tile(grid, b - a)])
-            yield rows[keep], both[keep]
+        yield first[a : a + per], short[a : a + per], r1[a : a + per]
+
+
+def _block_choices(ch: _Chance, lower: np.ndarray, short0: np.ndarray, r1) -> dict:
+    """`_top_choices` for one block of `_lower_blocks`, adding the second-tier shares first
+    when there are three tiers (`r1` not None)."""
+    if r1 is not None:
+        grid, W = ch.grid, ch.W
+        both = (short0[:, None, :] | (r1[:, None, :] > grid[None, :, None] + 1e-12)).reshape(
+            -1, len(W))  # fmt: skip
+        keep = both @ W <= ch.budgets[-1] + 1e-12
+        rows = np.column_stack([np.repeat(lower, len(grid)), np.tile(grid, len(lower))])
+        lower, short0 = rows[keep], both[keep]
+    if not len(lower):
+        return {b: (np.zeros((0, ch.width.size + 1)), np.zeros(0)) for b in ch.budgets}
+    return _top_choices(ch, lower, short0)
 
 
 def _open_weight(short0, cut, v, j, order_cn, cap_pos, W) -> np.ndarray:
