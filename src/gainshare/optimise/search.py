@@ -103,6 +103,9 @@ class Side:
     grid_value: np.ndarray | None = None
     grid_limit: np.ndarray | None = None
     why: str = ""
+    # (tiers, sense) -> `_projected`'s points: the same side meets several knapsacks (a
+    # tier added to the share sums, later structures and frontier points from the cache)
+    projected: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def _nothing(K: int, lo: float) -> Side:
@@ -1282,7 +1285,16 @@ def _restore_sums(sides: dict, sense: float, step: float | None) -> tuple[dict |
 
 def _projected(side: Side, tiers: list[int], sense: float) -> np.ndarray:
     """Indices of the best grid point for each combination of shares of `tiers`, kept only
-    where no other kept point is as good with no more share of any of them."""
+    where no other kept point is as good with no more share of any of them (kept on the side:
+    not to be changed)."""
+    key = (tuple(tiers), sense)
+    if key not in side.projected:
+        side.projected[key] = _project(side, tiers, sense)
+        side.projected[key].flags.writeable = False
+    return side.projected[key]
+
+
+def _project(side: Side, tiers: list[int], sense: float) -> np.ndarray:
     sh = np.round(side.grid_shares[:, tiers], 10)
     score = sense * side.grid_value
     if _rising(sh):  # each combination once, in order (a nested grid's first tiers)
