@@ -1111,15 +1111,18 @@ def _rising_floor(chain: tuple, need: np.ndarray, W: np.ndarray, budget: float) 
     # worth of the scenarios needing most is excused; every row of the block is paid that
     n = len(nd)
     starts = np.unique(np.linspace(0, n, num=min(n, RISING_BLOCKS) + 1).astype(np.int64))[:-1]
-    most = np.full(len(W), -np.inf)
-    total, prev = 0.0, 0
-    for block_w, i in zip(np.add.reduceat(wt, starts), starts, strict=True):
-        np.maximum.at(most, sc[prev : i + 1], nd[prev : i + 1])
-        prev = i + 1
-        ranked = np.argsort(-most, kind="stable")
-        past = np.nonzero(np.cumsum(W[ranked]) > budget + 1e-9)[0]
-        total += block_w * max(float(most[ranked[past[0]]]) if len(past) else 0.0, 0.0)
-    return total
+    # a row counts from the first block starting at or after it (rows after the last start: none)
+    block = np.searchsorted(starts, np.arange(n), side="left")
+    inside = block < len(starts)
+    most = np.full((len(starts), len(W)), -np.inf)  # each scenario's largest need so far
+    np.maximum.at(most, (block[inside], sc[inside]), nd[inside])
+    most = np.maximum.accumulate(most, axis=0)
+    ranked = np.argsort(-most, axis=1, kind="stable")
+    past = np.cumsum(W[ranked], axis=1) > budget + 1e-9
+    first = np.argmax(past, axis=1)
+    floor = np.where(past.any(axis=1), np.take_along_axis(most, ranked, axis=1)[
+        np.arange(len(starts)), first], 0.0)  # fmt: skip
+    return float(np.add.reduceat(wt, starts) @ np.maximum(floor, 0.0))
 
 
 def _fingerprint(a: np.ndarray) -> int:
