@@ -327,6 +327,13 @@ def _chance_by_brute_force(P, w, scen, need, rule, step, lstep, W, budget, manda
     """Every share vector of the grid and every cap worth trying: the least expected transfer
     that leaves no more than `budget` of the probability short (a scenario is short when one of
     its rows is not covered)."""
+    points = _chance_points(P, w, scen, need, rule, step, lstep, W, budget, mandatory)
+    return min(points.values(), default=math.inf)
+
+
+def _chance_points(P, w, scen, need, rule, step, lstep, W, budget, mandatory) -> dict:
+    """{share vector: least expected transfer} over every share vector of the grid that some
+    cap worth trying keeps within `budget` (the least such cap costs least)."""
     K, S = P.shape[1], len(W)
     grid = np.arange(0, round(1 / step) + 1) * step
     cn = np.zeros(S)
@@ -335,7 +342,7 @@ def _chance_by_brute_force(P, w, scen, need, rule, step, lstep, W, budget, manda
         c for c in {rule.min} | {max(rule.min, math.ceil(v / lstep - 1e-10) * lstep)
                                  for v in need if v > 0}
         if rule.max is None or c <= rule.max)  # fmt: skip
-    best = math.inf
+    points = {}
     for x in itertools.product(grid, repeat=K):
         t = P @ np.array(x)
         short = mandatory.copy()
@@ -345,9 +352,60 @@ def _chance_by_brute_force(P, w, scen, need, rule, step, lstep, W, budget, manda
         for c in caps:  # the least cap that fits the budget costs least
             if c is not None and W[short | (cn > c + 1e-9)].sum() > budget + 1e-12:
                 continue
-            best = min(best, float(w @ (t if c is None else np.minimum(t, c))))
+            points[tuple(np.round(x, 9))] = float(w @ (t if c is None else np.minimum(t, c)))
             break
-    return best
+    return points
+
+
+def _not_beaten(points: dict) -> set:
+    """The share vectors no other vector with no more share of any tier beats or equals."""
+    out = set()
+    for x, v in points.items():
+        if not any(y != x and all(a <= b for a, b in zip(y, x, strict=True)) and u <= v + 1e-9
+                   for y, u in points.items()):  # fmt: skip
+            out.add(x)
+    return out
+
+
+@pytest.mark.parametrize("tiers", [2, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_chance_side_keeps_every_point_a_share_sum_may_need(tiers, seed):
+    """The grid points a chance side hands to the share-sum knapsack: every share vector that
+    no vector with no more share of any tier beats (found by trying every vector of a 10% grid
+    and every cap) is among them, at its value, and every point kept is one of those or beaten
+    by one of those. Shares that leave the same scenarios short as a step less of some tier
+    are never tried, so the lower tiers' shares stop where nothing more can be covered."""
+    from gainshare.optimise.search import _project, solve_gain_chance
+    from gainshare.schema.requirements import LimitRule
+
+    rng = np.random.default_rng(seed)
+    S, Y = 10, 2
+    x = rng.uniform(1, 10, size=S * Y)
+    edges = [3.0, 6.0][: tiers - 1]
+    lo_e, hi_e = np.array([0.0, *edges]), np.array([*edges, np.inf])
+    P = np.clip(x[:, None] - lo_e[None, :], 0, hi_e - lo_e)
+    scen = np.repeat(np.arange(S), Y)
+    W = rng.dirichlet(np.ones(S))
+    need = rng.uniform(-2, 1, size=S * Y) + rng.uniform(0.1, 0.5) * x
+    mandatory = np.zeros(S, bool)
+    for rule in (None, LimitRule(decide=True, min=0.5)):
+        for budget in (0.0, 0.25):
+            args = (P, W[scen], scen, need, rule, 0.1, 0.5, W, budget, mandatory)
+            side = solve_gain_chance(*args[:5], 0.0, 1.0, *args[5:])
+            points = _chance_points(*args)
+            want = _not_beaten(points)
+            if not want:
+                assert not side.feasible
+                continue
+            kept = {tuple(np.round(v, 9)): float(val)
+                    for v, val in zip(side.grid_shares, side.grid_value, strict=True)}  # fmt: skip
+            for v in want:
+                assert v in kept and kept[v] == pytest.approx(points[v], abs=1e-9)
+            for v, val in kept.items():
+                assert v in points and val == pytest.approx(points[v], abs=1e-9)
+            front = {tuple(np.round(side.grid_shares[i], 9))
+                     for i in _project(side, list(range(tiers)), 1.0)}  # fmt: skip
+            assert front == want
 
 
 @pytest.mark.parametrize("tiers", [1, 2, 3])
@@ -434,7 +492,7 @@ def test_chance_sides_in_small_blocks_and_threads_equal_one_block(monkeypatch, t
     P = np.clip(x[:, None] - lo_e[None, :], 0, hi_e - lo_e)
     scen = np.repeat(np.arange(S), Y)
     W = rng.dirichlet(np.ones(S))
-    need = rng.uniform(-2, 1, size=S * Y)
+    need = rng.uniform(-2, 1, size=S * Y) + 0.35 * x
     mandatory = np.zeros(S, bool)
     args = (P, W[scen], scen, need, LimitRule(decide=True), 0.0, 1.0, 0.05, 0.5, W,
             (0.05, 0.2), mandatory)  # fmt: skip

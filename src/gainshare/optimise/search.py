@@ -460,7 +460,6 @@ def chance_sides(P, w, scen, need, rule, lo, hi, step, lstep, W, budgets,
     if step is None or K > 3 or (rule is not None and rule.basis != "amount"):
         raise NotDecomposable("chance keep-whole with these terms")
     budgets = tuple(sorted(set(budgets)))
-    most = budgets[-1]
     S = len(W)
     order = np.argsort(P.sum(axis=1), kind="stable")
     Ps, ws = P[order], w[order]
@@ -469,26 +468,21 @@ def chance_sides(P, w, scen, need, rule, lo, hi, step, lstep, W, budgets,
     cn = np.zeros(S)
     np.maximum.at(cn, scen[req], need[req])
     kmin, kmax = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+    if not req.any() and not mandatory.any():
+        kmax = min(kmax, kmin)  # every scenario kept whole: the least shares beat every other
     grid = np.arange(kmin, kmax + 1, dtype=float) * step
     # full width of each tier below the top one (the rows above it fill it)
     width = [float(P[tier > k, k].max(initial=0.0)) for k in range(K - 1)]
     cands: dict = {b: [] for b in budgets}
 
-    by_tier = [_tier_lines(P, need, scen, req & (tier == k), k) for k in range(K)]
-    top_sc = by_tier[K - 1][0]  # scenarios with rows in the top tier: the others never short
+    lines = tuple(_tier_lines(P, need, scen, req & (tier == k), k) for k in range(K))
+    top_sc = lines[K - 1][0]  # scenarios with rows in the top tier: the others never short
     at_top = np.full(S, -1, dtype=np.int64)
     at_top[top_sc] = np.arange(len(top_sc))
     # budget -> (scenarios caps look at, their columns among top_sc)
     per = {b: (oc, at_top[oc]) for b, oc in ((b, _cap_scenarios(cn, W, b)) for b in budgets)}
-
-    def reach(k: int, below: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(below), S))
-        out[:, by_tier[k][0]] = _reach(by_tier[k], below)
-        return out
-
-    ch = _Chance(grid, step, np.asarray(width), by_tier[K - 1], W, budgets, per, rule, cn, lstep)
-    for found in _in_threads(_block_choices, ch, _lower_blocks(grid, width, reach, mandatory,
-                                                                 W, most, K)):  # fmt: skip
+    ch = _Chance(grid, step, np.asarray(width), lines, W, budgets, per, rule, cn, lstep)
+    for found in _in_threads(_block_choices, ch, _lower_blocks(ch, mandatory)):
         for b, got in found.items():
             cands[b].append(got)
     return {b: _chance_side(Ps, ws, cands[b]) for b in budgets}
@@ -513,21 +507,52 @@ def _in_threads(fn, ch, blocks):
 
 @dataclass
 class _Chance:
-    """What `_top_choices` reads: the share grid and step, the lower tiers' full widths, the
-    top tier's lines (`_tier_lines`), the scenarios' probabilities, the budgets (rising), each
-    budget's cap scenarios with their columns among the top tier's (`_cap_scenarios`), the cap
-    rule, each scenario's largest need and the cap step."""
+    """What the chance enumeration reads: the share grid and step, the lower tiers' full
+    widths, each tier's lines (`_tier_lines`), the scenarios' probabilities, the budgets
+    (rising), each budget's cap scenarios with their columns among the top tier's
+    (`_cap_scenarios`), the cap rule, each scenario's largest need and the cap step."""
 
     grid: np.ndarray
     step: float
     width: np.ndarray
-    top: tuple
+    lines: tuple
     W: np.ndarray
     budgets: tuple
     per: dict
     rule: object
     cn: np.ndarray
     lstep: float
+
+    @property
+    def top(self) -> tuple:
+        return self.lines[-1]
+
+    def reach(self, k: int, below: np.ndarray) -> np.ndarray:
+        """(len(below), S): `_reach` of tier k for every scenario (0 where it has no rows)."""
+        out = np.zeros((len(below), len(self.W)))
+        out[:, self.lines[k][0]] = _reach(self.lines[k], below)
+        return out
+
+    def least_below(self, k: int) -> np.ndarray:
+        """(S,): the least payment from the tiers below k that covers each scenario's rows in
+        tier k with the least share of tier k (-inf where it has none there)."""
+        sc, nd, am = self.lines[k]
+        out = np.full(len(self.W), -np.inf)
+        out[sc] = (nd - self.grid[0] * am).max(axis=1, initial=-np.inf)
+        return out
+
+    def last_useful(self, least: np.ndarray) -> np.ndarray:
+        """The largest share worth trying where `least` (..., S) is, per scenario, the least
+        share that covers it with the other shares held at or above what they are (-inf: a
+        scenario covered, or short, whatever this share): one step past the largest of them,
+        rounded up to the grid. Past it every scenario it can cover is covered, so more share
+        leaves the same scenarios short at every share of the other tiers: the same cap for
+        more transfer. The top of the grid when some scenario needs more than the grid."""
+        most = least.max(axis=-1, initial=-np.inf)
+        with np.errstate(invalid="ignore"):
+            past = _ceil(np.where(np.isfinite(most), most, 0.0), self.step) * self.step
+        return np.where(most == np.inf, self.grid[-1],
+                        np.where(most == -np.inf, self.grid[0], past + self.step))  # fmt: skip
 
 
 def _top_choices(ch: _Chance, lower: np.ndarray, short0: np.ndarray) -> dict:
@@ -549,6 +574,9 @@ def _top_choices(ch: _Chance, lower: np.ndarray, short0: np.ndarray) -> dict:
     cover = np.maximum(_ceil(r.max(axis=1, initial=0.0), ch.step) * ch.step, grid[0])
     # more share than covers every row only costs more; rows over budget cannot be chosen
     useful = (grid[None, :] <= cover[:, None] + 1e-12) & (weight <= most + 1e-12)
+    # a step that covers no scenario the step below leaves short leaves the same scenarios
+    # short, so the same cap: more share for no less transfer
+    useful[:, 1:] &= (hist[:, 1:-1] > 0) | ~useful[:, :-1]
     v_all, j_all = np.nonzero(useful)
     spent_all = weight[v_all, j_all]
     # the open weight along the largest budget's cap scenarios, shared by every budget (each
@@ -564,41 +592,61 @@ def _top_choices(ch: _Chance, lower: np.ndarray, short0: np.ndarray) -> dict:
     return out
 
 
-def _lower_blocks(grid, width, reach, mandatory, W, most, K: int):
+def _lower_blocks(ch: _Chance, mandatory: np.ndarray):
     """The lower tiers' shares worth a top-tier share, in blocks for `_block_choices`, in the
     grid's order: with one or two tiers, (rows (R, K-1), the scenarios each leaves short
-    (R, S), None); with three, (first-tier shares (c,), the scenarios each leaves short (c, S),
-    the least second-tier share covering each scenario's second-tier rows after it (c, S)),
-    whose second-tier shares the block's thread adds. A lower share is given up as soon as it
-    leaves more than the largest budget short (the short scenarios only grow with fewer
-    shares), so its higher shares are never tried."""
-    S = len(W)
+    (R, S), None, None); with three, (first-tier shares (c,), the scenarios each leaves short
+    (c, S), the least second-tier share covering each scenario's second-tier rows after it
+    (c, S), the largest second-tier share worth trying after it (c,)), whose second-tier
+    shares the block's thread adds. A lower share is given up as soon as it leaves more than
+    the largest budget short (the short scenarios only grow with fewer shares), so its higher
+    shares are never tried; nor are shares past `_Chance.last_useful` of what each scenario
+    needs with the higher tiers at their least."""
+    grid, width, W, most = ch.grid, ch.width, ch.W, ch.budgets[-1]
+    K, S = len(ch.lines), len(W)
     if K == 1:
-        yield np.zeros((1, 0)), mandatory[None, :], None
+        yield np.zeros((1, 0)), mandatory[None, :], None, None
         return
-    r0 = reach(0, np.zeros(1))[0]
+    r0 = ch.reach(0, np.zeros(1))[0]
     short = mandatory[None, :] | (r0[None, :] > grid[:, None] + 1e-12)
-    keep = short.astype(float) @ W <= most + 1e-12
+    # the least first-tier share covering each scenario with every higher tier at its least
+    least0 = r0.copy()
+    if width[0] > 0:
+        with np.errstate(invalid="ignore"):
+            for k in range(1, K):
+                above = grid[0] * width[1:k].sum()
+                np.maximum(least0, (ch.least_below(k) - above) / width[0], out=least0)
+    else:
+        least0[:] = np.inf
+    last0 = ch.last_useful(np.where(mandatory, -np.inf, least0))
+    keep = (short.astype(float) @ W <= most + 1e-12) & (grid <= last0 + 1e-12)
     first, short = grid[keep], short[keep]
     if K == 2:
         if len(first):
-            yield first[:, None], short, None
+            yield first[:, None], short, None, None
         return
-    r1 = reach(1, first * width[0])  # (first, S)
+    r1 = ch.reach(1, first * width[0])  # (first, S)
+    if width[1] > 0:
+        top = (ch.least_below(2)[None, :] - first[:, None] * width[0]) / width[1]
+        last1 = ch.last_useful(np.where(short, -np.inf, np.maximum(r1, top)))
+    else:
+        last1 = np.full(len(first), grid[-1])
     per = max(1, CHANCE_CELLS // max(1, len(grid) * S))  # first-tier shares per block
     for a in range(0, len(first), per):
-        yield first[a : a + per], short[a : a + per], r1[a : a + per]
+        yield first[a : a + per], short[a : a + per], r1[a : a + per], last1[a : a + per]
 
 
-def _block_choices(ch: _Chance, lower: np.ndarray, short0: np.ndarray, r1) -> dict:
+def _block_choices(ch: _Chance, lower: np.ndarray, short0: np.ndarray, r1, last1) -> dict:
     """`_top_choices` for one block of `_lower_blocks`, adding the second-tier shares first
-    when there are three tiers (`r1` not None)."""
+    when there are three tiers (`r1` not None), up to `last1` after each first-tier share."""
     if r1 is not None:
         grid, W = ch.grid, ch.W
-        both = (short0[:, None, :] | (r1[:, None, :] > grid[None, :, None] + 1e-12)).reshape(
-            -1, len(W))  # fmt: skip
+        upto = grid[None, :] <= last1[:, None] + 1e-12
+        both = short0[:, None, :] | (r1[:, None, :] > grid[None, :, None] + 1e-12)
+        both = both[upto]
         keep = both @ W <= ch.budgets[-1] + 1e-12
-        rows = np.column_stack([np.repeat(lower, len(grid)), np.tile(grid, len(lower))])
+        rows = np.column_stack([np.repeat(lower, upto.sum(axis=1)),
+                                np.broadcast_to(grid, upto.shape)[upto]])  # fmt: skip
         lower, short0 = rows[keep], both[keep]
     if not len(lower):
         return {b: (np.zeros((0, ch.width.size + 1)), np.zeros(0)) for b in ch.budgets}
