@@ -408,6 +408,50 @@ def test_chance_side_keeps_every_point_a_share_sum_may_need(tiers, seed):
             assert front == want
 
 
+@pytest.mark.parametrize("tiers", [2, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_robust_gain_side_keeps_every_point_a_share_sum_may_need(tiers, seed):
+    """Robust keep-whole, the same for the grid points of a gain side: every share vector of a
+    10% grid that covers every need and that no vector with no more share of any tier beats is
+    kept, at its value, and every point kept covers every need. A lower tier's steps stop where
+    the tiers above it at their least cover every row above it."""
+    from gainshare.optimise.search import _project, solve_gain
+    from gainshare.schema.requirements import LimitRule
+
+    rng = np.random.default_rng(seed)
+    n = 24
+    x = rng.uniform(1, 10, size=n)
+    edges = [3.0, 6.0][: tiers - 1]
+    lo_e, hi_e = np.array([0.0, *edges]), np.array([*edges, np.inf])
+    P = np.clip(x[:, None] - lo_e[None, :], 0, hi_e - lo_e)
+    w = rng.dirichlet(np.ones(n))
+    need = rng.uniform(0.0, 0.35, size=n) * x
+    req = need > 1e-6
+    grid = np.arange(11) / 10
+    for rule in (None, LimitRule(decide=True)):
+        side = solve_gain(P, np.ones(n), w, np.ones(n), need, rule, 0.0, 1.0, 0.1, 0.5)
+        points = {}
+        for v in itertools.product(grid, repeat=tiers):
+            t = P @ np.array(v)
+            if (t[req] >= need[req] - 1e-9).all():
+                paid = t if side.limit is None else np.minimum(t, side.limit)
+                points[tuple(np.round(v, 9))] = float(w @ paid)
+        want = _not_beaten(points)
+        assert side.feasible == bool(want)
+        if not want:
+            continue
+        kept = {tuple(np.round(v, 9)): float(val)
+                for v, val in zip(side.grid_shares, side.grid_value, strict=True)}  # fmt: skip
+        for v in want:
+            assert v in kept and kept[v] == pytest.approx(points[v], abs=1e-9)
+        for v, val in kept.items():
+            assert v in points and val == pytest.approx(points[v], abs=1e-9)
+        front = {tuple(np.round(side.grid_shares[i], 9))
+                 for i in _project(side, list(range(tiers)), 1.0)}  # fmt: skip
+        assert front == want
+        assert len(kept) < len(points)
+
+
 @pytest.mark.parametrize("tiers", [1, 2, 3])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("top_needs", [True, False])

@@ -252,10 +252,21 @@ def _nested_grid(P, need, tier, widths, lo, hi, step) -> np.ndarray:
     """(M, K) share steps: every step of the first K-1 tiers that the rows of those tiers allow,
     each with the least top-tier step that covers the top tier's rows. A row of tier t is paid
     A + s_t P_it, where A (what the full lower tiers pay) is the same for every row of the tier,
-    so its least s_t is the upper envelope of lines in A."""
+    so its least s_t is the upper envelope of lines in A. A lower tier's steps stop where the
+    tiers above it at their least cover every row above it: past that, a step more leaves every
+    tier above at its least and only pays more (a point with no more share of any tier is as
+    good), so the share-sum knapsack never needs it."""
     K = P.shape[1]
     kmin, kmax = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
     req = need > EPS
+    # what the rows above tier t need from it and the tiers below, those above at their least
+    lo_share = kmin * step
+    above = np.full(K, -np.inf)
+    for u in range(1, K):
+        rows = req & (tier == u)
+        for t in range(u) if rows.any() else ():
+            rest = lo_share * (P[rows, u] + widths[t + 1 : u].sum())
+            above[t] = max(above[t], float((need[rows] - rest).max()))
     grid, paid = np.zeros((1, 0)), np.zeros(1)
     for t in range(K):
         rows = req & (tier == t)
@@ -267,7 +278,11 @@ def _nested_grid(P, need, tier, widths, lo, hi, step) -> np.ndarray:
         if t == K - 1:
             ok = least <= kmax
             return np.column_stack([grid[ok], least[ok]])
-        counts = np.maximum(kmax - least + 1, 0).astype(np.int64)
+        last = np.full(len(grid), float(kmax))
+        if widths[t] > 0:  # one step past the least that covers them, for rounding
+            last = np.minimum(last, np.maximum(least, _ceil((above[t] - paid) / widths[t], step)
+                                               + 1))  # fmt: skip
+        counts = np.maximum(last - least + 1, 0).astype(np.int64)
         rep = np.repeat(np.arange(len(grid)), counts)
         offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         s_t = least[rep] + offset
@@ -485,7 +500,11 @@ def chance_sides(P, w, scen, need, rule, lo, hi, step, lstep, W, budgets,
     for found in _in_threads(_block_choices, ch, _lower_blocks(ch, mandatory)):
         for b, got in found.items():
             cands[b].append(got)
-    return {b: _chance_side(Ps, ws, cands[b]) for b in budgets}
+    if THREADS <= 1 or len(budgets) == 1:
+        return {b: _chance_side(Ps, ws, cands[b]) for b in budgets}
+    with ThreadPoolExecutor(THREADS) as pool:  # each budget's points valued on its own
+        return dict(zip(budgets, pool.map(lambda b: _chance_side(Ps, ws, cands[b]), budgets),
+                        strict=True))  # fmt: skip
 
 
 def _in_threads(fn, ch, blocks):
