@@ -556,6 +556,26 @@ def test_chance_sides_in_small_blocks_and_threads_equal_one_block(monkeypatch, t
         assert np.array_equal(got.grid_limit, side.grid_limit)
 
 
+def test_gain_rows_chain_is_the_rising_chain():
+    """The chain the rising floor walks, taken from the sort of the nested rows, is the one
+    `_rising_chain` sorts for itself; rows that are not nested tiers get it the long way."""
+    from gainshare.optimise.search import GainRows, _rising_chain
+
+    rng = np.random.default_rng(5)
+    S, Y = 40, 3
+    xs = rng.uniform(-5, 10, size=(S, Y))
+    lo_e, hi_e = np.array([0.0, 3.0, 6.0]), np.array([3.0, 6.0, np.inf])
+    nested = np.clip(xs[..., None] - lo_e, 0, hi_e - lo_e)
+    flat = np.repeat(np.maximum(xs, 0)[..., None], 3, axis=2) / 3  # rises, not nested
+    ww = np.broadcast_to(rng.dirichlet(np.ones(S))[:, None], xs.shape)
+    for gp in (nested, flat):
+        rows = GainRows(gp, xs > 0, xs, ww)
+        want = _rising_chain(gp, xs > 0)
+        assert (rows.nested is None) == (gp is flat)
+        assert np.array_equal(rows.chain[0], want[0]) and np.array_equal(rows.chain[1], want[1])
+    assert GainRows(nested, xs > 99, xs, ww).chain is None
+
+
 def test_rising_floor_by_hand():
     """One tier, three scenarios of one row each: amounts 1, 2, 4, needs 0.5, -1, 0.2,
     probabilities 0.5, 0.3, 0.2. Robust, every row is paid at least 0.5 (the rows after the

@@ -1033,20 +1033,20 @@ def solve_structure(space: Space, st: Structure, relaxed: set[int], adjust=None,
         return Plan(st, groups, {}, {}, -np.inf, 0.0, True, why, short)
     gain, loss = {}, {}
     top = _optimistic(space, arr, needs, groups) if beat is not None else None
-    chains = (
-        {gi: _rising_chain(gp[:, ys], x[:, ys] > 0) for gi, ys in enumerate(groups)} if top else {}
-    )
-    floor = {(gi, p): _least_transfer(space, arr, needs, p, ys, chains[gi], qual)
+    by_group = []  # each group's gain rows, the same for every provider
+    for ys in groups:
+        xs = x[:, ys]
+        by_group.append(GainRows(gp[:, ys], xs > 0, xs, np.broadcast_to(w[:, None], xs.shape)))
+    floor = {(gi, p): _least_transfer(space, arr, needs, p, ys, by_group[gi].chain, qual)
              for gi, ys in enumerate(groups) for p in needs.need} if top else {}  # fmt: skip
     if top is not None and top[0] - sum(floor.values()) <= beat + EPS:
         return Plan(st, groups, {}, {}, top[0], 0.0, False, "pruned")
     # chance providers' sides cost the most to solve: solved last, when pruning may spare them
     order = sorted(needs.need, key=lambda p: p in needs.chance)
     for gi, ys in enumerate(groups):
-        xs = x[:, ys]
-        gmask, lmask = xs > 0, xs < 0
-        ww = np.broadcast_to(w[:, None], xs.shape)
-        rows = GainRows(gp[:, ys], gmask, xs, ww)
+        rows = by_group[gi]
+        xs, gmask, ww = rows.xs, rows.gmask, rows.ww
+        lmask = xs < 0
         for p in order:
             if top is not None and top[0] - sum(floor.values()) <= beat + EPS:
                 return Plan(st, groups, {}, {}, top[0], 0.0, False, "pruned")
@@ -1219,6 +1219,15 @@ class GainRows:
     @cached_property
     def print(self) -> tuple:
         return _prints(self.P, self.gmask, self.xs == 0)
+
+    @cached_property
+    def chain(self) -> tuple | None:
+        """`_rising_chain` of the rows, from the sort `nested` has made when the rows are
+        nested tiers (their tier amounts then rise along it)."""
+        if not self.gmask.any() or self.nested is None:
+            return _rising_chain(self.gp, self.gmask)
+        scen = np.broadcast_to(np.arange(self.gmask.shape[0])[:, None], self.gmask.shape)
+        return self.nested.order, scen[self.gmask][self.nested.order]
 
 
 def _gain_side(space, p, econ, ys, rows: GainRows, qual, needs) -> Side:
