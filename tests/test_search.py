@@ -681,6 +681,20 @@ def test_structure_values_add_up(root):
 # ------------------------------------------------------------------ the pieces
 
 
+@pytest.mark.parametrize("shape", [(6,), (7, 9), (4, 5, 6), (3, 4, 5, 2), (1, 5, 3)])
+def test_running_minimum_along_every_axis(shape):
+    """The knapsack's and the Pareto filter's tables: the least at or below each cell, slice
+    by slice on the leading axes, equals numpy's accumulate axis by axis."""
+    from gainshare.optimise.search import _running_min
+
+    rng = np.random.default_rng(len(shape))
+    for table in (rng.random(shape), rng.integers(0, 1000, size=shape)):
+        want = table.copy()
+        for k in range(table.ndim):
+            np.minimum.accumulate(want, axis=k, out=want)
+        assert np.array_equal(_running_min(table.copy()), want)
+
+
 def test_upper_envelope_of_lines():
     rng = np.random.default_rng(3)
     for n, q in ((1, 5), (40, 3000), (3000, 2000), (5000, 10)):

@@ -1438,8 +1438,7 @@ def _pareto_grid(units: np.ndarray, score: np.ndarray, rising: bool = False) -> 
         empty = np.iinfo(np.int64).max
     table = np.full(dims, empty, dtype=vals.dtype)
     table[tuple(pos)] = vals
-    for k in range(len(dims)):
-        np.minimum.accumulate(table, axis=k, out=table)
+    _running_min(table)
     earlier = np.full(len(vals), empty, dtype=vals.dtype)
     for k in range(len(dims)):
         back = list(pos)
@@ -1605,8 +1604,22 @@ def _at_most(u: np.ndarray, sc: np.ndarray, n: int) -> np.ndarray:
     table = np.full((n,) * K, np.inf)
     ok = (u < n).all(axis=1)
     np.minimum.at(table, tuple(u[ok].T), sc[ok])
-    for k in range(K):
-        np.minimum.accumulate(table, axis=k, out=table)
+    return _running_min(table)
+
+
+def _running_min(table: np.ndarray) -> np.ndarray:
+    """The table's running minimum along every axis, in place: the least at or below each
+    cell. numpy's accumulate along a leading axis of a table of three or more dimensions is
+    slow (one short run per cell of the other axes), so those axes go slice by slice."""
+    if table.ndim < 3:
+        for k in range(table.ndim):
+            np.minimum.accumulate(table, axis=k, out=table)
+        return table
+    for k in range(table.ndim - 1):
+        v = np.moveaxis(table, k, 0)
+        for i in range(1, v.shape[0]):
+            np.minimum(v[i], v[i - 1], out=v[i])
+    np.minimum.accumulate(table, axis=-1, out=table)
     return table
 
 
@@ -1703,9 +1716,9 @@ def _knapsack_enum(sides, cands, sense, tiers, step):
     red, bound = _reduced(ps, use, score, lam, step)
     full = sum(float(r.max(initial=0.0)) for r in red.values())
     delta = max(abs(bound) * 1e-6, 0.01)
-    start = None
+    start, tables = None, {}
     while True:
-        got = _bounded_choices(ps, use, score, red, delta, n, K)
+        got = _bounded_choices(ps, use, score, red, delta, n, K, tables)
         if got is TOO_MANY:
             return TooMany(start and {p: int(cands[p][j]) for p, j in start.items()})
         if got is not None:
@@ -1831,9 +1844,11 @@ def _every_column_prices(ps, use, score, step):
     return np.maximum(-duals, 0.0)  # a <= row of a minimisation has a dual <= 0
 
 
-def _bounded_choices(ps, use, score, red, delta, n, K):
+def _bounded_choices(ps, use, score, red, delta, n, K, tables: dict | None = None):
     """({provider: point}, cost) of the best choice among those whose points' reduced scores
-    sum to at most delta (or None when none fits), or TOO_MANY."""
+    sum to at most delta (or None when none fits), or TOO_MANY. `tables`: the last provider's
+    tables of its best score (`_at_most`) by the points they hold, kept from one delta to the
+    next (a larger delta often admits no new point of it)."""
     pts = {p: np.nonzero(red[p] <= delta)[0] for p in ps}
     order = sorted(ps, key=lambda p: len(pts[p]))
     last, rest = order[-1], order[:-1]
@@ -1860,7 +1875,12 @@ def _bounded_choices(ps, use, score, red, delta, n, K):
     js = pts[last]
     lu, ls = use[last][js], score[last][js]
     ok = (lu < n).all(axis=1)
-    table = _at_most(lu, ls, n)
+    tables = {} if tables is None else tables
+    key = (last, js.tobytes())
+    if key not in tables:
+        tables.clear()  # only the latest is read again
+        tables[key] = _at_most(lu, ls, n)
+    table = tables[key]
     room = n - 1 - sums
     total = totals + table[tuple(room.T)]
     if not np.isfinite(total).any():
