@@ -180,6 +180,39 @@ def test_the_staircase_keeps_the_least_of_every_row(seed):
         assert (a @ s - c).min() == pytest.approx((a[keep] @ s - c[keep]).min(), abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_three_tier_choice_fits_exactly_when_some_choice_does(seed):
+    """`_choose` with three tiers: each provider's least top-tier step for every pair of
+    lower-tier steps (never rising as those steps rise), a choice of one pair per provider
+    with each lower tier's steps summing to at most N and the top tier's too. It finds one
+    exactly when trying every combination does, and what it returns fits."""
+    from gainshare.optimise.margin import _choose
+
+    rng = np.random.default_rng(seed)
+    N = 10
+    least = {}
+    for p in range(3):
+        # a provider needs about `need` steps in all, cheaper in lower tiers by its own rates
+        need, r0, r1 = rng.uniform(5, 14), rng.uniform(0.3, 1.2), rng.uniform(0.3, 1.2)
+        u, v = np.meshgrid(np.arange(N + 1), np.arange(N + 1), indexing="ij")
+        top = np.ceil(np.maximum(need - r0 * u - r1 * v, 0.0))
+        top[rng.random((N + 1, N + 1)) < 0.1] = np.inf  # some pairs fit no top step
+        top = np.minimum.accumulate(np.minimum.accumulate(top, axis=0), axis=1)
+        least[p] = np.where(top <= N, top, np.inf)
+    fits = any(
+        sum(a for a, _ in pick) <= N and sum(b for _, b in pick) <= N
+        and sum(least[p][pick[p]] for p in range(3)) <= N
+        for pick in itertools.product(itertools.product(range(N + 1), repeat=2), repeat=3)
+    )  # fmt: skip
+    got = _choose(least, N, 3)
+    assert (got is not None) == fits
+    if got is not None:
+        assert sum(t[0] for t in got.values()) <= N and sum(t[1] for t in got.values()) <= N
+        assert sum(t[2] for t in got.values()) <= N
+        for p, (a, b, c) in got.items():
+            assert least[p][a, b] == c
+
+
 def test_a_start_beyond_the_mip_space_is_returned_as_given(root):
     # the MIP's space is narrower than the drafting space (no caps unless stated): asked for
     # more than its own commissioners' optimum, it has nothing, and the room's agreement that

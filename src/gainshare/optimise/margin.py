@@ -34,12 +34,13 @@ from gainshare.optimise.highs import run as run_highs
 from gainshare.optimise.search import (
     EPS,
     NotDecomposable,
-    _dp2,
+    _knapsack_prices,
     provider_needs,
     share_range,
     structure_arrays,
     structure_tiers,
     tied_parties,
+    two_tier_choice,
 )
 from gainshare.optimise.space import Space, Structure
 from gainshare.schema.requirements import LimitRule
@@ -384,7 +385,10 @@ def _choose(least: dict, N: int, K: int) -> dict | None:
         if not len(i):
             return None
         use[p], score[p] = np.column_stack([i, j]).astype(np.int64), f[i, j]
-    got = _dp2(use, score, N + 1)
+    # any choice whose top-tier steps sum to at most N will do: the tiers' LP prices rule
+    # out many margins at once, and a coarse choice often shows one fits
+    lam = _knapsack_prices(list(use), use, score, 1.0 / N)
+    got = two_tier_choice(use, score, lam, N + 1, 1.0 / N, enough=float(N))
     if got is None:
         return None
     if sum(float(score[p][j]) for p, j in got.items()) > N:

@@ -1522,22 +1522,33 @@ def _knapsack_dp(sides, cands, sense, k, step) -> dict | None:
 
 
 def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
-    """The two-tier knapsack by dynamic programming over (steps used of each tier), on the
-    grid points that can be in a best choice: with the tiers' dual prices from the LP
-    relaxation (bound L) every choice costs at least L plus its points' reduced scores, so a
-    point whose reduced score exceeds UB - L, for the cost UB of any choice that fits, is in
-    no best choice. UB comes from the same programme on coarser tables (shares rounded up to
-    twentieths, then fiftieths, of the table: a choice that fits there fits here), each run on
-    the points the one before kept, its choice then improved one provider at a time."""
-    n = round(1 / step) + 1
+    """The two-tier knapsack (`two_tier_choice`) on the sides' projected grid points."""
     ps, use, score, lam = _priced(sides, cands, sense, tiers, step)
+    got = two_tier_choice(use, score, lam, round(1 / step) + 1, step)
+    return None if got is None else {p: int(cands[p][j]) for p, j in got.items()}
+
+
+def two_tier_choice(use: dict, score: dict, lam, n: int, step: float,
+                    enough: float | None = None) -> dict | None:  # fmt: skip
+    """{provider: index of its point} using at most n - 1 steps of each of two tiers (`use`)
+    at least total score, or None when no choice fits: by dynamic programming over (steps
+    used of each tier), on the points that can be in a best choice. With the tiers' dual
+    prices `lam` from the LP relaxation (`_knapsack_prices`; bound L) every choice costs at
+    least L plus its points' reduced scores, so a point whose reduced score exceeds UB - L, for
+    the cost UB of any choice that fits, is in no best choice. UB comes from the same
+    programme on coarser tables (shares rounded up to twentieths, then fiftieths, of the
+    table: a choice that fits there fits here), each run on the points the one before kept,
+    its choice then improved one provider at a time. `enough`: any choice costing at most
+    this will do (the first found is the answer; None at once when L is above it)."""
+    ps = list(use)
     if lam is None:
         return None
-    keep = {p: np.arange(len(cands[p])) for p in ps}
+    keep = {p: np.arange(len(use[p])) for p in ps}
     if lam is UNPRICED:  # no bound to drop points with: the programme on every point
-        got = _dp2(use, score, n)
-        return None if got is None else {p: int(cands[p][j]) for p, j in got.items()}
+        return _dp2(use, score, n)
     red, bound = _reduced(ps, use, score, lam, step)
+    if enough is not None and bound > enough + 1e-7 * max(1.0, abs(enough)):
+        return None
     ub = np.inf
     for f in sorted({(n - 1) // c for c in COARSE}, reverse=True):  # coarse, then finer
         if f <= 1 or (n - 1) % f:
@@ -1551,12 +1562,14 @@ def _knapsack_dp2(sides, cands, sense, tiers, step) -> dict | None:
             continue  # no better than the choice in hand: nothing more to drop
         better = _improve(choice, use, score, n)
         ub = sum(float(score[p][j]) for p, j in better.items())
+        if enough is not None and ub <= enough:
+            return better
         room = ub - bound + 1e-7 * max(1.0, abs(bound))
         keep = {p: keep[p][red[p][keep[p]] <= room] for p in ps}
     got = _dp2({p: use[p][keep[p]] for p in ps}, {p: score[p][keep[p]] for p in ps}, n)
     if got is None:
         return None
-    return {p: int(cands[p][keep[p][j]]) for p, j in got.items()}
+    return {p: int(keep[p][j]) for p, j in got.items()}
 
 
 def _improve(choice: dict, use: dict, score: dict, n: int) -> dict:
