@@ -1553,11 +1553,14 @@ def two_tier_choice(use: dict, score: dict, lam, n: int, step: float,
     for f in sorted({(n - 1) // c for c in COARSE}, reverse=True):  # coarse, then finer
         if f <= 1 or (n - 1) % f:
             continue
-        coarse = _dp2({p: -(-use[p][keep[p]] // f) for p in ps},
-                      {p: score[p][keep[p]] for p in ps}, (n - 1) // f + 1)  # fmt: skip
+        nc = (n - 1) // f + 1
+        cu = {p: -(-use[p][keep[p]] // f) for p in ps}
+        sub = {p: keep[p][_cheapest_per_cell(cu[p], score[p][keep[p]], nc)] for p in ps}
+        coarse = _dp2({p: -(-use[p][sub[p]] // f) for p in ps},
+                      {p: score[p][sub[p]] for p in ps}, nc)  # fmt: skip
         if coarse is None:
             continue
-        choice = {p: int(keep[p][j]) for p, j in coarse.items()}
+        choice = {p: int(sub[p][j]) for p, j in coarse.items()}
         if sum(float(score[p][j]) for p, j in choice.items()) >= ub:
             continue  # no better than the choice in hand: nothing more to drop
         better = _improve(choice, use, score, n)
@@ -1570,6 +1573,17 @@ def two_tier_choice(use: dict, score: dict, lam, n: int, step: float,
     if got is None:
         return None
     return {p: int(keep[p][j]) for p, j in got.items()}
+
+
+def _cheapest_per_cell(cells: np.ndarray, sc: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the points of least score in each cell (two columns of steps, each below
+    n; of equal scores the first), in the points' order: a coarse table's best choice takes
+    no other."""
+    key = cells[:, 0] * n + cells[:, 1]
+    order = np.lexsort((sc, key))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order[1:]] != key[order[:-1]]
+    return np.sort(order[first])
 
 
 def _improve(choice: dict, use: dict, score: dict, n: int) -> dict:
