@@ -402,7 +402,9 @@ class WhatIfModel:
             # (only an answer of this same model: another case's answer names other parties)
             held, previous = getattr(self, "_previous", (None, None))
             designer.starts = (previous,) if held is designer and previous is not None else ()
-            result = designer.solve()
+            # the room's figures name no binding requirement (the ranges find their own), so
+            # the shadow prices' programme, most of a re-solve, is left out
+            result = designer.solve(duals=False)
             if result.agreement is not None:
                 self._previous = (designer, result.agreement)
             verdict = None
