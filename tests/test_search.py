@@ -367,6 +367,24 @@ def _not_beaten(points: dict) -> set:
     return out
 
 
+def _assert_keeps_the_front(side, points: dict, want: set) -> dict:
+    """A side's grid points hold every vector of `want` (`_not_beaten` of `points`) at its
+    value, are all among `points` at their values, and project onto every tier to exactly
+    `want`; the points kept ({share vector: value})."""
+    from gainshare.optimise.search import _project
+
+    kept = {tuple(np.round(v, 9)): float(val)
+            for v, val in zip(side.grid_shares, side.grid_value, strict=True)}  # fmt: skip
+    for v in want:
+        assert v in kept and kept[v] == pytest.approx(points[v], abs=1e-9)
+    for v, val in kept.items():
+        assert v in points and val == pytest.approx(points[v], abs=1e-9)
+    front = {tuple(np.round(side.grid_shares[i], 9))
+             for i in _project(side, list(range(side.grid_shares.shape[1])), 1.0)}  # fmt: skip
+    assert front == want
+    return kept
+
+
 @pytest.mark.parametrize("tiers", [2, 3])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_chance_side_keeps_every_point_a_share_sum_may_need(tiers, seed):
@@ -375,7 +393,7 @@ def test_chance_side_keeps_every_point_a_share_sum_may_need(tiers, seed):
     and every cap) is among them, at its value, and every point kept is one of those or beaten
     by one of those. Shares that leave the same scenarios short as a step less of some tier
     are never tried, so the lower tiers' shares stop where nothing more can be covered."""
-    from gainshare.optimise.search import _project, solve_gain_chance
+    from gainshare.optimise.search import solve_gain_chance
     from gainshare.schema.requirements import LimitRule
 
     rng = np.random.default_rng(seed)
@@ -397,15 +415,7 @@ def test_chance_side_keeps_every_point_a_share_sum_may_need(tiers, seed):
             if not want:
                 assert not side.feasible
                 continue
-            kept = {tuple(np.round(v, 9)): float(val)
-                    for v, val in zip(side.grid_shares, side.grid_value, strict=True)}  # fmt: skip
-            for v in want:
-                assert v in kept and kept[v] == pytest.approx(points[v], abs=1e-9)
-            for v, val in kept.items():
-                assert v in points and val == pytest.approx(points[v], abs=1e-9)
-            front = {tuple(np.round(side.grid_shares[i], 9))
-                     for i in _project(side, list(range(tiers)), 1.0)}  # fmt: skip
-            assert front == want
+            _assert_keeps_the_front(side, points, want)
 
 
 @pytest.mark.parametrize("tiers", [2, 3])
@@ -415,7 +425,7 @@ def test_robust_gain_side_keeps_every_point_a_share_sum_may_need(tiers, seed):
     10% grid that covers every need and that no vector with no more share of any tier beats is
     kept, at its value, and every point kept covers every need. A lower tier's steps stop where
     the tiers above it at their least cover every row above it."""
-    from gainshare.optimise.search import _project, solve_gain
+    from gainshare.optimise.search import solve_gain
     from gainshare.schema.requirements import LimitRule
 
     rng = np.random.default_rng(seed)
@@ -440,16 +450,7 @@ def test_robust_gain_side_keeps_every_point_a_share_sum_may_need(tiers, seed):
         assert side.feasible == bool(want)
         if not want:
             continue
-        kept = {tuple(np.round(v, 9)): float(val)
-                for v, val in zip(side.grid_shares, side.grid_value, strict=True)}  # fmt: skip
-        for v in want:
-            assert v in kept and kept[v] == pytest.approx(points[v], abs=1e-9)
-        for v, val in kept.items():
-            assert v in points and val == pytest.approx(points[v], abs=1e-9)
-        front = {tuple(np.round(side.grid_shares[i], 9))
-                 for i in _project(side, list(range(tiers)), 1.0)}  # fmt: skip
-        assert front == want
-        assert len(kept) < len(points)
+        assert len(_assert_keeps_the_front(side, points, want)) < len(points)
 
 
 @pytest.mark.parametrize("tiers", [1, 2, 3])
