@@ -33,7 +33,11 @@ benchmark workshop case, 6 parties x 500 scenarios x 3 years; the large case, 10
 9. value of information (not with --quick; no target in SPEC section 6): `gainshare
    value-of-information` on the workshop example with a stated number of draws (--voi-draws,
    default 10): the whole run, its design solves, and beside it one fresh design of the same
-   case (no shadow prices), the unit each draw repeats."""
+   case (no shadow prices), the unit each draw repeats.
+10. the app's keep-whole slider in Debian's Chromium (not with --quick or --no-browser):
+   benchmarks/app_slider.py, 16 moves on the workshop example at 1280x720, from the key press
+   to the frame that draws the new headline figures, timed inside the page (target < 250 ms
+   median)."""
 
 from __future__ import annotations
 
@@ -55,6 +59,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import app_slider  # noqa: E402
 import highs_alone as ha  # noqa: E402
 
 import cases  # noqa: E402
@@ -75,6 +80,7 @@ TARGETS = {  # SPEC section 6
     "frontier_20_s": ("<", 3.0),
     "check_100k_s": ("<", 0.5),
     "peak_mem_mb": ("<", 2048.0),
+    "app_slider_ms": ("<", app_slider.TARGET_MS),
 }
 ROOT = HERE.parent
 VOI_DRAWS = 10
@@ -543,7 +549,7 @@ def _verdict(key: str, value: float | None) -> dict:
             "times_target": round(value / target, 2)}  # fmt: skip
 
 
-def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
+def run(quick: bool, progress, voi_draws: int = VOI_DRAWS, browser: bool = True) -> dict:
     doc: dict = {"machine": machine(), "quick": quick}
     workshop6 = ROOT / "app" / "examples" / "workshop6.yaml"
     with tempfile.TemporaryDirectory(prefix="gainshare-bench-") as tmpdir:
@@ -596,6 +602,10 @@ def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
         if not quick:
             progress(f"value of information (workshop example, {voi_draws} draws)")
             voi = value_of_information_run(voi_draws)
+    slider = None
+    if not quick and browser:
+        progress("the app's slider in Chromium (workshop example)")
+        slider = app_slider.measure()
     for part in (w, dsg, core, shop, large):
         if part:
             part.pop("first_agreement", None)
@@ -611,6 +621,7 @@ def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
         "frontier_20_s": f["seconds"],
         "check_100k_s": chk["median_s"] if chk else None,
         "peak_mem_mb": mem["peak_mb"] if mem else None,
+        "app_slider_ms": slider["frame_median_ms"] if slider and slider["run"] else None,
     }
     doc |= {k: (None if v is None else round(v, 4)) for k, v in headline.items()}
     doc["targets"] = {k: _verdict(k, v) for k, v in headline.items()}
@@ -618,7 +629,7 @@ def run(quick: bool, progress, voi_draws: int = VOI_DRAWS) -> dict:
     doc["details"] = {"design_core": core, "design_workshop": shop, "design_large": large,
                       "first_design": dsg, "whatif": w, "candidates": cand, "frontier": f,
                       "repair": rep, "rules": rules, "check": chk, "memory": mem,
-                      "value_of_information": voi}  # fmt: skip
+                      "value_of_information": voi, "app_slider": slider}  # fmt: skip
     return doc
 
 
@@ -641,6 +652,16 @@ def _fmt(v, unit: str) -> str:
     return "not run (--quick)" if v is None else f"{v:,.3g} {unit}".strip()
 
 
+def _shown(doc: dict, key: str, unit: str) -> str:
+    """A measure's value in the table, or why it was not run."""
+    slider = doc["details"].get("app_slider")
+    if key == "app_slider_ms" and slider and not slider["run"]:
+        return "not run: " + slider["why"]
+    if key == "app_slider_ms" and not slider and not doc["quick"]:
+        return "not run (--no-browser)"
+    return _fmt(doc[key], unit)
+
+
 def print_table(doc: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -661,12 +682,13 @@ def print_table(doc: dict) -> None:
         ("20-point frontier (benchmark workshop case)", "frontier_20_s", "s"),
         ("check over 100,000 scenarios (workshop)", "check_100k_s", "s"),
         ("peak memory, check 100,000 x 10 x 5", "peak_mem_mb", "MB"),
+        ("app slider to new figures in Chromium, median (workshop)", "app_slider_ms", "ms"),
     ]  # fmt: skip
     for label, key, unit in rows:
         v = doc["targets"][key]
         verdict = ("-" if v["met"] is None else "target met" if v["met"]
                    else f"target not met ({v['times_target']}x the target)")  # fmt: skip
-        t.add_row(label, _fmt(doc[key], unit), v["target"], verdict)
+        t.add_row(label, _shown(doc, key, unit), v["target"], verdict)
     Console(width=120).print(t)
     for key in ("design_core", "design_workshop", "design_large"):
         d = det[key]
@@ -718,6 +740,8 @@ def print_table(doc: dict) -> None:
               f"draws of each of {v['parameters']} parameters, {v['solves']} designs in "
               f"{v['seconds']:.1f} s ({v['per_solve_s']:.3f} s a design; one fresh design "
               f"{v['one_design_median_s']:.3f} s)")  # fmt: skip
+    if det.get("app_slider"):
+        print(app_slider.describe(det["app_slider"]))
     print(
         f"load average {doc['machine']['load_average_start']} at the start, "
         f"{doc['load_average_end']} at the end"
@@ -734,6 +758,8 @@ def main(argv=None) -> int:
         default=VOI_DRAWS,
         help=f"draws per parameter of the value-of-information run ({VOI_DRAWS})",
     )
+    ap.add_argument("--no-browser", action="store_true",
+                    help="leave out the app's slider in Chromium")  # fmt: skip
     args = ap.parse_args(argv)
     keep_freed_memory()  # as the command line and the app do (gainshare.memory)
 
@@ -745,7 +771,7 @@ def main(argv=None) -> int:
     stdout = os.dup(1)
     os.dup2(2, 1)
     try:
-        doc = run(args.quick, progress, args.voi_draws)
+        doc = run(args.quick, progress, args.voi_draws, browser=not args.no_browser)
     finally:
         sys.stdout.flush()
         os.dup2(stdout, 1)

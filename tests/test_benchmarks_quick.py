@@ -16,7 +16,7 @@ import cases  # noqa: E402
 
 HEADLINE = ("design_core_s", "design_workshop_s", "design_large_caps_s", "design_ratio_vs_check",
             "whatif_median_ms", "candidates_workshop_s", "frontier_20_s", "check_100k_s",
-            "peak_mem_mb")  # fmt: skip
+            "peak_mem_mb", "app_slider_ms")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,9 @@ def test_document_shape(doc):
     for key in ("design_core_s", "design_workshop_s", "design_ratio_vs_check", "whatif_median_ms",
                 "candidates_workshop_s", "frontier_20_s"):  # fmt: skip
         assert doc[key] > 0 and doc["targets"][key]["met"] in (True, False)
-    for key in ("design_large_caps_s", "check_100k_s", "peak_mem_mb"):  # not in --quick
-        assert doc[key] is None
+    for key in ("design_large_caps_s", "check_100k_s", "peak_mem_mb", "app_slider_ms"):
+        assert doc[key] is None  # not in --quick
+    assert doc["details"]["app_slider"] is None
     assert doc["machine"]["cpus"] >= 1 and doc["machine"]["python"].startswith("3.")
 
 
