@@ -231,7 +231,7 @@ def measure(moves: int = 16, poll: bool = False) -> dict:
     frames = [r["frame_ms"] for r in rows]
     return {
         "run": True,
-        "case": "workshop example (app/examples/workshop6.yaml)",
+        "case": "app/examples/workshop6.yaml",
         "viewport": f"{VIEWPORT['width']}x{VIEWPORT['height']}",
         "organisations": names,
         "moves": len(rows),

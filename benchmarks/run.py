@@ -649,7 +649,9 @@ def _round(v: float | None) -> float | None:
 
 
 def _fmt(v, unit: str) -> str:
-    return "not run (--quick)" if v is None else f"{v:,.3g} {unit}".strip()
+    if v is None:
+        return "not run (--quick)"
+    return (f"{v:,.0f} {unit}" if abs(v) >= 1000 else f"{v:,.3g} {unit}").strip()
 
 
 def _shown(doc: dict, key: str, unit: str) -> str:

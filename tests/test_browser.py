@@ -3,8 +3,9 @@
 app/Home.py` for the whole module.
 
 Flows: the example loads; everything the room needs fits one 1280x720 projector screen (the
-headline figures and the sliders, by their bounding boxes); a slider moves the figures (median
-over several moves, printed); uploading another case; editing a table; checking and repairing
+headline figures and the sliders, by their bounding boxes); a slider moves the figures (the
+median time this test sees, printed; benchmarks/app_slider.py times it inside the page, without
+the polling's round trips); uploading another case; editing a table; checking and repairing
 a proposal; the candidates; downloads under names of their own whose workbook adds up; a
 refresh that keeps the room; two sessions at once that share nothing.
 
