@@ -5,10 +5,12 @@ would give, and every re-solve must agree with a fresh design."""
 from __future__ import annotations
 
 import numpy as np
+import pyomo.environ as pyo
 import pytest
 
 import gainshare
 from gainshare.optimise import Designer
+from gainshare.optimise.direct import LoadedOnce
 from gainshare.schema.io import agreement_to_dict
 from tests.helpers_design import tiny_case
 
@@ -126,3 +128,62 @@ def test_a_workshop_of_what_ifs_on_the_core_case(root):
     assert last.status == fresh.status == "optimal"
     assert last.objective_value == pytest.approx(fresh.objective_value, abs=0.01)
     assert last.check.document == fresh.check.document
+
+
+def _columns(designer: Designer) -> dict[str, tuple[float, float, int, float]]:
+    """Variable name -> (lower, upper, integer, cost) of its column in HiGHS."""
+    lp = designer._direct.h.getLp()
+    integer = list(lp.integrality_) or [0] * lp.num_col_
+    name = {id(v): v.name for v in designer.model.component_data_objects(pyo.Var)}
+    return {
+        name[vid]: (lp.col_lower_[j], lp.col_upper_[j], int(integer[j]), lp.col_cost_[j])
+        for vid, j in designer._opt._pyomo_var_to_solver_var_map.items()
+        if vid in name
+    }
+
+
+LIMITS = {"acute": {"decide": True}, "community": {"decide": True}}
+
+
+def test_a_model_loaded_once_is_the_model_the_persistent_load_gives():
+    """`load_once` (Pyomo's LP writer, for a model solved once) gives HiGHS the same columns,
+    bounds, integrality and costs as the persistent interface for every variable that is not
+    fixed, and the same answer, from no start and from a start; a what-if afterwards, or a
+    solve with shadow prices, loads the model the persistent way and answers as it does."""
+    case = tiny_case(requirements={"caps": LIMITS, "collars": LIMITS})
+    a = Designer(case, method="mip")
+    ra = a.solve()
+    b = Designer(case, method="mip")
+    b.load_once()
+    assert isinstance(b._opt, LoadedOnce)
+    rb = b.solve(duals=False)
+    assert isinstance(b._opt, LoadedOnce)  # solved on the model loaded once
+    ca, cb = _columns(a), _columns(b)
+    fixed = {v.name for v in a.model.component_data_objects(pyo.Var) if v.fixed}
+    assert set(cb) == set(ca) - fixed
+    assert sum(c[2] for c in cb.values()) == 4  # a cap and a collar binds, or not, for two
+    for name, col in cb.items():
+        assert col == pytest.approx(ca[name], abs=1e-12), name
+    assert ra.status == rb.status == "optimal"
+    assert rb.objective_value == pytest.approx(ra.objective_value, abs=0.01)
+    assert agreement_to_dict(rb.agreement) == agreement_to_dict(ra.agreement)
+    assert set(rb.agreement.terms.caps) == {"acute", "community"}
+
+    c = Designer(case, method="mip")
+    c.load_once()
+    rc = c.solve(duals=False, start=ra.agreement)
+    assert rc.status == "optimal"
+    assert agreement_to_dict(rc.agreement) == agreement_to_dict(ra.agreement)
+
+    b.set_tolerance("acute", 2500.0)  # a what-if: loaded again, the persistent way
+    assert b._opt is None
+    again = b.solve()
+    assert not isinstance(b._opt, LoadedOnce)
+    a.set_tolerance("acute", 2500.0)
+    same = a.solve()
+    assert again.objective_value == pytest.approx(same.objective_value, abs=0.01)
+    assert again.objective_value > ra.objective_value  # the what-if reached HiGHS
+    assert again.binding == same.binding
+    rc2 = c.solve()  # shadow prices: loaded again, the persistent way
+    assert not isinstance(c._opt, LoadedOnce)
+    assert rc2.binding == ra.binding

@@ -26,7 +26,7 @@ from gainshare.optimise.design_model import (
     raw_gain,
     trivial_shortfalls,
 )
-from gainshare.optimise.direct import DirectHighs
+from gainshare.optimise.direct import DirectHighs, LoadedOnce
 from gainshare.optimise.extract import agreement_from_solution, evaluate
 from gainshare.optimise.highs import OPTIONS as SOLVER_OPTIONS
 from gainshare.optimise.highs import pyomo_solve, stdout_to_stderr
@@ -253,14 +253,39 @@ class Designer:
 
     def _changed(self, param) -> None:
         """A mutable Param changed: HiGHS hears of it before the next solve."""
+        if self._drop_loaded_once():
+            return
         if self._direct is not None:
             self._direct.changed(param)
 
     def _added(self, con) -> None:
         """A constraint added after loading: load it into HiGHS too."""
+        if self._drop_loaded_once():
+            return
         if self._opt is not None:
             self._opt.add_constraints([con])
             self._direct.refresh()
+
+    def load_once(self) -> None:
+        """Load the model into HiGHS for solves that change nothing in it (a repair's distance
+        model): through Pyomo's LP writer, several times faster than the persistent interface
+        on a large model (`direct.LoadedOnce`). A later change (a requirement level, a
+        constraint, another objective) or a solve with shadow prices loads it again the usual
+        way."""
+        if self._opt is not None:
+            return
+        t = time.perf_counter()
+        opt = LoadedOnce(self.model)
+        self._opt, self._direct = opt, DirectHighs(opt, self.model)
+        self._timings["load_s"] = time.perf_counter() - t
+
+    def _drop_loaded_once(self) -> bool:
+        """Forget a model loaded by `load_once` (the next solve loads it the persistent way);
+        True if there was one."""
+        if isinstance(self._opt, LoadedOnce):
+            self._opt = self._direct = None
+            return True
+        return False
 
     def _requirement(self, **update) -> None:
         """Keep the case's requirements in step with the model, so checks test what was solved."""
@@ -336,6 +361,7 @@ class Designer:
             else -TIE_BREAK * m.fair_distance
         )
         m.objective = pyo.Objective(expr=primary + tie, sense=pyo.maximize)
+        self._drop_loaded_once()
         if self._opt is not None:
             self._opt.set_objective(m.objective)
             self._direct.refresh()
@@ -727,6 +753,8 @@ class Designer:
         name = self._objective
         if trivial_shortfalls(self.model):
             return self._unreachable(name, t0)
+        if duals:  # the shadow prices need the persistent interface
+            self._drop_loaded_once()
         opt = self._solver()
         req = self.case.requirements
         start_s = self._start_without_limits(opt) if start is None else self._start_from(
@@ -801,8 +829,8 @@ class Designer:
         provider needs, and the result is handed to HiGHS as a starting solution, so the
         search always has an answer to improve on. Returns the seconds spent."""
         m = self.model
-        if not m._capped and not m._collared:
-            return 0.0
+        if isinstance(opt, LoadedOnce) or (not m._capped and not m._collared):
+            return 0.0  # a model loaded once cannot have its variables fixed and freed
         limits = [(m.cap, m.cap_binds), (m.collar, m.collar_binds)]
         binds = [v for _, b in limits for v in b.values() if not v.fixed]
         if not binds:

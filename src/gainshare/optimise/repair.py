@@ -536,7 +536,10 @@ def _solve_distance(designer: Designer, proposal: Agreement, w: dict[str, float]
     objective), from `start` if given, and the status. `seconds()`: the solver's time limit,
     asked once the model is built."""
     _add_distance(designer, proposal, w)
-    got = designer.solve(time_limit=seconds(), duals=False, start=start)
+    limit = seconds()
+    if start is not None:  # solved once, from a start: the quicker load (the model is large)
+        designer.load_once()
+    got = designer.solve(time_limit=limit, duals=False, start=start)
     if got.agreement is None:
         return None, got.status
     return _Found(designer.data, got, float(pyo.value(designer.model.repair_distance)),
