@@ -10,6 +10,8 @@ from helpers import agreement, block_contract, build_agreement, economics, party
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gainshare.schema.case import KeepWhole
+from gainshare.settle.check import horizon_total, shortfall_by_scenario
 from gainshare.settle.engine import settle
 from gainshare.settle.pence import largest_remainder, statements
 
@@ -288,3 +290,18 @@ def test_loss_rates_and_risk_partners(case_agreement_settlement):
         t = st_.transfer[:, :, econ.index("rp")]
         assert (t * st_.shareable >= 0).all()  # a gain is paid to it, a loss by it
         assert (np.abs(st_.net[:, :, econ.index("rp")] - t) <= EPS).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 200), st.integers(1, 7), st.integers(1, 7), st.integers(0, 2**31))
+def test_year_totals_and_worst_shortfalls_equal_numpys_reductions(scenarios, years, start, seed):
+    """The check's year-at-a-time totals and shortfalls are numpy's axis reductions, to the
+    bit (up to seven years they add in the same order)."""
+    rng = np.random.default_rng(seed)
+    net = rng.normal(0.0, 1e5, (scenarios, years)).round(2)
+    net[rng.random(net.shape) < 0.2] = 0.0
+    assert np.array_equal(horizon_total(net), net.sum(axis=1))
+    kw = KeepWhole(mode="robust", tolerance=1000.0, from_year=min(start, years))
+    want = np.maximum(kw.line() - net[:, kw.from_year - 1 :], 0.0).max(axis=1)
+    assert np.array_equal(shortfall_by_scenario(net, kw), want)
+    assert np.array_equal(shortfall_by_scenario(np.asfortranarray(net), kw), want)

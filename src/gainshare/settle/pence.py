@@ -84,11 +84,12 @@ def statements(st: Settlement) -> Statements:
     rev = np.zeros(shape, dtype=np.int64)
     rev[:, :, prov] = _pence(e.revenue_change[:, :, prov])
     saved = np.zeros(shape, dtype=np.int64)
+    spend_saved = -party_sum(rev)  # the commissioners' columns add up to it exactly
     (saved[:, :, comm],) = _apportion(
-        [e.exp_spend[:, :, comm] - e.act_spend[:, :, comm]], -party_sum(rev)
+        [e.exp_spend[:, :, comm] - e.act_spend[:, :, comm]], spend_saved
     )
     cost, direct, ben = _pence(e.cost_change), _pence(e.direct_cost), _pence(e.benefit)
-    pool = party_sum(saved) - party_sum(direct)
+    pool = spend_saved - party_sum(direct)
     transfer = np.zeros(shape, dtype=np.int64)
     retained = np.zeros(shape, dtype=np.int64)
     transfer[:, :, takers], retained[:, :, comm] = _apportion(
