@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
+ARGS = [  # also the real-browser tests' (tests/test_browser.py)
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -89,14 +89,17 @@ def missing() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _serve(log) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+def serve(log) -> tuple[subprocess.Popen, str]:
+    """Start the app (`streamlit run app/Home.py`) on a free local port, its output going to
+    the open file `log`; return the process and the app's address once it answers. Raises
+    RuntimeError, with the end of the app's output, if it stops or does not answer in 90 s."""
+    port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "Home.py"),
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]  # fmt: skip
@@ -110,9 +113,17 @@ def _serve(log) -> tuple[subprocess.Popen, str]:
             if proc.poll() is not None:
                 break
             time.sleep(0.2)
-    proc.kill()
+    stop(proc)
     log.seek(0)
     raise RuntimeError("the app did not start: " + log.read().decode(errors="replace")[-2000:])
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def _idle(page, timeout: float = 90.0) -> None:
@@ -187,7 +198,7 @@ def measure(moves: int = 16, poll: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryFile() as log:
-        proc, url = _serve(log)
+        proc, url = serve(log)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -218,11 +229,7 @@ def measure(moves: int = 16, poll: bool = False) -> dict:
                 finally:
                     browser.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 
     def med(key: str) -> float | None:
         xs = [r[key] for r in rows if r[key] is not None]
@@ -264,9 +271,16 @@ def describe(doc: dict) -> str:
     return text
 
 
+def _at_least_one(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("give at least one move")
+    return n
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="the app's slider in Chromium")
-    ap.add_argument("--moves", type=int, default=16, help="slider moves (16)")
+    ap.add_argument("--moves", type=_at_least_one, default=16, help="slider moves (16)")
     ap.add_argument("--poll", action="store_true", help="also time it as a polling script sees it")
     ap.add_argument("--json", action="store_true", help="print one JSON document, nothing else")
     args = ap.parse_args(argv)

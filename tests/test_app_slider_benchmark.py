@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from app_slider import CHROMIUM  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,27 +30,15 @@ from gainshare.optimise.whatif import tolerance_steps
 from gainshare.report.numbers import money
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import app_slider  # noqa: E402
+from app_slider import ARGS, CHROMIUM  # noqa: E402
+
 METRIC = '[data-testid="stMetric"]'
 WORKSHOP = ROOT / "app" / "examples" / "workshop6.yaml"
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -61,26 +48,13 @@ def server():
             pytest.fail(f"{CHROMIUM} is missing in CI: `make browser-deps` installs it")
         pytest.skip(f"{CHROMIUM} is not installed (run `make browser-deps`): the real-browser "
                     "tests need Debian's chromium and never download a browser")  # fmt: skip
-    port = _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "Home.py"),
-           "--server.headless", "true", "--server.port", str(port),
-           "--server.address", "127.0.0.1"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    with tempfile.TemporaryFile() as log:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("streamlit stopped: " + proc.stdout.read().decode(errors="replace"))
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+            proc, url = app_slider.serve(log)
+        except RuntimeError as e:
+            pytest.fail(f"streamlit stopped: {e}")
+        yield url
+        app_slider.stop(proc)
 
 
 @pytest.fixture(scope="module")
